@@ -1,0 +1,26 @@
+/**
+ * What the review pipeline hands back to the HTTP layer. The server never looks inside an
+ * AdmissionReview: it only relays `body` with `status`, and logs `log` as one line.
+ */
+export type ReviewOutcome =
+  | {
+      kind: 'reviewed';
+      /** The AdmissionReview to send back (HTTP 200). */
+      body: unknown;
+      /** Fields for the single per-decision log line (uid, namespace, pod, rule, action, runtime...). */
+      log: Record<string, unknown>;
+      /** Labels for metrics: which path decided what. */
+      metrics: { endpoint: 'mutate' | 'validate'; action: string; outcome: 'allowed' | 'denied' | 'patched'; mode: string };
+    }
+  | {
+      kind: 'bad-request';
+      /** 400 for a body that is not an AdmissionReview; 422 for a review we cannot act on. */
+      status: 400 | 422;
+      code: string;
+      message: string;
+    };
+
+export type ReviewEndpoint = 'mutate' | 'validate';
+
+/** The pure(ish) review function the server calls for each POST; `body` is already parsed JSON. */
+export type ReviewHandler = (endpoint: ReviewEndpoint, body: unknown) => ReviewOutcome;
