@@ -1,0 +1,246 @@
+import { MIRROR_POD_ANNOTATION, type Pod } from '../k8s/pod.ts';
+import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
+import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '../policy/defaults.ts';
+import type { Action, Mode, Profile } from '../policy/types.ts';
+import { findUnsupportedFeatures } from './compat.ts';
+import { pointer, type PatchOperation } from './json-pointer.ts';
+import { buildMatchSubject } from './match-subject.ts';
+import { planNodeAffinity } from './node-affinity.ts';
+import { planNodeSelector } from './node-selector.ts';
+import { planTolerations } from './tolerations.ts';
+import type { Decision, DecisionInput, DecisionSource, Violation } from './types.ts';
+
+/** The rule that governs a pod, whether written in the policy or implied by namespace labels. */
+interface GoverningRule {
+  source: 'rule' | 'namespace-label';
+  name: string;
+  /** How messages refer to it, e.g. `rule "untrusted-apps"`. */
+  label: string;
+  action: Action;
+  mode: Mode;
+  profile: Profile | undefined;
+  allowed: readonly Profile[];
+  /** Problems with the rule itself (a namespace label naming no profile): reported as violations. */
+  problems: Violation[];
+}
+
+/**
+ * The whole admission decision for one pod: a pure function of its input. CREATE is the only operation that
+ * mutates; the first matching policy rule wins, then namespace labels; a pod nothing governs is left alone.
+ */
+export function decide(input: DecisionInput): Decision {
+  if (input.operation !== 'CREATE') return passThrough('not-applicable', `${input.operation} is admitted unchanged`);
+  if (input.subResource) return passThrough('not-applicable', `subresource ${input.subResource} is admitted unchanged`);
+  if (input.policy.exemptNamespaces.has(input.namespace)) {
+    return passThrough('exempt-namespace', `namespace ${input.namespace} is exempt`);
+  }
+  if (isMirrorPodFromNode(input)) return passThrough('mirror-pod', 'mirror pods of static pods are not mutated');
+  const rule = findGoverningRule(input);
+  if (!rule) return passThrough('not-governed', 'no rule matches');
+  return applyRule(rule, input);
+}
+
+function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
+  const subject = buildMatchSubject(input);
+  const rule = input.policy.rules.find((r) => r.matches(subject));
+  if (rule) {
+    return { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowed: rule.allowed, problems: [] };
+  }
+  if (!input.policy.namespaceLabels.enabled) return undefined;
+  const labels = input.namespaceFacts?.labels ?? {};
+  const wanted = labels[NAMESPACE_RUNTIME_LABEL];
+  if (wanted === undefined) return undefined;
+  const modeLabel = labels[NAMESPACE_MODE_LABEL];
+  // An unreadable mode label must not weaken enforcement, so it falls back to the strictest mode.
+  const mode: Mode = modeLabel === undefined ? input.policy.namespaceLabels.defaultMode : isMode(modeLabel) ? modeLabel : 'enforce';
+  const profile = input.policy.profiles.get(wanted);
+  const label = `label ${NAMESPACE_RUNTIME_LABEL}=${wanted} on namespace "${input.namespace}"`;
+  const problems: Violation[] = [];
+  if (!profile) {
+    problems.push({
+      kind: 'namespace-label-invalid',
+      message: `namespace "${input.namespace}" asks for runtime profile "${wanted}", which the policy does not define (known: ${[...input.policy.profiles.keys()].join(', ')}); fix the ${NAMESPACE_RUNTIME_LABEL} label`,
+      paths: [],
+    });
+  }
+  return {
+    source: 'namespace-label',
+    name: 'namespace-label',
+    label,
+    action: 'sandbox',
+    mode,
+    profile,
+    allowed: [...input.policy.profiles.values()],
+    problems,
+  };
+}
+
+function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
+  if (rule.action === 'exempt') {
+    return { ...base(rule, input.pod), reason: `exempted by ${rule.label}`, auditAnnotations: { decision: 'exempt', rule: rule.name } };
+  }
+  const pod = input.pod;
+  const asked = runtimeClassOf(pod);
+  const allowedClasses = rule.allowed.map((p) => p.runtimeClassName);
+  const violations: Violation[] = [...rule.problems];
+  const ops: PatchOperation[] = [];
+  let profile: Profile | undefined;
+
+  if (asked !== undefined) {
+    if (allowedClasses.includes(asked)) profile = input.policy.profilesByRuntimeClass.get(asked);
+    else violations.push(runtimeNotAllowed(rule, asked, allowedClasses));
+  } else if (rule.action === 'require') {
+    violations.push({
+      kind: 'no-sandbox-runtime',
+      message: `${rule.label} requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: ${allowedClasses.join(', ')}`,
+      paths: ['spec.runtimeClassName'],
+    });
+  } else {
+    profile = rule.profile;
+  }
+
+  if (profile) {
+    violations.push(...checkRuntimeClass(profile, input));
+    const features = findUnsupportedFeatures(pod, profile.unsupported);
+    if (features.length > 0) {
+      violations.push({
+        kind: 'unsupported-feature',
+        message: `${profile.displayName} (runtimeClassName "${profile.runtimeClassName}") cannot host ${features.map((f) => f.path).join(', ')}; remove ${features.length === 1 ? 'it' : 'them'} or ask for an exemption from ${rule.label}`,
+        paths: features.map((f) => f.path),
+      });
+    }
+    if (rule.action === 'sandbox') {
+      if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
+      for (const plan of [
+        planNodeSelector(pod, profile.nodeSelector, profile.name),
+        planNodeAffinity(pod, profile.nodeAffinity, profile.name),
+      ]) {
+        ops.push(...plan.ops);
+        violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
+      }
+      ops.push(...planTolerations(pod, profile.tolerations));
+    }
+  }
+
+  if (violations.length > 0) return reportViolations(rule, input.pod, violations);
+
+  const decision: Decision = {
+    ...base(rule, pod),
+    runtimeClassName: profile?.runtimeClassName ?? asked,
+    reason: asked === undefined ? `sandboxed by ${rule.label}` : `runtime ${asked} satisfies ${rule.label}`,
+    auditAnnotations: { decision: rule.action === 'sandbox' && asked === undefined ? 'sandboxed' : 'allowed', rule: rule.name },
+  };
+  if (rule.action === 'sandbox' && profile) {
+    decision.patch = [...planRuleAnnotation(pod, rule.name), ...ops];
+    if (asked === undefined) {
+      decision.warnings.push(`sandbox-admission: this pod runs in ${profile.displayName} (runtimeClassName ${profile.runtimeClassName}) by ${rule.label}`);
+    }
+  }
+  return decision;
+}
+
+/** enforce rejects; warn and audit admit the pod exactly as asked and say what enforce would have done. */
+function reportViolations(rule: GoverningRule, pod: Pod, violations: Violation[]): Decision {
+  const summary = violations.map((v) => v.message).join('; ');
+  const decision: Decision = { ...base(rule, pod), runtimeClassName: runtimeClassOf(pod), violations };
+  switch (rule.mode) {
+    case 'enforce':
+      return { ...decision, allowed: false, reason: `denied by ${rule.label}`, message: `sandbox-admission denied this pod: ${summary}`, auditAnnotations: { decision: 'denied', rule: rule.name } };
+    case 'warn':
+      return {
+        ...decision,
+        reason: `would be denied by ${rule.label} (warn mode)`,
+        warnings: violations.map((v) => `sandbox-admission (warn mode, admitted unchanged): ${v.message}`),
+        auditAnnotations: { decision: 'would-deny', rule: rule.name, violations: summary },
+      };
+    case 'audit':
+      return {
+        ...decision,
+        reason: `would be denied by ${rule.label} (audit mode)`,
+        auditAnnotations: { decision: 'would-deny', rule: rule.name, violations: summary },
+      };
+  }
+}
+
+function runtimeNotAllowed(rule: GoverningRule, asked: string, allowed: string[]): Violation {
+  const fix = rule.action === 'sandbox'
+    ? `remove spec.runtimeClassName so sandbox-admission chooses, or set it to one of: ${allowed.join(', ')}`
+    : `set spec.runtimeClassName to one of: ${allowed.join(', ')}`;
+  return {
+    kind: 'runtime-not-allowed',
+    message: `the pod asks for runtimeClassName "${asked}" but ${rule.label} requires a sandbox runtime (allowed: ${allowed.join(', ')}); ${fix}`,
+    paths: ['spec.runtimeClassName'],
+  };
+}
+
+/** With cluster facts at hand, a profile is only a sandbox if its RuntimeClass exists and runs a sandbox handler. */
+function checkRuntimeClass(profile: Profile, input: DecisionInput): Violation[] {
+  if (!input.runtimeClasses) return [];
+  const rc = input.runtimeClasses.get(profile.runtimeClassName);
+  if (!rc) {
+    return [{
+      kind: 'runtime-class-missing',
+      message: `RuntimeClass "${profile.runtimeClassName}" (runtime profile "${profile.name}") does not exist in this cluster; a cluster admin must create it before pods can use ${profile.displayName}`,
+      paths: ['spec.runtimeClassName'],
+    }];
+  }
+  if (NON_SANDBOX_HANDLERS.has(rc.handler)) {
+    return [{
+      kind: 'runtime-class-not-sandbox',
+      message: `RuntimeClass "${rc.name}" uses handler "${rc.handler}", which runs containers on the host kernel and is not a sandbox; a cluster admin must point it at runsc or kata`,
+      paths: ['spec.runtimeClassName'],
+    }];
+  }
+  return [];
+}
+
+function planRuleAnnotation(pod: Pod, ruleName: string): PatchOperation[] {
+  const metadata = pod.metadata;
+  const annotations = metadata?.annotations;
+  if (!metadata || typeof metadata !== 'object') {
+    return [{ op: 'add', path: pointer('metadata'), value: { annotations: { [RULE_ANNOTATION]: ruleName } } }];
+  }
+  if (!annotations || typeof annotations !== 'object') {
+    return [{ op: 'add', path: pointer('metadata', 'annotations'), value: { [RULE_ANNOTATION]: ruleName } }];
+  }
+  if (annotations[RULE_ANNOTATION] === ruleName) return [];
+  const op = Object.hasOwn(annotations, RULE_ANNOTATION) ? 'replace' : 'add';
+  return [{ op, path: pointer('metadata', 'annotations', RULE_ANNOTATION), value: ruleName }];
+}
+
+function base(rule: GoverningRule, pod: Pod): Decision {
+  return {
+    allowed: true,
+    source: rule.source,
+    rule: rule.name,
+    action: rule.action,
+    mode: rule.mode,
+    runtimeClassName: runtimeClassOf(pod),
+    patch: [],
+    warnings: [],
+    auditAnnotations: {},
+    violations: [],
+    reason: '',
+  };
+}
+
+function passThrough(source: DecisionSource, reason: string): Decision {
+  return { allowed: true, source, rule: undefined, action: 'none', mode: 'enforce', runtimeClassName: undefined, patch: [], warnings: [], auditAnnotations: {}, violations: [], reason };
+}
+
+export function runtimeClassOf(pod: Pod): string | undefined {
+  const name = pod.spec?.runtimeClassName;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+function isMirrorPodFromNode(input: DecisionInput): boolean {
+  const annotations = input.pod.metadata?.annotations;
+  if (!annotations || typeof annotations !== 'object' || !Object.hasOwn(annotations, MIRROR_POD_ANNOTATION)) return false;
+  // The annotation alone proves nothing: anyone can write it. Only a kubelet creates real mirror pods.
+  const requester = input.requester;
+  return !!requester?.username?.startsWith('system:node:') && !!requester.groups?.includes('system:nodes');
+}
+
+function isMode(value: string): value is Mode {
+  return value === 'enforce' || value === 'warn' || value === 'audit';
+}

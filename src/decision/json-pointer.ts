@@ -1,0 +1,13 @@
+/** RFC 6901: `~` becomes `~0` and `/` becomes `~1`, in that order, so label keys like `sandbox.gke.io/runtime` stay one token. */
+export function escapePointerToken(token: string | number): string {
+  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function pointer(...tokens: Array<string | number>): string {
+  return tokens.map((t) => `/${escapePointerToken(t)}`).join('');
+}
+
+/** JSON Patch (RFC 6902) operations the planner emits; only `add` and `replace` are ever needed. */
+export type PatchOperation =
+  | { op: 'add'; path: string; value: unknown }
+  | { op: 'replace'; path: string; value: unknown };

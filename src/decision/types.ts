@@ -1,0 +1,57 @@
+import type { Pod } from '../k8s/pod.ts';
+import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
+import type { Action, Mode, Policy } from '../policy/types.ts';
+import type { PatchOperation } from './json-pointer.ts';
+
+export interface NamespaceFacts {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface Requester {
+  username?: string;
+  groups?: readonly string[];
+}
+
+/** Everything one decision depends on; nothing else is read. */
+export interface DecisionInput {
+  operation: string;
+  subResource?: string;
+  /** From the AdmissionRequest, never from the object: controller-made pods may carry no namespace. */
+  namespace: string;
+  pod: Pod;
+  requester?: Requester;
+  namespaceFacts: NamespaceFacts | undefined;
+  policy: Policy;
+  /** Cluster RuntimeClasses by name; undefined when not known (local runs, CLI), then names are trusted. */
+  runtimeClasses?: ReadonlyMap<string, RuntimeClassFacts>;
+}
+
+/** Why a governed pod cannot be admitted as asked. */
+export interface Violation {
+  kind: 'runtime-not-allowed' | 'no-sandbox-runtime' | 'unsupported-feature' | 'scheduling-conflict' | 'runtime-class-missing' | 'runtime-class-not-sandbox' | 'namespace-label-invalid';
+  message: string;
+  /** Pod fields at fault, kubectl style. */
+  paths: string[];
+}
+
+export type DecisionSource = 'rule' | 'namespace-label' | 'exempt-namespace' | 'mirror-pod' | 'not-governed' | 'not-applicable';
+
+export interface Decision {
+  allowed: boolean;
+  source: DecisionSource;
+  /** Rule name, `namespace-label`, or undefined when no rule applied. */
+  rule: string | undefined;
+  action: Action | 'none';
+  mode: Mode;
+  /** The runtimeClassName the pod ends up with (after the patch), if any. */
+  runtimeClassName: string | undefined;
+  patch: PatchOperation[];
+  warnings: string[];
+  auditAnnotations: Record<string, string>;
+  violations: Violation[];
+  /** Set when allowed is false: the message the user sees. */
+  message?: string;
+  /** A short human reason for logs when nothing was done. */
+  reason: string;
+}

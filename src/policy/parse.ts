@@ -1,0 +1,121 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
+import { parseAllDocuments } from 'yaml';
+import type { CodedError } from '../errors.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { compilePolicy } from './compile.ts';
+import { policySchema } from './schema.ts';
+import { checkPolicySemantics } from './semantics.ts';
+import type { Policy, PolicyDocument } from './types.ts';
+
+const validateDocument = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(policySchema);
+
+export interface ParseOptions {
+  /** The webhook's own namespace, always exempt so the webhook can never block its own pods. */
+  webhookNamespace: string;
+}
+
+/** Untrusted YAML text -> a compiled policy, or every problem found, each with the path of the bad field. */
+export function parsePolicy(text: string, options: ParseOptions): Result<Policy, CodedError[]> {
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  if (!Array.isArray(documents)) {
+    return err([{ code: 'POLICY_NOT_ONE_DOCUMENT', message: 'the policy file is empty' }]);
+  }
+  const nonEmpty = documents.filter((doc) => doc.contents !== null || doc.errors.length > 0);
+  if (nonEmpty.length !== 1) {
+    return err([
+      {
+        code: 'POLICY_NOT_ONE_DOCUMENT',
+        message: `expected one SandboxPolicy document, found ${nonEmpty.length}`,
+      },
+    ]);
+  }
+  const doc = nonEmpty[0]!;
+  if (doc.errors.length > 0) {
+    return err(
+      doc.errors.map((e) => ({
+        code: 'POLICY_YAML' as const,
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : undefined,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    );
+  }
+  return parsePolicyObject(doc.toJS({ maxAliasCount: 100 }), options);
+}
+
+export function parsePolicyObject(value: unknown, options: ParseOptions): Result<Policy, CodedError[]> {
+  if (!validateDocument(value)) {
+    return err(dedupe((validateDocument.errors ?? []).map(describeSchemaError)));
+  }
+  const document = value as PolicyDocument;
+  const problems = checkPolicySemantics(document);
+  if (problems.length > 0) return err(problems);
+  return ok(compilePolicy(document, options.webhookNamespace));
+}
+
+/** `/spec/rules/0/match` -> `spec.rules[0].match`, the way kubectl explain spells paths. */
+export function toFieldPath(instancePath: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let path = '';
+  for (const part of parts) {
+    if (/^\d+$/.test(part)) path += `[${part}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) path += path ? `.${part}` : part;
+    else path += `[${JSON.stringify(part)}]`;
+  }
+  return path || '(document)';
+}
+
+function describeSchemaError(e: ErrorObject): CodedError {
+  const base = toFieldPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return {
+        code: 'POLICY_SCHEMA',
+        path: toFieldPath(`${e.instancePath}/${String(params.additionalProperty)}`),
+        message: 'unknown field (check the spelling; see the README for the policy format)',
+      };
+    case 'required':
+      return {
+        code: 'POLICY_SCHEMA',
+        path: toFieldPath(`${e.instancePath}/${String(params.missingProperty)}`),
+        message: 'required field is missing',
+      };
+    case 'enum':
+      return {
+        code: 'POLICY_SCHEMA',
+        path: base,
+        message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'const':
+      return { code: 'POLICY_SCHEMA', path: base, message: `must be ${JSON.stringify(params.allowedValue)}` };
+    case 'propertyNames':
+      return {
+        code: 'POLICY_SCHEMA',
+        path: toFieldPath(`${e.instancePath}/${String(params.propertyName)}`),
+        message: 'is not a valid key name',
+      };
+    case 'pattern':
+      return { code: 'POLICY_SCHEMA', path: base, message: `has an invalid format (${describePattern(e)})` };
+    default:
+      return { code: 'POLICY_SCHEMA', path: base, message: e.message ?? 'is invalid' };
+  }
+}
+
+function describePattern(e: ErrorObject): string {
+  if (e.schemaPath.includes('runtimeClassName')) return 'a lowercase DNS subdomain such as "gvisor"';
+  if (/^\/spec\/rules\/\d+\/(name|runtime)$/.test(e.instancePath)) return 'lowercase letters, digits and "-"';
+  if (/\/allowedRuntimes\/\d+$/.test(e.instancePath)) return 'a profile name';
+  return 'a Kubernetes label key or value';
+}
+
+function dedupe(errors: CodedError[]): CodedError[] {
+  const seen = new Set<string>();
+  // propertyNames failures also report the key's own pattern error; keep the clearer one.
+  return errors.filter((e) => {
+    const key = `${e.path}|${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

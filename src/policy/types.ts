@@ -1,0 +1,116 @@
+import type { LabelSelectorRequirement, NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
+
+export type Action = 'sandbox' | 'require' | 'exempt';
+export type Mode = 'enforce' | 'warn' | 'audit';
+
+/** Pod features a sandbox runtime may be unable to host; the values users write in `unsupported`. */
+export const POD_FEATURES = [
+  'hostNetwork',
+  'hostPID',
+  'hostIPC',
+  'privileged',
+  'hostPath',
+  'hostPort',
+  'unmaskedProcMount',
+  'userNamespace',
+] as const;
+export type PodFeature = (typeof POD_FEATURES)[number];
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/** A runtime profile as written in the policy file. */
+export interface ProfileSpec {
+  runtimeClassName: string;
+  displayName?: string;
+  nodeAffinity?: NodeSelectorRequirement[];
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  unsupported?: PodFeature[];
+}
+
+export interface ImageMatch {
+  /** Matches when any container image comes from one of these registries/prefixes. */
+  from?: string[];
+  /** Matches when any container image comes from none of these registries/prefixes. */
+  notFrom?: string[];
+}
+
+export interface MatchSpec {
+  podSelector?: LabelSelector;
+  namespaces?: string[];
+  excludeNamespaces?: string[];
+  namespaceSelector?: LabelSelector;
+  serviceAccounts?: string[];
+  images?: ImageMatch;
+}
+
+export interface RuleSpec {
+  name: string;
+  match?: MatchSpec;
+  action: Action;
+  runtime?: string;
+  allowedRuntimes?: string[];
+  mode?: Mode;
+}
+
+export interface NamespaceLabelSpec {
+  enabled?: boolean;
+  defaultMode?: Mode;
+}
+
+/** The policy document (`kind: SandboxPolicy`) after schema validation. */
+export interface PolicyDocument {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string };
+  spec: {
+    exemptNamespaces?: string[];
+    profiles?: Record<string, ProfileSpec>;
+    namespaceLabels?: NamespaceLabelSpec;
+    rules?: RuleSpec[];
+  };
+}
+
+/** A profile ready for the decision: defaults filled in, name attached. */
+export interface Profile {
+  name: string;
+  runtimeClassName: string;
+  displayName: string;
+  nodeAffinity: readonly NodeSelectorRequirement[];
+  nodeSelector: Readonly<Record<string, string>>;
+  tolerations: readonly Toleration[];
+  unsupported: ReadonlySet<PodFeature>;
+}
+
+/** Everything a rule's match looks at, gathered once per request. */
+export interface MatchSubject {
+  namespace: string;
+  namespaceLabels: Readonly<Record<string, string>>;
+  podLabels: Readonly<Record<string, string>>;
+  serviceAccount: string;
+  images: readonly string[];
+}
+
+export interface CompiledRule {
+  name: string;
+  action: Action;
+  mode: Mode;
+  /** Profile a sandbox rule injects; undefined for require/exempt. */
+  profile: Profile | undefined;
+  /** Profiles whose runtime classes satisfy this rule, in policy order. */
+  allowed: readonly Profile[];
+  matches(subject: MatchSubject): boolean;
+}
+
+export interface Policy {
+  name: string;
+  exemptNamespaces: ReadonlySet<string>;
+  profiles: ReadonlyMap<string, Profile>;
+  /** runtimeClassName -> profile, for pods that already ask for a class. */
+  profilesByRuntimeClass: ReadonlyMap<string, Profile>;
+  namespaceLabels: { enabled: boolean; defaultMode: Mode };
+  rules: readonly CompiledRule[];
+}
