@@ -45,7 +45,9 @@ export function parsePolicy(text: string, options: ParseOptions): Result<Policy,
 
 export function parsePolicyObject(value: unknown, options: ParseOptions): Result<Policy, CodedError[]> {
   if (!validateDocument(value)) {
-    return err(dedupe((validateDocument.errors ?? []).map(describeSchemaError)));
+    // A bad key reports twice: the key's own pattern failure (with propertyName set) and the propertyNames summary.
+    const errors = (validateDocument.errors ?? []).filter((e) => e.propertyName === undefined);
+    return err(dedupe(errors.map(describeSchemaError)));
   }
   const document = value as PolicyDocument;
   const problems = checkPolicySemantics(document);
@@ -72,13 +74,13 @@ function describeSchemaError(e: ErrorObject): CodedError {
     case 'additionalProperties':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${String(params.additionalProperty)}`),
+        path: toFieldPath(`${e.instancePath}/${escapeToken(params.additionalProperty)}`),
         message: 'unknown field (check the spelling; see the README for the policy format)',
       };
     case 'required':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${String(params.missingProperty)}`),
+        path: toFieldPath(`${e.instancePath}/${escapeToken(params.missingProperty)}`),
         message: 'required field is missing',
       };
     case 'enum':
@@ -92,8 +94,8 @@ function describeSchemaError(e: ErrorObject): CodedError {
     case 'propertyNames':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${String(params.propertyName)}`),
-        message: 'is not a valid key name',
+        path: toFieldPath(`${e.instancePath}/${escapeToken(params.propertyName)}`),
+        message: 'is not a valid key (a label key: an optional DNS prefix and "/", then letters, digits, "-", "_", "." up to 63 characters)',
       };
     case 'pattern':
       return { code: 'POLICY_SCHEMA', path: base, message: `has an invalid format (${describePattern(e)})` };
@@ -101,6 +103,8 @@ function describeSchemaError(e: ErrorObject): CodedError {
       return { code: 'POLICY_SCHEMA', path: base, message: e.message ?? 'is invalid' };
   }
 }
+
+const escapeToken = (token: unknown): string => String(token).replace(/~/g, '~0').replace(/\//g, '~1');
 
 function describePattern(e: ErrorObject): string {
   if (e.schemaPath.includes('runtimeClassName')) return 'a lowercase DNS subdomain such as "gvisor"';
