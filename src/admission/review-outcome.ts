@@ -22,5 +22,8 @@ export type ReviewOutcome =
 
 export type ReviewEndpoint = 'mutate' | 'validate';
 
-/** The pure(ish) review function the server calls for each POST; `body` is already parsed JSON. */
-export type ReviewHandler = (endpoint: ReviewEndpoint, body: unknown) => ReviewOutcome;
+/**
+ * The review function the server calls for each POST; `body` is already parsed JSON. It may be async because
+ * a namespace the cache has not seen yet costs one API read before the (pure) decision.
+ */
+export type ReviewHandler = (endpoint: ReviewEndpoint, body: unknown) => ReviewOutcome | Promise<ReviewOutcome>;
