@@ -37,7 +37,8 @@ export function decide(input: DecisionInput): Decision {
   if (isMirrorPodFromNode(input)) return passThrough('mirror-pod', 'mirror pods of static pods are not mutated');
   const rule = findGoverningRule(input);
   if (!rule) return passThrough('not-governed', 'no rule matches');
-  return applyRule(rule, input);
+  // Without mutation a sandbox rule can only insist, exactly like require.
+  return applyRule(input.mutate === false && rule.action === 'sandbox' ? { ...rule, action: 'require' } : rule, input);
 }
 
 function findGoverningRule(input: DecisionInput): GoverningRule | undefined {

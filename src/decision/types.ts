@@ -23,6 +23,11 @@ export interface DecisionInput {
   requester?: Requester;
   namespaceFacts: NamespaceFacts | undefined;
   policy: Policy;
+  /**
+   * false for the validating backstop: nothing is patched, so a sandbox rule only checks that the pod
+   * ended up in an allowed sandbox (whatever the mutating webhooks did).
+   */
+  mutate?: boolean;
   /** Cluster RuntimeClasses by name; undefined when not known (local runs, CLI), then names are trusted. */
   runtimeClasses?: ReadonlyMap<string, RuntimeClassFacts>;
 }

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildReviewHandler } from '../../../src/admission/review-handler.ts';
+import { decodeReview } from '../../../src/admission/review.ts';
+import { policyWithRules, UNTRUSTED_TO_GVISOR } from '../../helpers/policy.ts';
+import { untrustedPod } from '../../helpers/pods.ts';
+import { decodePatch, podReview } from '../../helpers/reviews.ts';
+
+const policy = policyWithRules(UNTRUSTED_TO_GVISOR);
+const handler = buildReviewHandler({ policy: () => policy, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
+type Answer = { apiVersion: string; kind: string; response: Record<string, unknown> & { uid: string; allowed: boolean; patch?: string } };
+
+async function review(body: unknown, endpoint: 'mutate' | 'validate' = 'mutate'): Promise<Answer> {
+  const outcome = await handler(endpoint, body);
+  assert.equal(outcome.kind, 'reviewed', JSON.stringify(outcome));
+  return (outcome as { body: Answer }).body;
+}
+
+describe('AdmissionReview decoding', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['a JSON array', [], 'REVIEW_NOT_OBJECT'],
+    ['an unknown apiVersion', { apiVersion: 'admission.k8s.io/v2', kind: 'AdmissionReview' }, 'REVIEW_API_VERSION'],
+    ['the wrong kind', { apiVersion: 'admission.k8s.io/v1', kind: 'Pod' }, 'REVIEW_KIND'],
+    ['no request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, 'REVIEW_NO_REQUEST'],
+    ['an empty uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } }, 'REVIEW_NO_UID'],
+    ['a numeric operation', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 1 } }, 'REVIEW_BAD_FIELD'],
+  ];
+  for (const [name, body, code] of cases) {
+    test(`${name} is refused with ${code}`, () => {
+      const result = decodeReview(body);
+      assert.equal(result.ok, false);
+      assert.equal(!result.ok && result.error.code, code);
+    });
+  }
+
+  test('the handler answers a malformed review with a 400 outcome, never a throw', async () => {
+    const outcome = await handler('mutate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', operation: 'CREATE' } });
+    assert.equal(outcome.kind, 'bad-request');
+    assert.equal(outcome.kind === 'bad-request' && outcome.status, 400);
+  });
+
+  test('a CREATE without an object is a 422', async () => {
+    const body = podReview(untrustedPod());
+    (body.request as Record<string, unknown>).object = null;
+    const outcome = await handler('mutate', body);
+    assert.equal(outcome.kind === 'bad-request' && outcome.status, 422);
+  });
+});
+
+describe('AdmissionReview responses', () => {
+  test('v1: same uid, allowed, base64 JSONPatch, warnings and audit annotations', async () => {
+    const answer = await review(podReview(untrustedPod(), { uid: 'abc-123' }));
+    assert.equal(answer.apiVersion, 'admission.k8s.io/v1');
+    assert.equal(answer.kind, 'AdmissionReview');
+    assert.equal(answer.response.uid, 'abc-123');
+    assert.equal(answer.response.allowed, true);
+    assert.equal(answer.response.patchType, 'JSONPatch');
+    assert.ok(decodePatch(answer.response).some((op) => (op as { path: string }).path === '/spec/runtimeClassName'));
+    assert.equal((answer.response.warnings as string[]).length, 1);
+    assert.deepEqual(answer.response.auditAnnotations, { decision: 'sandboxed', rule: 'untrusted-apps' });
+  });
+
+  test('v1beta1 is answered in kind', async () => {
+    const answer = await review(podReview(untrustedPod(), { apiVersion: 'admission.k8s.io/v1beta1' }));
+    assert.equal(answer.apiVersion, 'admission.k8s.io/v1beta1');
+    assert.equal(answer.response.patchType, 'JSONPatch');
+  });
+
+  test('a denial carries a 403 status with the message and no patch', async () => {
+    const answer = await review(podReview(untrustedPod({ runtimeClassName: 'runc' })));
+    assert.equal(answer.response.allowed, false);
+    assert.equal(answer.response.patch, undefined);
+    const status = answer.response.status as { code: number; message: string; reason: string };
+    assert.equal(status.code, 403);
+    assert.match(status.message, /runtimeClassName "runc"/);
+  });
+
+  test('an ordinary pod gets no patch, no warning', async () => {
+    const answer = await review(podReview(untrustedPod({}, { app: 'web' })));
+    assert.deepEqual(answer.response, { uid: answer.response.uid, allowed: true });
+  });
+
+  test('a review of something other than a pod is allowed unchanged', async () => {
+    const body = podReview(untrustedPod());
+    (body.request as Record<string, unknown>).resource = { group: 'apps', version: 'v1', resource: 'deployments' };
+    (body.request as Record<string, unknown>).kind = { group: 'apps', version: 'v1', kind: 'Deployment' };
+    assert.deepEqual((await review(body)).response.allowed, true);
+  });
+
+  test('dry-run requests get the same decision', async () => {
+    const wet = await review(podReview(untrustedPod()));
+    const dry = await review(podReview(untrustedPod(), { dryRun: true }));
+    assert.deepEqual(dry.response, wet.response);
+  });
+
+  test('/validate never patches and denies a governed pod that is not in a sandbox', async () => {
+    const denied = await review(podReview(untrustedPod()), 'validate');
+    assert.equal(denied.response.allowed, false);
+    assert.equal(denied.response.patch, undefined);
+    const allowed = await review(podReview(untrustedPod({ runtimeClassName: 'gvisor' })), 'validate');
+    assert.equal(allowed.response.allowed, true);
+    assert.equal(allowed.response.patch, undefined);
+  });
+
+  test('the log record names uid, namespace, pod, rule, action, runtime and duration', async () => {
+    const outcome = await handler('mutate', podReview(untrustedPod()));
+    assert.equal(outcome.kind, 'reviewed');
+    if (outcome.kind !== 'reviewed') return;
+    for (const field of ['uid', 'namespace', 'pod', 'rule', 'action', 'runtime', 'durationMs']) assert.ok(field in outcome.log, field);
+    assert.equal(outcome.log.runtime, 'gvisor');
+    assert.deepEqual(outcome.metrics, { endpoint: 'mutate', action: 'sandbox', outcome: 'patched', mode: 'enforce' });
+  });
+
+  test('generateName pods (made by controllers) are logged by their prefix', async () => {
+    const pod = untrustedPod();
+    pod.metadata = { generateName: 'web-7d9f-', labels: { app: 'untrusted' }, ownerReferences: [{ kind: 'ReplicaSet' }] };
+    const outcome = await handler('mutate', podReview(pod));
+    assert.equal(outcome.kind === 'reviewed' && outcome.log.pod, 'web-7d9f-<generated>');
+  });
+});
