@@ -1,0 +1,105 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../observe/metrics.ts';
+import type { ReviewEndpoint, ReviewHandler, ReviewOutcome } from './review-outcome.ts';
+import type { AdmissionServer } from './server.ts';
+import { buildHttpError, buildInternalError, buildUnsupportedMediaTypeError } from './http-errors.ts';
+import type { HttpError } from './http-errors.ts';
+
+/** `ready: false` turns /readyz into 503; `detail` is shown as-is to whoever probes. */
+export type ReadinessReport = { ready: boolean; detail?: Record<string, unknown> };
+export type ReadinessCheck = () => ReadinessReport;
+
+export type AdmissionRouteOptions = { handleReview: ReviewHandler; metrics: Metrics; bodyLimitBytes: number };
+export type HealthRouteOptions = { readiness: ReadinessCheck; metrics: Metrics };
+
+const endpoints: readonly ReviewEndpoint[] = ['mutate', 'validate'];
+
+/** POST /mutate and /validate: parse, hand to the review pipeline, relay, log one line, count. */
+export function registerAdmissionRoutes(app: AdmissionServer, options: AdmissionRouteOptions): void {
+  const { handleReview, metrics, bodyLimitBytes } = options;
+  for (const endpoint of endpoints) {
+    const reject = (request: FastifyRequest, reply: FastifyReply, error: HttpError): void => {
+      metrics.badRequests.inc({ code: error.code });
+      request.log.warn({ endpoint, status: error.status, code: error.code, reason: error.message }, 'admission request rejected');
+      sendError(reply, error);
+    };
+    const fail = (request: FastifyRequest, reply: FastifyReply, cause: unknown): void => {
+      metrics.internalErrors.inc({ endpoint });
+      request.log.error({ endpoint, err: cause }, 'admission request failed');
+      sendError(reply, buildInternalError());
+    };
+    app.route({
+      method: 'POST',
+      url: `/${endpoint}`,
+      // Every reply counts, rejected and failed ones too: slow parsing of huge bodies shows up here.
+      onResponse: (_request, reply, done) => {
+        metrics.admissionDuration.observe({ endpoint }, reply.elapsedTime / 1000);
+        done();
+      },
+      // Parser and limit errors (413, 415, malformed JSON) arrive here before the handler runs.
+      errorHandler: (error, request, reply) => {
+        const httpError = buildHttpError(error, bodyLimitBytes);
+        if (httpError.status >= 500) fail(request, reply, error);
+        else reject(request, reply, httpError);
+      },
+      handler: async (request, reply) => {
+        // Only the JSON parser is registered, so a body that got here is JSON; a request with no
+        // Content-Type and no body skips parsing entirely and must be refused here.
+        if (!isJsonContentType(request.headers['content-type'])) {
+          reject(request, reply, buildUnsupportedMediaTypeError());
+          return reply;
+        }
+        let outcome: ReviewOutcome;
+        try {
+          outcome = await handleReview(endpoint, request.body);
+        } catch (error) {
+          // A 500 lets the webhook's failurePolicy decide between fail-open and fail-closed.
+          fail(request, reply, error);
+          return reply;
+        }
+        if (outcome.kind === 'bad-request') {
+          reject(request, reply, { status: outcome.status, code: outcome.code, message: outcome.message });
+          return reply;
+        }
+        metrics.admissionRequests.inc(outcome.metrics);
+        request.log.info({ endpoint, ...outcome.log, durationMs: roundMs(reply.elapsedTime) }, 'admission decision');
+        return reply.code(200).send(outcome.body);
+      },
+    });
+  }
+}
+
+/** GET /healthz (liveness), /readyz (readiness), /metrics (Prometheus text). */
+export function registerHealthRoutes(app: AdmissionServer, options: HealthRouteOptions): void {
+  const { readiness, metrics } = options;
+  // Liveness says only "the event loop answers": restarting for a missing policy would not help.
+  app.get('/healthz', (_request, reply) => {
+    reply.type('text/plain; charset=utf-8').send('ok');
+  });
+  app.get('/readyz', (request, reply) => {
+    let report: ReadinessReport;
+    try {
+      report = readiness();
+    } catch (error) {
+      request.log.error({ err: error }, 'readiness check failed');
+      report = { ready: false, detail: { error: 'readiness check failed' } };
+    }
+    reply.code(report.ready ? 200 : 503).send(report);
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+}
+
+export function sendError(reply: FastifyReply, error: HttpError): void {
+  reply.code(error.status).type('application/json; charset=utf-8').send({ code: error.code, message: error.message });
+}
+
+function isJsonContentType(header: string | undefined): boolean {
+  return header !== undefined && header.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fastify } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Metrics } from '../observe/metrics.ts';
+import { bindTlsSource } from '../tls/tls-source.ts';
+import type { TlsSource } from '../tls/tls-source.ts';
+import { buildHttpError, buildNotFoundError } from './http-errors.ts';
+import { createLogController } from './log-controller.ts';
+import type { ReviewHandler } from './review-outcome.ts';
+import { registerAdmissionRoutes, registerHealthRoutes, sendError } from './routes.ts';
+import type { ReadinessCheck } from './routes.ts';
+
+export type AdmissionServer = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>;
+
+export type ServerTimeouts = {
+  /** Idle keep-alive connections are closed after this long. */
+  keepAliveMs: number;
+  /** The whole request, body included, must arrive within this. */
+  requestMs: number;
+  /** The request headers must arrive within this (slow-loris guard). */
+  headersMs: number;
+};
+
+export type ServerOptions = {
+  logger: FastifyBaseLogger;
+  metrics: Metrics;
+  handleReview: ReviewHandler;
+  readiness: ReadinessCheck;
+  /** Read once at start and again on each new connection, so rotated certificates need no restart. */
+  tls: TlsSource;
+  bodyLimitBytes?: number;
+  timeouts?: Partial<ServerTimeouts>;
+};
+
+// The API server sends objects up to ~3 MiB, and an UPDATE review carries object and oldObject
+// (plus JSON overhead); 10 MiB leaves room without letting one request take the heap.
+export const defaultBodyLimitBytes = 10 * 1024 * 1024;
+
+export const defaultTimeouts: ServerTimeouts = {
+  // Longer than the API server's idle-connection timeout (Go's 90s): the client must be the one to
+  // close an idle connection, or a request sent just as we close it fails the admission call.
+  keepAliveMs: 120_000,
+  // The API server gives up on a webhook after at most 30s, so a request still arriving is useless.
+  requestMs: 30_000,
+  headersMs: 10_000,
+};
+
+/** The HTTPS admission server, routes registered, not listening: call `listen` (tests may `inject`). */
+export function buildServer(options: ServerOptions): AdmissionServer {
+  const bodyLimitBytes = options.bodyLimitBytes ?? defaultBodyLimitBytes;
+  const timeouts = { ...defaultTimeouts, ...options.timeouts };
+  const initial = options.tls.current();
+  const app = fastify({
+    https: { key: initial.key, cert: initial.cert, headersTimeout: timeouts.headersMs },
+    loggerInstance: options.logger,
+    logController: createLogController(),
+    bodyLimit: bodyLimitBytes,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: timeouts.requestMs,
+    // While draining, requests on kept-alive connections get 503 and the API server retries elsewhere.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
+  app.removeContentTypeParser('text/plain');
+  bindTlsSource(app.server, options.tls, options.logger);
+
+  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes });
+  registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
+
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, buildNotFoundError(request.method, request.url));
+  });
+  // Admission routes have their own handler; this one covers health, metrics and 404s.
+  app.setErrorHandler((error, request, reply) => {
+    const httpError = buildHttpError(error, bodyLimitBytes);
+    if (httpError.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
+    sendError(reply, httpError);
+  });
+  return app;
+}
+
+export async function listen(server: AdmissionServer, options: { host: string; port: number }): Promise<AddressInfo> {
+  await server.listen({ host: options.host, port: options.port });
+  return server.server.address() as AddressInfo;
+}
+
+/**
+ * SIGTERM handling: keep serving for `delayMs` while the endpoint removal reaches every API server
+ * (they keep sending reviews to this pod until then), then stop accepting, answer what is in flight,
+ * and close idle connections.
+ */
+export async function closeGracefully(server: AdmissionServer, delayMs: number): Promise<void> {
+  if (delayMs > 0) await sleep(delayMs);
+  await server.close();
+}
