@@ -1,0 +1,40 @@
+import { Command, Option } from 'commander';
+import { runEvaluate } from './evaluate-command.ts';
+import { EXAMPLE_POLICY_PATH } from './paths.ts';
+
+/** `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree. */
+export function buildProgram(): Command {
+  const program = new Command('sandbox-admission')
+    .description('Admission webhook that runs untrusted pods in a sandboxed runtime (gVisor, Kata Containers)')
+    .showHelpAfterError();
+
+  program
+    .command('evaluate')
+    .description('show the decision for every Pod and pod template in a manifest file (exit 1 if any would be rejected)')
+    .requiredOption('-f, --file <path>', 'manifest file, multi-document YAML or JSON ("-" for stdin)')
+    .option('--policy <path>', 'policy file', EXAMPLE_POLICY_PATH)
+    .option('-n, --namespace <name>', 'namespace for objects that name none', 'default')
+    .option('--namespace-labels <ns=key=value,...>', 'labels of the namespaces, as the cluster would have them (repeatable)', collect, [])
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
+    .action((opts: { file: string; policy: string; namespace: string; namespaceLabels: string[]; output: 'yaml' | 'json'; webhookNamespace: string }) => {
+      process.exitCode = runEvaluate(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    });
+
+  return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export async function runCli(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    process.stderr.write(`sandbox-admission: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}
+
+if (import.meta.main) await runCli(process.argv);
