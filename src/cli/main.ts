@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { runEvaluate } from './evaluate-command.ts';
+import { runServe, type ServeOptions } from './serve-command.ts';
 import { EXAMPLE_POLICY_PATH } from './paths.ts';
 
 /** `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree. */
@@ -19,6 +20,24 @@ export function buildProgram(): Command {
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
     .action((opts: { file: string; policy: string; namespace: string; namespaceLabels: string[]; output: 'yaml' | 'json'; webhookNamespace: string }) => {
       process.exitCode = runEvaluate(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    });
+
+  program
+    .command('serve')
+    .description('run the admission webhook over HTTPS')
+    .option('--dev', 'local development: certificates generated into certs/, listen on 127.0.0.1, example policy', false)
+    .option('--host <address>', 'address to listen on (default 0.0.0.0, or 127.0.0.1 with --dev)')
+    .option('--port <port>', 'HTTPS port', process.env.SANDBOX_ADMISSION_PORT ?? '8443')
+    .option('--policy <path>', 'policy file, reloaded when it changes', process.env.SANDBOX_ADMISSION_POLICY ?? EXAMPLE_POLICY_PATH)
+    .option('--tls-cert-file <path>', 'serving certificate (PEM), re-read when it changes')
+    .option('--tls-key-file <path>', 'serving key (PEM)')
+    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', process.env.POD_NAMESPACE ?? 'sandbox-admission')
+    .option('--service-name <name>', 'Service name, for the SANs of --dev certificates', 'sandbox-admission')
+    .option('--namespace-labels <ns=key=value,...>', 'namespace labels when running without a cluster (repeatable)', collect, [])
+    .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
+    .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
+    .action(async (opts: ServeOptions) => {
+      await runServe(opts);
     });
 
   return program;

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import type { CodedError } from '../errors.ts';
+import { err, ok, type Result } from '../util/result.ts';
+import { parsePolicy } from './parse.ts';
+import type { Policy } from './types.ts';
+
+export interface PolicyStore {
+  /** The policy in force: the last one that loaded cleanly. */
+  current(): Policy;
+}
+
+export interface PolicyReloadEvent {
+  result: 'success' | 'failure' | 'unchanged';
+  path: string;
+  errors?: CodedError[];
+}
+
+export interface FilePolicyStore extends PolicyStore {
+  /** Read the file again now; a bad file leaves the current policy in force. */
+  reload(): PolicyReloadEvent;
+  close(): void;
+}
+
+export interface FilePolicyStoreOptions {
+  path: string;
+  webhookNamespace: string;
+  /** Re-read this often even without a file event: ConfigMap volumes swap a symlink that watchers can miss. */
+  pollIntervalMs?: number;
+  onReload?: (event: PolicyReloadEvent) => void;
+}
+
+export function loadPolicyFile(path: string, webhookNamespace: string): Result<{ policy: Policy; digest: string }, CodedError[]> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    return err([{ code: 'POLICY_READ', path, message: (cause as Error).message }]);
+  }
+  const parsed = parsePolicy(text, { webhookNamespace });
+  if (!parsed.ok) return parsed;
+  return ok({ policy: parsed.value, digest: createHash('sha256').update(text).digest('hex') });
+}
+
+/**
+ * A policy file kept in force and reloaded on change. The first load must succeed (the caller decides to
+ * exit); after that a bad file is refused and reported through onReload, and the last good policy stays.
+ */
+export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePolicyStore {
+  const first = loadPolicyFile(options.path, options.webhookNamespace);
+  if (!first.ok) {
+    const error = new Error(`policy ${options.path} is invalid`);
+    (error as Error & { problems: CodedError[] }).problems = first.error;
+    throw error;
+  }
+  let policy = first.value.policy;
+  let digest = first.value.digest;
+  let failedDigest: string | undefined;
+
+  const reload = (): PolicyReloadEvent => {
+    const loaded = loadPolicyFile(options.path, options.webhookNamespace);
+    if (!loaded.ok) {
+      // Report a given bad content once, not on every poll.
+      const key = JSON.stringify(loaded.error);
+      if (key === failedDigest) return { result: 'unchanged', path: options.path };
+      failedDigest = key;
+      return emit({ result: 'failure', path: options.path, errors: loaded.error });
+    }
+    failedDigest = undefined;
+    if (loaded.value.digest === digest) return { result: 'unchanged', path: options.path };
+    policy = loaded.value.policy;
+    digest = loaded.value.digest;
+    return emit({ result: 'success', path: options.path });
+  };
+  const emit = (event: PolicyReloadEvent): PolicyReloadEvent => {
+    options.onReload?.(event);
+    return event;
+  };
+
+  let watcher: FSWatcher | undefined;
+  try {
+    // Watch the directory: editors and kubelet replace the file (rename), which a file watch loses.
+    watcher = watch(dirname(options.path), { persistent: false }, () => reload());
+  } catch {
+    watcher = undefined;
+  }
+  const timer = setInterval(reload, options.pollIntervalMs ?? 2000);
+  timer.unref();
+
+  return {
+    current: () => policy,
+    reload,
+    close: () => {
+      clearInterval(timer);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildReviewHandler, type ReviewFacts } from './admission/review-handler.ts';
+import { buildServer, closeGracefully, listen, type AdmissionServer } from './admission/server.ts';
+import { formatCodedError } from './errors.ts';
+import type { Metrics } from './observe/metrics.ts';
+import { recordPolicyReload } from './observe/metrics.ts';
+import { createFilePolicyStore, type FilePolicyStore } from './policy/file-store.ts';
+import type { TlsSource } from './tls/tls-source.ts';
+import { describeCertificate } from './tls/certificates.ts';
+
+export interface WebhookConfig {
+  host: string;
+  port: number;
+  policyPath: string;
+  webhookNamespace: string;
+  /** How long to keep serving after SIGTERM so the API server stops sending before we close. */
+  drainDelayMs: number;
+  bodyLimitBytes?: number;
+}
+
+export interface WebhookDeps {
+  logger: Logger;
+  metrics: Metrics;
+  tls: TlsSource;
+  /** Namespace labels and runtime classes: a static map locally, informer caches in a cluster. */
+  cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses'>;
+  /** Extra readiness conditions (cache sync); the webhook adds its own. */
+  readiness?: () => { ready: boolean; detail?: Record<string, unknown> };
+}
+
+export interface RunningWebhook {
+  address: AddressInfo;
+  server: AdmissionServer;
+  policy: FilePolicyStore;
+  /** Stop taking work (readiness false), drain, close. */
+  shutdown(): Promise<void>;
+}
+
+/** The composition root: policy store -> review handler -> HTTPS server, everything passed in. */
+export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
+  const { logger, metrics } = deps;
+  const policy = createFilePolicyStore({
+    path: config.policyPath,
+    webhookNamespace: config.webhookNamespace,
+    onReload: (event) => {
+      if (event.result === 'unchanged') return;
+      recordPolicyReload(metrics, event.result, new Date());
+      if (event.result === 'success') logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
+      else logger.error({ path: event.path, errors: event.errors?.map(formatCodedError) }, 'policy refused; the last good policy stays in force');
+    },
+  });
+  recordPolicyReload(metrics, 'success', new Date());
+  metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
+
+  let draining = false;
+  const handleReview = buildReviewHandler({ policy: policy.current, ...deps.cluster });
+  const server = buildServer({
+    logger,
+    metrics,
+    handleReview,
+    tls: deps.tls,
+    ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
+    readiness: () => {
+      const extra = deps.readiness?.() ?? { ready: true };
+      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail } };
+    },
+  });
+  const address = await listen(server, { host: config.host, port: config.port });
+  logger.info({ host: address.address, port: address.port, policy: config.policyPath, rules: policy.current().rules.length }, 'sandbox-admission listening');
+  return {
+    address,
+    server,
+    policy,
+    shutdown: async () => {
+      draining = true;
+      await closeGracefully(server, config.drainDelayMs);
+      policy.close();
+    },
+  };
+}
