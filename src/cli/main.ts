@@ -34,6 +34,8 @@ export function buildProgram(): Command {
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', process.env.POD_NAMESPACE ?? 'sandbox-admission')
     .option('--service-name <name>', 'Service name, for the SANs of --dev certificates', 'sandbox-admission')
     .option('--namespace-labels <ns=key=value,...>', 'namespace labels when running without a cluster (repeatable)', collect, [])
+    .option('--cluster', 'read namespaces and RuntimeClasses from the cluster (in-cluster config, KUBECONFIG or ~/.kube/config)', false)
+    .option('--kubeconfig <path>', 'kubeconfig file for the cluster (implies --cluster)')
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
     .action(async (opts: ServeOptions) => {

@@ -1,4 +1,6 @@
 import { relative } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createFileTlsSource } from '../tls/file-tls-source.ts';
 import { ensureDevCertificates } from '../tls/dev-certificates.ts';
 import { createLogger } from '../observe/logger.ts';
@@ -17,6 +19,8 @@ export interface ServeOptions {
   webhookNamespace: string;
   serviceName: string;
   namespaceLabels: string[];
+  cluster: boolean;
+  kubeconfig?: string;
   logLevel: string;
   drainDelay: string;
 }
@@ -36,7 +40,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const tls = createFileTlsSource({ certFile, keyFile }, {
     onChange: () => logger.info({ certFile }, 'serving certificate reloaded'),
   });
-  const namespaceLabels = parseNamespaceLabels(options.namespaceLabels);
+  const cluster = options.cluster || options.kubeconfig ? createClusterFacts(loadKubeConfig(options.kubeconfig), logger) : undefined;
+  // Start the caches before listening; /readyz stays false until both have synced.
+  await cluster?.start();
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const webhook = await startWebhook(
     { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay) },
@@ -44,8 +50,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
       logger,
       metrics,
       tls,
-      // Without a cluster, namespaces carry only the labels given on the command line.
-      cluster: { namespaceLabels: (name) => namespaceLabels.get(name) ?? {}, runtimeClasses: () => undefined },
+      cluster: cluster ?? staticFacts(options.namespaceLabels),
+      ...(cluster ? { readiness: cluster.readiness } : {}),
     },
   );
   if (options.dev) {
@@ -61,8 +67,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     webhook.shutdown().then(
-      () => {
+      async () => {
         tls.close();
+        await cluster?.stop();
         process.exit(0);
       },
       (error: unknown) => {
@@ -73,6 +80,20 @@ export async function runServe(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Without a cluster, namespaces carry only the labels given on the command line, and RuntimeClasses are unknown. */
+function staticFacts(entries: string[]): Pick<ClusterFacts, 'namespaceLabels'> & { runtimeClasses: () => undefined } {
+  const labels = parseNamespaceLabels(entries);
+  return { namespaceLabels: (name) => labels.get(name) ?? {}, runtimeClasses: () => undefined };
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  // KUBECONFIG, ~/.kube/config or the in-cluster service account, as kubectl would.
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
 }
 
 function parsePort(value: string): number {
