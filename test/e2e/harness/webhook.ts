@@ -1,0 +1,94 @@
+// The product as it runs in production, started as its own process: `sandbox-admission serve` with a serving
+// certificate from the product's own node-forge code, reading namespaces and RuntimeClasses from the real API
+// server through its kubeconfig. The API server reaches it by URL with the rendered caBundle.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
+import { freePort } from './ports.ts';
+import { logTail, startProcess, type ManagedProcess } from './process.ts';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface WebhookProcess {
+  url: string;
+  caPem: string;
+  logPath: string;
+  process: ManagedProcess;
+  /** Parsed JSON log lines written so far. */
+  logLines(): Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: string; policyYaml: string; port?: number }): Promise<WebhookProcess> {
+  const now = new Date();
+  const ca = createCertificateAuthority({ commonName: 'sandbox-admission-e2e-webhook-ca', validityDays: 1, now });
+  const serving = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+  const certFile = join(opts.dir, 'webhook.crt');
+  const keyFile = join(opts.dir, 'webhook.key');
+  const policyFile = join(opts.dir, 'policy.yaml');
+  writeFileSync(certFile, serving.certPem);
+  writeFileSync(keyFile, serving.keyPem, { mode: 0o600 });
+  writeFileSync(policyFile, opts.policyYaml);
+  const port = opts.port ?? (await freePort());
+  const logPath = join(opts.dir, `webhook-${port}.log`);
+  const proc = startProcess('sandbox-admission', process.execPath, [
+    join(REPO, 'src/cli/main.ts'), 'serve',
+    '--host', '127.0.0.1', '--port', String(port),
+    '--tls-cert-file', certFile, '--tls-key-file', keyFile,
+    '--policy', policyFile, '--kubeconfig', opts.kubeconfigPath,
+    '--drain-delay', '0', '--log-level', 'info',
+  ], logPath);
+  const url = `https://127.0.0.1:${port}`;
+  await waitReady(url, ca.certPem, proc, logPath);
+  return {
+    url,
+    caPem: ca.certPem,
+    logPath,
+    process: proc,
+    logLines: () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    stop: () => proc.stop(),
+  };
+}
+
+async function waitReady(url: string, caPem: string, proc: ManagedProcess, logPath: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (proc.hasExited()) throw new Error(`webhook exited during start-up:\n${logTail(logPath)}`);
+    if ((await getStatus(`${url}/readyz`, caPem)) === 200) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`webhook not ready after 30s:\n${logTail(logPath)}`);
+}
+
+function getStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** manifests/base/mutating-webhook.yaml with the Service reference replaced by a URL and the CA filled in. */
+export function renderMutatingWebhook(url: string, caPem: string): Record<string, unknown> {
+  const config = parse(readFileSync(join(REPO, 'manifests/base/mutating-webhook.yaml'), 'utf8')) as { webhooks: Array<Record<string, unknown>> };
+  for (const webhook of config.webhooks) {
+    const path = (webhook.clientConfig as { service: { path: string } }).service.path;
+    webhook.clientConfig = { url: `${url}${path}`, caBundle: Buffer.from(caPem).toString('base64') };
+  }
+  return config as unknown as Record<string, unknown>;
+}
+
+/** Every document of a manifest file under manifests/. */
+export function readManifests(relativePath: string): Array<Record<string, unknown>> {
+  return readFileSync(join(REPO, relativePath), 'utf8')
+    .split(/^---$/m)
+    .map((doc) => parse(doc) as Record<string, unknown> | null)
+    .filter((doc): doc is Record<string, unknown> => doc !== null);
+}
