@@ -47,6 +47,11 @@ export function buildReviewHandler(facts: ReviewFacts, now: () => number = () =>
       runtimeClasses: facts.runtimeClasses(),
       mutate: endpoint === 'mutate',
     });
+    if (endpoint === 'validate' && decision.allowed) {
+      // The mutating webhook has already warned and annotated; the backstop only speaks when it denies.
+      decision.warnings = [];
+      decision.auditAnnotations = {};
+    }
     const outcome = !decision.allowed ? 'denied' : decision.patch.length > 0 ? 'patched' : 'allowed';
     return reviewed(endpoint, encodeReview(request, decision), { ...requestLog(request, pod), ...decisionLog(decision), durationMs: round(now() - started) }, decision.action, outcome, decision.mode);
   };

@@ -102,6 +102,15 @@ describe('AdmissionReview responses', () => {
     assert.equal(allowed.response.patch, undefined);
   });
 
+  test('/validate stays silent on warn-mode violations the mutating webhook already reported', async () => {
+    const warnPolicy = policyWithRules(`${UNTRUSTED_TO_GVISOR}      mode: warn\n`);
+    const warnHandler = buildReviewHandler({ policy: () => warnPolicy, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
+    const mutate = await warnHandler('mutate', podReview(untrustedPod({ runtimeClassName: 'runc' })));
+    const validate = await warnHandler('validate', podReview(untrustedPod({ runtimeClassName: 'runc' })));
+    assert.equal(mutate.kind === 'reviewed' && (mutate.body as Answer).response.warnings !== undefined, true);
+    assert.deepEqual(validate.kind === 'reviewed' && (validate.body as Answer).response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+  });
+
   test('the log record names uid, namespace, pod, rule, action, runtime and duration', async () => {
     const outcome = await handler('mutate', podReview(untrustedPod()));
     assert.equal(outcome.kind, 'reviewed');
