@@ -26,6 +26,8 @@ goline="$(awk '$1=="go"{print $2; exit}' "$gomod")"
   grep '^godebug ' "$gomod" || true
   echo
   echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
+  # kubectl renders (kustomize) and server-side applies manifests/ in the e2e suite.
+  echo "tool k8s.io/kubernetes/cmd/kubectl"
   echo
   echo "require k8s.io/kubernetes ${ver}"
   echo

@@ -1,5 +1,5 @@
-// Where the e2e suite's kube-apiserver and etcd binaries are, building them with
-// build-binaries.sh when the version-keyed cache lacks them.
+// Where the e2e suite's kube-apiserver, kubectl and etcd binaries are, building
+// them with build-binaries.sh when the version-keyed cache lacks them.
 //
 // Policy: under CI (CI set, not "false"/"0") any failure to get the binaries
 // throws, so the suite fails loudly instead of silently testing nothing. On a
@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface Binaries {
   kubeApiserver: string;
+  /** kubectl of the same release: `kubectl kustomize` renders manifests/, `kubectl apply --server-side` applies them. */
+  kubectl: string;
   etcd: string;
 }
 
@@ -31,9 +33,10 @@ function parsePaths(stdout: string): Binaries {
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
   }
   const kubeApiserver = kv.get('kube-apiserver');
+  const kubectl = kv.get('kubectl');
   const etcd = kv.get('etcd');
-  if (!kubeApiserver || !etcd) throw new Error(`build-binaries.sh printed no binary paths:\n${stdout}`);
-  return { kubeApiserver, etcd };
+  if (!kubeApiserver || !kubectl || !etcd) throw new Error(`build-binaries.sh printed no binary paths:\n${stdout}`);
+  return { kubeApiserver, kubectl, etcd };
 }
 
 function isExecutable(path: string): boolean {
@@ -43,6 +46,10 @@ function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+function allExecutable(paths: Binaries): boolean {
+  return isExecutable(paths.kubeApiserver) && isExecutable(paths.kubectl) && isExecutable(paths.etcd);
 }
 
 function hasGo(): boolean {
@@ -61,7 +68,7 @@ function loud(msg: string): void {
 /** Paths of the cached binaries; builds them first if missing. Throws on failure. */
 export function ensureBinaries(): Binaries {
   const paths = parsePaths(execFileSync('bash', [SCRIPT, '--paths'], { encoding: 'utf8' }));
-  if (isExecutable(paths.kubeApiserver) && isExecutable(paths.etcd)) return paths;
+  if (allExecutable(paths)) return paths;
 
   const start = Date.now();
   process.stderr.write(`[e2e] binaries missing, running ${SCRIPT} (a cold build takes 10-25 min)\n`);
@@ -85,18 +92,18 @@ export function resolveBinaries(): BinaryResolution {
   if (!isCI() && !hasGo()) {
     try {
       const paths = parsePaths(execFileSync('bash', [SCRIPT, '--paths'], { encoding: 'utf8' }));
-      if (isExecutable(paths.kubeApiserver) && isExecutable(paths.etcd)) return { binaries: paths };
+      if (allExecutable(paths)) return { binaries: paths };
     } catch {
       // fall through to the skip
     }
-    const skip = 'e2e: SKIPPED - no Go toolchain to build kube-apiserver/etcd (install Go >= 1.26 or run under CI)';
+    const skip = 'e2e: SKIPPED - no Go toolchain to build kube-apiserver/kubectl/etcd (install Go >= 1.26 or run under CI)';
     loud(skip);
     return { skip };
   }
   try {
     return { binaries: ensureBinaries() };
   } catch (err) {
-    loud(`e2e: cannot get kube-apiserver/etcd binaries: ${(err as Error).message}`);
+    loud(`e2e: cannot get kube-apiserver/kubectl/etcd binaries: ${(err as Error).message}`);
     throw err;
   }
 }
