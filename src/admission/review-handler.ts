@@ -1,5 +1,9 @@
+import { checkEphemeralContainers } from '../decision/ephemeral-containers.ts';
 import { decide } from '../decision/decide.ts';
-import type { Decision } from '../decision/types.ts';
+import { guardNamespaceLabels } from '../decision/namespace-guard.ts';
+import { evaluatePodTemplate } from '../decision/pod-template.ts';
+import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
+import type { Decision, NamespaceFacts, Verdict } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Policy } from '../policy/types.ts';
@@ -15,7 +19,16 @@ export interface ReviewFacts {
   runtimeClasses(): ReadonlyMap<string, RuntimeClassFacts> | undefined;
 }
 
-/** decode -> facts -> decide (pure) -> encode, with one log record per review. */
+/** What a review is about, by resource: each kind has its own check, all of them pure. */
+type Subject = 'pod' | 'pod-ephemeral-containers' | 'namespace' | 'workload' | 'runtime-class' | 'other';
+
+const WORKLOADS: Readonly<Record<string, readonly string[]>> = {
+  apps: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+  batch: ['jobs', 'cronjobs'],
+  '': ['replicationcontrollers', 'podtemplates'],
+};
+
+/** decode -> facts -> check (pure) -> encode, with one log record per review. */
 export function buildReviewHandler(facts: ReviewFacts, now: () => number = () => performance.now()): ReviewHandler {
   return async (endpoint: ReviewEndpoint, body: unknown): Promise<ReviewOutcome> => {
     const started = now();
@@ -25,76 +38,110 @@ export function buildReviewHandler(facts: ReviewFacts, now: () => number = () =>
       return { kind: 'bad-request', status: 400, code, message: path ? `${path}: ${message}` : message };
     }
     const request = decoded.value;
-    if (!isPodRequest(request)) {
-      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request, undefined), reason: 'not a pod' }, 'none', 'allowed', 'enforce');
+    const subject = classify(request);
+    // The mutating webhook acts on pod creation only; everything else is the validating webhook's.
+    const relevant = endpoint === 'mutate' ? subject === 'pod' : subject !== 'other';
+    if (!relevant || (request.object === undefined && request.operation !== 'CREATE')) {
+      const reason = relevant ? `${request.operation} carries no object` : `not reviewed at /${endpoint}`;
+      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request), reason }, 'none', 'allowed', 'enforce');
     }
-    const pod = request.object as Pod | undefined;
-    if (!pod) {
-      if (request.operation === 'CREATE') {
-        return { kind: 'bad-request', status: 422, code: 'REVIEW_BAD_FIELD', message: 'request.object: a CREATE review must carry the pod' };
-      }
-      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request, undefined), reason: `${request.operation} carries no object` }, 'none', 'allowed', 'enforce');
+    if (request.object === undefined) {
+      return { kind: 'bad-request', status: 422, code: 'REVIEW_BAD_FIELD', message: 'request.object: a CREATE review must carry the object' };
     }
-    const labels = request.namespace === '' ? undefined : await facts.namespaceLabels(request.namespace);
-    const decision = decide({
-      operation: request.operation,
-      subResource: request.subResource,
-      namespace: request.namespace,
-      pod,
-      requester: request.userInfo,
-      namespaceFacts: labels === undefined ? undefined : { name: request.namespace, labels },
-      policy: facts.policy(),
-      runtimeClasses: facts.runtimeClasses(),
-      mutate: endpoint === 'mutate',
-    });
-    if (endpoint === 'validate' && decision.allowed) {
+    const policy = facts.policy();
+    const verdict = await check(subject, endpoint, request, policy, facts);
+    if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
       // The mutating webhook has already warned and annotated; the backstop only speaks when it denies.
-      decision.warnings = [];
-      decision.auditAnnotations = {};
+      verdict.warnings = [];
+      verdict.auditAnnotations = {};
     }
-    const outcome = !decision.allowed ? 'denied' : decision.patch.length > 0 ? 'patched' : 'allowed';
-    return reviewed(endpoint, encodeReview(request, decision), { ...requestLog(request, pod), ...decisionLog(decision), durationMs: round(now() - started) }, decision.action, outcome, decision.mode);
+    const patched = 'patch' in verdict && (verdict as Decision).patch.length > 0;
+    const outcome = !verdict.allowed ? 'denied' : patched ? 'patched' : 'allowed';
+    const answer = encodeReview(request, { patch: [], ...verdict });
+    return reviewed(endpoint, answer, { ...requestLog(request), ...verdictLog(verdict), durationMs: round(now() - started) }, verdict.action, outcome, verdict.mode);
   };
 }
 
-function isPodRequest(request: AdmissionRequest): boolean {
-  return request.resource.group === '' && request.resource.resource === 'pods' && request.kind.kind === 'Pod';
+async function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionRequest, policy: Policy, facts: ReviewFacts): Promise<Verdict | Decision> {
+  const object = request.object as Record<string, unknown>;
+  const oldObject = request.oldObject as Record<string, unknown> | undefined;
+  switch (subject) {
+    case 'namespace':
+      return guardNamespaceLabels({ operation: request.operation, labels: labelsOf(object), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy });
+    case 'runtime-class':
+      return flagRuntimeClass(object, policy);
+    case 'pod-ephemeral-containers':
+      return checkEphemeralContainers(object as Pod, oldObject as Pod | undefined, policy);
+    case 'workload':
+      return evaluatePodTemplate({ operation: request.operation, object, oldObject, namespace: request.namespace, namespaceFacts: await namespaceFacts(request, facts), requester: request.userInfo, policy, runtimeClasses: facts.runtimeClasses() });
+    default:
+      return decide({
+        operation: request.operation,
+        subResource: request.subResource,
+        namespace: request.namespace,
+        pod: object as Pod,
+        requester: request.userInfo,
+        namespaceFacts: await namespaceFacts(request, facts),
+        policy,
+        runtimeClasses: facts.runtimeClasses(),
+        mutate: endpoint === 'mutate',
+      });
+  }
 }
 
-function reviewed(
-  endpoint: ReviewEndpoint,
-  body: unknown,
-  log: Record<string, unknown>,
-  action: string,
-  outcome: 'allowed' | 'denied' | 'patched',
-  mode: string,
-): ReviewOutcome {
+function classify(request: AdmissionRequest): Subject {
+  const { group, resource } = request.resource;
+  if (group === '' && resource === 'pods') {
+    if (request.subResource === undefined) return request.kind.kind === 'Pod' ? 'pod' : 'other';
+    return request.subResource === 'ephemeralcontainers' ? 'pod-ephemeral-containers' : 'other';
+  }
+  if (request.subResource !== undefined) return 'other';
+  if (group === '' && resource === 'namespaces') return 'namespace';
+  if (group === 'node.k8s.io' && resource === 'runtimeclasses') return 'runtime-class';
+  if (WORKLOADS[group]?.includes(resource)) return 'workload';
+  return 'other';
+}
+
+async function namespaceFacts(request: AdmissionRequest, facts: ReviewFacts): Promise<NamespaceFacts | undefined> {
+  if (request.namespace === '') return undefined;
+  const labels = await facts.namespaceLabels(request.namespace);
+  return labels === undefined ? undefined : { name: request.namespace, labels };
+}
+
+function labelsOf(object: Record<string, unknown>): Record<string, string> {
+  const labels = (object.metadata as { labels?: unknown } | undefined)?.labels;
+  return labels && typeof labels === 'object' ? (labels as Record<string, string>) : {};
+}
+
+function reviewed(endpoint: ReviewEndpoint, body: unknown, log: Record<string, unknown>, action: string, outcome: 'allowed' | 'denied' | 'patched', mode: string): ReviewOutcome {
   return { kind: 'reviewed', body, log: { endpoint, ...log }, metrics: { endpoint, action, outcome, mode } };
 }
 
-function requestLog(request: AdmissionRequest, pod: Pod | undefined): Record<string, unknown> {
+function requestLog(request: AdmissionRequest): Record<string, unknown> {
+  const object = request.object as Pod | undefined;
   return {
     uid: request.uid,
     operation: request.operation,
-    ...(request.subResource ? { subResource: request.subResource } : {}),
+    resource: request.subResource ? `${request.resource.resource}/${request.subResource}` : request.resource.resource,
     namespace: request.namespace,
-    pod: request.name ?? (pod ? podDisplayName(pod) : undefined),
+    ...(request.resource.resource === 'pods' ? { pod: request.name ?? (object ? podDisplayName(object) : undefined) } : { name: request.name }),
     user: request.userInfo.username,
     dryRun: request.dryRun,
   };
 }
 
-function decisionLog(decision: Decision): Record<string, unknown> {
+function verdictLog(verdict: Verdict | Decision): Record<string, unknown> {
+  const decision = verdict as Partial<Decision>;
   return {
-    allowed: decision.allowed,
-    source: decision.source,
-    rule: decision.rule,
-    action: decision.action,
-    mode: decision.mode,
-    runtime: decision.runtimeClassName,
-    patchOps: decision.patch.length,
-    reason: decision.reason,
-    ...(decision.violations.length > 0 ? { violations: decision.violations.map((v) => v.kind) } : {}),
+    allowed: verdict.allowed,
+    ...(decision.source ? { source: decision.source } : {}),
+    rule: verdict.rule,
+    action: verdict.action,
+    mode: verdict.mode,
+    ...('runtimeClassName' in verdict ? { runtime: decision.runtimeClassName } : {}),
+    ...(decision.patch ? { patchOps: decision.patch.length } : {}),
+    reason: verdict.reason,
+    ...(decision.violations && decision.violations.length > 0 ? { violations: decision.violations.map((v) => v.kind) } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ export interface AdmissionRequest {
   namespace: string;
   name: string | undefined;
   object: unknown;
+  /** The stored object before an UPDATE (absent on CREATE). */
+  oldObject: unknown;
   userInfo: { username?: string; groups?: string[] };
   dryRun: boolean;
 }
@@ -47,6 +49,7 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
   if (!isObject(request.kind) || typeof request.kind.kind !== 'string') return bad('kind', 'an object with group, version and kind');
   if (!isObject(request.resource) || typeof request.resource.resource !== 'string') return bad('resource', 'an object with group, version and resource');
   if (request.object !== undefined && request.object !== null && !isObject(request.object)) return bad('object', 'an object');
+  if (request.oldObject !== undefined && request.oldObject !== null && !isObject(request.oldObject)) return bad('oldObject', 'an object');
   if (request.userInfo !== undefined && !isObject(request.userInfo)) return bad('userInfo', 'an object');
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') return bad('dryRun', 'a boolean');
   const userInfo = isObject(request.userInfo) ? request.userInfo : {};
@@ -60,6 +63,7 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
     namespace: str(request.namespace),
     name: request.name === '' ? undefined : (request.name as string | undefined),
     object: request.object ?? undefined,
+    oldObject: request.oldObject ?? undefined,
     userInfo: {
       ...(typeof userInfo.username === 'string' ? { username: userInfo.username } : {}),
       ...(Array.isArray(userInfo.groups) ? { groups: userInfo.groups.filter((g): g is string => typeof g === 'string') } : {}),

@@ -42,21 +42,28 @@ export interface Violation {
 
 export type DecisionSource = 'rule' | 'namespace-label' | 'exempt-namespace' | 'mirror-pod' | 'not-governed' | 'not-applicable';
 
-export interface Decision {
+/** What every admission check returns, whatever the kind of object: enough to answer and to log. */
+export interface Verdict {
   allowed: boolean;
+  warnings: string[];
+  auditAnnotations: Record<string, string>;
+  /** Set when allowed is false: the message the user sees. */
+  message?: string;
+  /** A short human reason for the log line. */
+  reason: string;
+  rule: string | undefined;
+  /** What the check did, for logs and metrics (sandbox, require, exempt, none, guard-namespace...). */
+  action: string;
+  mode: Mode;
+}
+
+export interface Decision extends Verdict {
   source: DecisionSource;
   /** Rule name, `namespace-label`, or undefined when no rule applied. */
   rule: string | undefined;
   action: Action | 'none';
-  mode: Mode;
   /** The runtimeClassName the pod ends up with (after the patch), if any. */
   runtimeClassName: string | undefined;
   patch: PatchOperation[];
-  warnings: string[];
-  auditAnnotations: Record<string, string>;
   violations: Violation[];
-  /** Set when allowed is false: the message the user sees. */
-  message?: string;
-  /** A short human reason for logs when nothing was done. */
-  reason: string;
 }

@@ -1,7 +1,7 @@
 import { compileGlobList } from '../decision/glob.ts';
 import { compileImagePattern } from '../decision/image-ref.ts';
 import { compileLabelSelector } from '../decision/label-selector.ts';
-import { BUILTIN_PROFILES, DEFAULT_EXEMPT_NAMESPACES } from './defaults.ts';
+import { BUILTIN_PROFILES, DEFAULT_EXEMPT_NAMESPACES, DEFAULT_LABEL_ADMIN_GROUPS } from './defaults.ts';
 import type { CompiledRule, MatchSpec, MatchSubject, Policy, PolicyDocument, Profile, ProfileSpec } from './types.ts';
 
 /** Turn a validated document into matchers and lookups once, so a request only runs closures. */
@@ -31,6 +31,8 @@ export function compilePolicy(document: PolicyDocument, webhookNamespace: string
     namespaceLabels: {
       enabled: document.spec.namespaceLabels?.enabled ?? true,
       defaultMode: document.spec.namespaceLabels?.defaultMode ?? 'enforce',
+      allowedGroups: new Set(document.spec.namespaceLabels?.allowedGroups ?? DEFAULT_LABEL_ADMIN_GROUPS),
+      allowedUsers: new Set(document.spec.namespaceLabels?.allowedUsers ?? []),
     },
     rules,
   };

@@ -7,6 +7,9 @@ export const DEFAULT_EXEMPT_NAMESPACES: readonly string[] = ['kube-system', 'kub
 export const NAMESPACE_RUNTIME_LABEL = 'sandbox-admission.io/runtime';
 export const NAMESPACE_MODE_LABEL = 'sandbox-admission.io/mode';
 
+/** Who may weaken a namespace's sandbox-admission.io/* labels when the policy names nobody: cluster admins. */
+export const DEFAULT_LABEL_ADMIN_GROUPS: readonly string[] = ['system:masters'];
+
 /** Annotation recording which rule decided a pod's runtime. */
 export const RULE_ANNOTATION = 'sandbox-admission.io/rule';
 

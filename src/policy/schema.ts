@@ -127,7 +127,7 @@ export const policySchema = {
         namespaceLabels: {
           type: 'object',
           additionalProperties: false,
-          properties: { enabled: { type: 'boolean' }, defaultMode: mode },
+          properties: { enabled: { type: 'boolean' }, defaultMode: mode, allowedGroups: stringList, allowedUsers: stringList },
         },
         rules: { type: 'array', items: rule },
       },

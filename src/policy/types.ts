@@ -59,6 +59,9 @@ export interface RuleSpec {
 export interface NamespaceLabelSpec {
   enabled?: boolean;
   defaultMode?: Mode;
+  /** Who may remove or weaken the sandbox-admission.io/* labels of a namespace (default: system:masters). */
+  allowedGroups?: string[];
+  allowedUsers?: string[];
 }
 
 /** The policy document (`kind: SandboxPolicy`) after schema validation. */
@@ -111,6 +114,6 @@ export interface Policy {
   profiles: ReadonlyMap<string, Profile>;
   /** runtimeClassName -> profile, for pods that already ask for a class. */
   profilesByRuntimeClass: ReadonlyMap<string, Profile>;
-  namespaceLabels: { enabled: boolean; defaultMode: Mode };
+  namespaceLabels: { enabled: boolean; defaultMode: Mode; allowedGroups: ReadonlySet<string>; allowedUsers: ReadonlySet<string> };
   rules: readonly CompiledRule[];
 }

@@ -127,3 +127,51 @@ describe('AdmissionReview responses', () => {
     assert.equal(outcome.kind === 'reviewed' && outcome.log.pod, 'web-7d9f-<generated>');
   });
 });
+
+describe('what each endpoint reviews', () => {
+  const review = (resource: { group: string; version: string; resource: string }, kind: string, object: unknown, extra: Record<string, unknown> = {}) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u-1', kind: { group: resource.group, version: resource.version, kind }, resource, namespace: 'team-a', operation: 'CREATE', userInfo: { username: 'bob', groups: [] }, object, ...extra },
+  });
+  const guarded = policyWithRules(UNTRUSTED_TO_GVISOR);
+  const h = buildReviewHandler({ policy: () => guarded, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
+  const answer = async (endpoint: 'mutate' | 'validate', body: unknown) => {
+    const outcome = await h(endpoint, body);
+    assert.equal(outcome.kind, 'reviewed');
+    return (outcome as { body: Answer }).body.response;
+  };
+
+  test('a Namespace UPDATE that drops the runtime label is denied at /validate, ignored at /mutate', async () => {
+    const body = review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: {} } }, {
+      operation: 'UPDATE',
+      oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+    });
+    assert.equal((await answer('validate', body)).allowed, false);
+    assert.equal((await answer('mutate', body)).allowed, true);
+  });
+
+  test('pods/ephemeralcontainers is checked at /validate', async () => {
+    const old = untrustedPod({ runtimeClassName: 'gvisor' });
+    const next = structuredClone(old);
+    next.spec!.ephemeralContainers = [{ name: 'dbg', image: 'busybox', securityContext: { privileged: true } }];
+    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: old });
+    const response = await answer('validate', body);
+    assert.equal(response.allowed, false);
+    assert.match((response.status as { message: string }).message, /ephemeral container "dbg"/);
+  });
+
+  test('a Deployment is judged by its template at /validate and never patched', async () => {
+    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { metadata: { labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
+    const response = await answer('validate', review({ group: 'apps', version: 'v1', resource: 'deployments' }, 'Deployment', deployment));
+    assert.equal(response.allowed, true);
+    assert.equal(response.patch, undefined);
+    assert.match((response.warnings as string[])[0]!, /pods of Deployment\/web will run in gVisor/);
+  });
+
+  test('a RuntimeClass switched to runc is admitted with a warning and an audit finding', async () => {
+    const response = await answer('validate', review({ group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' }, 'RuntimeClass', { metadata: { name: 'gvisor' }, handler: 'runc' }, { namespace: '' }));
+    assert.equal(response.allowed, true);
+    assert.equal((response.auditAnnotations as Record<string, string>).finding, 'runtime-class-not-sandbox');
+  });
+});

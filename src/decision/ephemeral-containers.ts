@@ -1,0 +1,35 @@
+import type { Container, Pod } from '../k8s/pod.ts';
+import type { Policy } from '../policy/types.ts';
+import { findUnsupportedFeatures } from './compat.ts';
+import { runtimeClassOf } from './decide.ts';
+import type { Verdict } from './types.ts';
+
+/**
+ * `kubectl debug` adds ephemeral containers through pods/ephemeralcontainers; they join the pod's sandbox.
+ * A container that asks for what the sandbox cannot host (privileged, unmasked /proc) is refused here,
+ * since the pod itself was checked only when it was created.
+ */
+export function checkEphemeralContainers(pod: Pod, oldPod: Pod | undefined, policy: Policy): Verdict {
+  const base: Verdict = { allowed: true, warnings: [], auditAnnotations: {}, reason: 'ephemeral containers fit the runtime', rule: undefined, action: 'check-ephemeral', mode: 'enforce' };
+  const runtime = runtimeClassOf(pod);
+  const profile = runtime === undefined ? undefined : policy.profilesByRuntimeClass.get(runtime);
+  if (!profile) return { ...base, reason: 'pod is not in a sandbox profile' };
+  const before = new Set((oldPod?.spec?.ephemeralContainers ?? []).map((c: Container) => c?.name));
+  const onlyNew: Pod = {
+    spec: { ephemeralContainers: (Array.isArray(pod.spec?.ephemeralContainers) ? pod.spec.ephemeralContainers : []).filter((c) => !before.has(c?.name)) },
+  };
+  const uses = findUnsupportedFeatures(onlyNew, profile.unsupported);
+  if (uses.length === 0) return base;
+  // Paths refer to the filtered list; name the containers so the user can find them.
+  const names = uses.map((u) => {
+    const index = Number(/\[(\d+)\]/.exec(u.path)?.[1] ?? -1);
+    return `ephemeral container "${onlyNew.spec!.ephemeralContainers![index]?.name ?? '?'}" (${u.path.replace(/^spec\.ephemeralContainers\[\d+\]\./, '')})`;
+  });
+  return {
+    ...base,
+    allowed: false,
+    reason: 'ephemeral container refused',
+    message: `sandbox-admission denied this ephemeral container: the pod runs in ${profile.displayName} (runtimeClassName "${profile.runtimeClassName}"), which cannot host ${names.join(', ')}; debug without those settings`,
+    auditAnnotations: { decision: 'denied', violation: 'unsupported-feature' },
+  };
+}
