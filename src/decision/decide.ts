@@ -1,4 +1,4 @@
-import { MIRROR_POD_ANNOTATION, type Pod } from '../k8s/pod.ts';
+import { MIRROR_POD_ANNOTATION, type Pod, type Toleration } from '../k8s/pod.ts';
 import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '../policy/defaults.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
@@ -112,14 +112,15 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
     }
     if (rule.action === 'sandbox') {
       if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
+      const scheduling = schedulingFor(profile, input);
       for (const plan of [
-        planNodeSelector(pod, profile.nodeSelector, profile.name),
+        planNodeSelector(pod, scheduling.nodeSelector, profile.name),
         planNodeAffinity(pod, profile.nodeAffinity, profile.name),
       ]) {
         ops.push(...plan.ops);
         violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
       }
-      ops.push(...planTolerations(pod, profile.tolerations));
+      ops.push(...planTolerations(pod, scheduling.tolerations));
     }
   }
 
@@ -193,6 +194,19 @@ function checkRuntimeClass(profile: Profile, input: DecisionInput): Violation[] 
     }];
   }
   return [];
+}
+
+/**
+ * What a profile leaves out comes from its cluster RuntimeClass's `scheduling`: the profile's own nodeSelector
+ * and tolerations win field by field. Applying the class's values here (the API server's RuntimeClass plugin
+ * merges the same ones) lets a conflict be refused with our message instead of the plugin's.
+ */
+function schedulingFor(profile: Profile, input: DecisionInput): { nodeSelector: Readonly<Record<string, string>>; tolerations: readonly Toleration[] } {
+  const rc = input.runtimeClasses?.get(profile.runtimeClassName);
+  return {
+    nodeSelector: profile.nodeSelector ?? rc?.nodeSelector ?? {},
+    tolerations: profile.tolerations ?? rc?.tolerations ?? [],
+  };
 }
 
 function planRuleAnnotation(pod: Pod, ruleName: string): PatchOperation[] {

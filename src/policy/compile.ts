@@ -44,8 +44,8 @@ function compileProfile(name: string, spec: ProfileSpec): Profile {
     runtimeClassName: spec.runtimeClassName,
     displayName: spec.displayName ?? name,
     nodeAffinity: spec.nodeAffinity ?? [],
-    nodeSelector: spec.nodeSelector ?? {},
-    tolerations: spec.tolerations ?? [],
+    nodeSelector: spec.nodeSelector,
+    tolerations: spec.tolerations,
     unsupported: new Set(spec.unsupported ?? []),
   };
 }

@@ -83,8 +83,9 @@ export interface Profile {
   runtimeClassName: string;
   displayName: string;
   nodeAffinity: readonly NodeSelectorRequirement[];
-  nodeSelector: Readonly<Record<string, string>>;
-  tolerations: readonly Toleration[];
+  /** undefined: not set in the policy, so the cluster RuntimeClass's scheduling applies (when known). */
+  nodeSelector: Readonly<Record<string, string>> | undefined;
+  tolerations: readonly Toleration[] | undefined;
   unsupported: ReadonlySet<PodFeature>;
 }
 

@@ -143,3 +143,34 @@ describe('cluster RuntimeClass facts', () => {
     assert.equal(applyDecision(pod, decision).spec?.runtimeClassName, 'gvisor');
   });
 });
+
+describe('scheduling taken from the cluster RuntimeClass', () => {
+  const kataClass = { name: 'kata', handler: 'kata', nodeSelector: { 'katacontainers.io/kata-runtime': 'true' }, tolerations: [{ key: 'kata', operator: 'Exists', effect: 'NoSchedule' }] };
+  const kataRule = policyWithRules(`    - {name: to-kata, action: sandbox, runtime: kata}\n`);
+  const classes = new Map<string, RuntimeClassFacts>([['kata', kataClass], ['gvisor', { name: 'gvisor', handler: 'runsc', nodeSelector: { pool: 'gvisor' } }]]);
+
+  test('a profile without nodeSelector or tolerations takes both from its RuntimeClass', () => {
+    const pod = untrustedPod();
+    const out = applyDecision(pod, decideCreate(kataRule, pod, { runtimeClasses: classes }));
+    assert.deepEqual(out.spec?.nodeSelector, { 'katacontainers.io/kata-runtime': 'true' });
+    assert.deepEqual(out.spec?.tolerations, kataClass.tolerations);
+  });
+
+  test('a RuntimeClass nodeSelector that contradicts the pod is refused with our message', () => {
+    const decision = decideCreate(kataRule, untrustedPod({ nodeSelector: { 'katacontainers.io/kata-runtime': 'false' } }), { runtimeClasses: classes });
+    assert.equal(decision.allowed, false);
+    assert.match(decision.message!, /is "false" but runtime profile "kata" needs "true"/);
+  });
+
+  test('what the profile sets wins, field by field (gvisor sets tolerations, not nodeSelector)', () => {
+    const pod = untrustedPod();
+    const out = applyDecision(pod, decideCreate(policyWithRules(UNTRUSTED_TO_GVISOR), pod, { runtimeClasses: classes }));
+    assert.deepEqual(out.spec?.nodeSelector, { pool: 'gvisor' });
+    assert.deepEqual(out.spec?.tolerations?.map((t) => t.key), ['sandbox.gke.io/runtime']);
+  });
+
+  test('without cluster facts (CLI, local runs) nothing is guessed', () => {
+    const pod = untrustedPod();
+    assert.equal(applyDecision(pod, decideCreate(kataRule, pod)).spec?.nodeSelector, undefined);
+  });
+});

@@ -117,7 +117,7 @@ test('property: an admitted pod that a sandbox rule matched in enforce mode alwa
       // Some expression of every term must confine the pod to gVisor nodes (In with values only from [gvisor]).
       assert.ok(t.matchExpressions!.some((e) => e.key === 'sandbox.gke.io/runtime' && e.operator === 'In' && e.values!.length > 0 && e.values!.every((v) => v === 'gvisor')));
     }
-    for (const wanted of profile.tolerations) assert.ok(out.spec!.tolerations!.some((t) => toleratesAllOf(t, wanted)));
+    for (const wanted of profile.tolerations ?? []) assert.ok(out.spec!.tolerations!.some((t) => toleratesAllOf(t, wanted)));
   }), { numRuns: 2000 });
 });
 
