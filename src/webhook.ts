@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from './admission/review-handler.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from './admission/server.ts';
-import { formatCodedError } from './errors.ts';
+import { findRuntimeClassProblems, type RuntimeClassProblem } from './cluster/runtime-class-report.ts';
+import { formatCodedError, type CodedError } from './errors.ts';
 import type { Metrics } from './observe/metrics.ts';
 import { recordPolicyReload } from './observe/metrics.ts';
 import { createFilePolicyStore, type FilePolicyStore } from './policy/file-store.ts';
@@ -27,6 +28,10 @@ export interface WebhookDeps {
   cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses'>;
   /** Extra readiness conditions (cache sync); the webhook adds its own. */
   readiness?: () => { ready: boolean; detail?: Record<string, unknown> };
+  /** Tell the cluster a policy was refused (a Kubernetes Event); failures are logged, never fatal. */
+  reportPolicyRefusal?: (errors: CodedError[]) => Promise<void>;
+  /** How often to re-check that every profile's RuntimeClass exists and is a sandbox. */
+  runtimeClassCheckIntervalMs?: number;
 }
 
 export interface RunningWebhook {
@@ -47,11 +52,30 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       if (event.result === 'unchanged') return;
       recordPolicyReload(metrics, event.result, new Date());
       if (event.result === 'success') logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
-      else logger.error({ path: event.path, errors: event.errors?.map(formatCodedError) }, 'policy refused; the last good policy stays in force');
+      else {
+        logger.error({ path: event.path, errors: event.errors?.map(formatCodedError) }, 'policy refused; the last good policy stays in force');
+        deps.reportPolicyRefusal?.(event.errors ?? []).catch((error: unknown) => logger.warn({ err: error }, 'could not record the policy refusal event'));
+      }
     },
   });
   recordPolicyReload(metrics, 'success', new Date());
   metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
+
+  let classProblems: RuntimeClassProblem[] = [];
+  const checkRuntimeClasses = (): void => {
+    const classes = deps.cluster.runtimeClasses();
+    if (!classes) return;
+    const next = findRuntimeClassProblems(policy.current(), classes);
+    if (JSON.stringify(next) === JSON.stringify(classProblems)) return;
+    metrics.profileRuntimeClassProblems.reset();
+    for (const p of next) metrics.profileRuntimeClassProblems.set({ profile: p.profile, runtime_class: p.runtimeClassName, problem: p.problem }, 1);
+    if (next.length > 0) logger.warn({ problems: next }, 'runtime profiles the cluster cannot honour; their pods will be refused');
+    else logger.info({}, 'every runtime profile has a sandbox RuntimeClass');
+    classProblems = next;
+  };
+  checkRuntimeClasses();
+  const classTimer = setInterval(checkRuntimeClasses, deps.runtimeClassCheckIntervalMs ?? 10_000);
+  classTimer.unref();
 
   let draining = false;
   const handleReview = buildReviewHandler({ policy: policy.current, ...deps.cluster });
@@ -63,7 +87,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
-      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail } };
+      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail, ...(classProblems.length > 0 ? { runtimeClassProblems: classProblems } : {}) } };
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });
@@ -74,6 +98,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     policy,
     shutdown: async () => {
       draining = true;
+      clearInterval(classTimer);
       await closeGracefully(server, config.drainDelayMs);
       policy.close();
     },

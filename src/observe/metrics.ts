@@ -14,6 +14,8 @@ export type Metrics = {
   policyReloads: Counter<'result'>;
   policyLastSuccessfulReload: Gauge;
   servingCertificateExpiry: Gauge;
+  /** 1 for each profile whose RuntimeClass is missing or runs a non-sandbox handler; pods routed there are refused. */
+  profileRuntimeClassProblems: Gauge<'profile' | 'runtime_class' | 'problem'>;
 };
 
 export type PolicyReloadResult = 'success' | 'failure';
@@ -69,6 +71,12 @@ export function createMetrics(): Metrics {
     servingCertificateExpiry: new Gauge({
       name: `${prefix}serving_certificate_expiry_timestamp_seconds`,
       help: 'Unix time at which the certificate being served expires.',
+      registers,
+    }),
+    profileRuntimeClassProblems: new Gauge({
+      name: `${prefix}profile_runtime_class_problems`,
+      help: 'Runtime profiles whose RuntimeClass is missing from the cluster or uses a non-sandbox handler (1 per problem).',
+      labelNames: ['profile', 'runtime_class', 'problem'] as const,
       registers,
     }),
   };
