@@ -16,6 +16,12 @@ export type Metrics = {
   servingCertificateExpiry: Gauge;
   /** 1 for each profile whose RuntimeClass is missing or runs a non-sandbox handler; pods routed there are refused. */
   profileRuntimeClassProblems: Gauge<'profile' | 'runtime_class' | 'problem'>;
+  /** notAfter of the CA that signs serving certificates (self-managed certificates only). */
+  certificateAuthorityExpiry: Gauge;
+  /** Certificate Secret writes by this replica, by rotation step. */
+  certificateRotations: Counter<'step'>;
+  /** caBundle publications to webhook configurations that changed something or could not, by result. */
+  caBundlePublications: Counter<'kind' | 'result'>;
 };
 
 export type PolicyReloadResult = 'success' | 'failure';
@@ -77,6 +83,23 @@ export function createMetrics(): Metrics {
       name: `${prefix}profile_runtime_class_problems`,
       help: 'Runtime profiles whose RuntimeClass is missing from the cluster or uses a non-sandbox handler (1 per problem).',
       labelNames: ['profile', 'runtime_class', 'problem'] as const,
+      registers,
+    }),
+    certificateAuthorityExpiry: new Gauge({
+      name: `${prefix}certificate_authority_expiry_timestamp_seconds`,
+      help: 'Unix time at which the CA signing the serving certificates expires (self-managed certificates).',
+      registers,
+    }),
+    certificateRotations: new Counter({
+      name: `${prefix}certificate_rotations_total`,
+      help: 'Certificate Secret writes by this replica, by step (create, rotate-ca, issue-serving, drop-cas).',
+      labelNames: ['step'] as const,
+      registers,
+    }),
+    caBundlePublications: new Counter({
+      name: `${prefix}ca_bundle_publications_total`,
+      help: 'caBundle publications to webhook configurations that changed something or could not, by kind and result (patched, missing, failed).',
+      labelNames: ['kind', 'result'] as const,
       registers,
     }),
   };
