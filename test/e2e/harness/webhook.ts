@@ -77,7 +77,12 @@ function getStatus(url: string, ca: string): Promise<number> {
 
 /** manifests/base/mutating-webhook.yaml with the Service reference replaced by a URL and the CA filled in. */
 export function renderMutatingWebhook(url: string, caPem: string): Record<string, unknown> {
-  const config = parse(readFileSync(join(REPO, 'manifests/base/mutating-webhook.yaml'), 'utf8')) as { webhooks: Array<Record<string, unknown>> };
+  return renderWebhookConfiguration('manifests/base/mutating-webhook.yaml', url, caPem);
+}
+
+/** A webhook configuration from manifests/ with every Service reference replaced by a URL and the CA filled in. */
+export function renderWebhookConfiguration(relativePath: string, url: string, caPem: string): Record<string, unknown> {
+  const config = parse(readFileSync(join(REPO, relativePath), 'utf8')) as { webhooks: Array<Record<string, unknown>> };
   for (const webhook of config.webhooks) {
     const path = (webhook.clientConfig as { service: { path: string } }).service.path;
     webhook.clientConfig = { url: `${url}${path}`, caBundle: Buffer.from(caPem).toString('base64') };
