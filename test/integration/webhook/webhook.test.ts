@@ -39,7 +39,7 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
         logger: createLogger({ level: 'info', destination }),
         metrics: createMetrics(),
         tls: createSwappableTlsSource({ key: serving.keyPem, cert: serving.certPem }),
-        cluster: { namespaceLabels: (ns) => (ns === 'kata-team' ? { 'sandbox-admission.io/runtime': 'kata' } : {}), runtimeClasses: () => undefined },
+        cluster: { namespaceLabels: (ns): Record<string, string> => (ns === 'kata-team' ? { 'sandbox-admission.io/runtime': 'kata' } : {}), runtimeClasses: () => undefined },
       },
     );
   });
