@@ -22,6 +22,16 @@ export type Metrics = {
   certificateRotations: Counter<'step'>;
   /** caBundle publications to webhook configurations that changed something or could not, by result. */
   caBundlePublications: Counter<'kind' | 'result'>;
+  /**
+   * Running pods that break the policy, from the last successful audit scan: by rule mode and the kind of their
+   * first violation (at most 3 x 7 series; no namespace or pod label, so cluster size never adds series).
+   */
+  auditFindings: Gauge<'mode' | 'kind'>;
+  /** The last successful audit scan's pod counts: scanned, governed, findings (always present, 0 included). */
+  auditPods: Gauge<'state'>;
+  auditLastSuccessfulScan: Gauge;
+  /** Audit scans by result: success, failure (an API error; the gauges keep the last good scan). */
+  auditScans: Counter<'result'>;
 };
 
 export type PolicyReloadResult = 'success' | 'failure';
@@ -100,6 +110,29 @@ export function createMetrics(): Metrics {
       name: `${prefix}ca_bundle_publications_total`,
       help: 'caBundle publications to webhook configurations that changed something or could not, by kind and result (patched, missing, failed).',
       labelNames: ['kind', 'result'] as const,
+      registers,
+    }),
+    auditFindings: new Gauge({
+      name: `${prefix}audit_findings`,
+      help: 'Running pods the policy governs that are not in an allowed sandbox or host an unsupported feature, from the last successful audit scan, by rule mode and first violation kind.',
+      labelNames: ['mode', 'kind'] as const,
+      registers,
+    }),
+    auditPods: new Gauge({
+      name: `${prefix}audit_pods`,
+      help: 'Pods counted by the last successful audit scan: scanned (not Succeeded/Failed), governed by the policy, findings.',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    auditLastSuccessfulScan: new Gauge({
+      name: `${prefix}audit_last_successful_scan_timestamp_seconds`,
+      help: 'Unix time at which the last successful audit scan finished.',
+      registers,
+    }),
+    auditScans: new Counter({
+      name: `${prefix}audit_scans_total`,
+      help: 'Audit scans of running pods, by result (success, failure).',
+      labelNames: ['result'] as const,
       registers,
     }),
   };
