@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate } from './evaluate-command.ts';
 import { runServe, type ServeOptions } from './serve-command.ts';
 import { EXAMPLE_POLICY_PATH } from './paths.ts';
@@ -20,6 +21,21 @@ export function buildProgram(): Command {
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
     .action((opts: { file: string; policy: string; namespace: string; namespaceLabels: string[]; output: 'yaml' | 'json'; webhookNamespace: string }) => {
       process.exitCode = runEvaluate(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    });
+
+  program
+    .command('audit')
+    .description('list the pods already in the cluster that the policy governs and whether each runs in an allowed sandbox (exit 1 on findings); pods in phase Succeeded or Failed are skipped')
+    .requiredOption('--policy <path>', 'policy file')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or the in-cluster service account)')
+    .option('-n, --namespace <name>', 'audit one namespace (default: all namespaces)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
+    .option('--chunk-size <n>', 'pods per list request (limit/continue pagination)', '500')
+    // Usage errors exit 2 like any other "could not run": 1 means findings.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+    .action(async (opts: AuditCommandOptions) => {
+      process.exitCode = await runAudit(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     });
 
   program
