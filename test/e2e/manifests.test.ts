@@ -1,0 +1,500 @@
+// manifests/ as a user installs it: rendered by the real kubectl (kustomize) and server-side applied to a real
+// kube-apiserver, one fresh API server per flavour (base, the top-level manifests/ and each overlay), so any
+// manifest the API rejects fails CI. Webhook configurations are the one edit: their Service reference becomes a
+// URL on an unused loopback port (nothing of ours may ever be dialled outside 127.0.0.1, see README.md here), with
+// a caBundle filled in. With that unreachable webhook, the base flavour also shows each failurePolicy doing what
+// its comment says. cert-manager.io objects have no CRDs here (cert-manager is not in any registry this suite
+// can reach), so they are checked as rendered, and everything else of that overlay is applied.
+import * as k8s from '@kubernetes/client-node';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments, stringify } from 'yaml';
+import { resolveBinaries } from './harness/binaries.ts';
+import { startCluster, type Cluster } from './harness/cluster.ts';
+import { freePort } from './harness/ports.ts';
+
+const bins = resolveBinaries();
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const NS = 'sandbox-admission';
+const SA_USER = `system:serviceaccount:${NS}:sandbox-admission`;
+const EXEMPT = ['kube-system', 'kube-public', 'kube-node-lease', NS];
+
+type Manifest = k8s.KubernetesObject & Record<string, unknown>;
+
+const FLAVOURS = ['base', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata'] as const;
+type Flavour = (typeof FLAVOURS)[number];
+
+function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(bins.binaries!.kubectl, args, { encoding: 'utf8', input, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function render(dir: string): Manifest[] {
+  const r = kubectl(['kustomize', join(REPO, 'manifests', dir)]);
+  assert.equal(r.status, 0, `kubectl kustomize manifests/${dir} failed:\n${r.stderr}`);
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
+}
+
+function find<T>(objects: Manifest[], kind: string, name: string): T {
+  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
+  assert.ok(found, `${kind}/${name} is not in the rendered manifests`);
+  return found as unknown as T;
+}
+
+function has(objects: Manifest[], kind: string, name: string): boolean {
+  return objects.some((o) => o.kind === kind && o.metadata?.name === name);
+}
+
+const id = (o: Manifest) => `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
+
+type WebhookConfig = k8s.V1MutatingWebhookConfiguration | k8s.V1ValidatingWebhookConfiguration;
+const isWebhookConfig = (o: Manifest) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration';
+
+/** The manifests as the test applies them: loopback URLs instead of the Service, a CA in caBundle, no cert-manager kinds. */
+function forTestCluster(objects: Manifest[], port: number, caPem: string): Manifest[] {
+  return objects
+    .filter((o) => !(o.apiVersion ?? '').startsWith('cert-manager.io/'))
+    .map((o) => {
+      if (!isWebhookConfig(o)) return o;
+      const config = structuredClone(o) as unknown as WebhookConfig;
+      for (const webhook of config.webhooks ?? []) {
+        const service = webhook.clientConfig.service;
+        assert.ok(service, `${webhook.name} should call the Service in the shipped manifests`);
+        webhook.clientConfig = { url: `https://127.0.0.1:${port}${service.path ?? '/'}`, caBundle: Buffer.from(caPem).toString('base64') };
+      }
+      return config as unknown as Manifest;
+    });
+}
+
+/** What an admission webhook's refusal or a failed call looks like to the client. */
+async function refusal(call: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (error) {
+    const body = (error as { body?: unknown }).body;
+    if (typeof body === 'string') {
+      try {
+        return (JSON.parse(body) as { message: string }).message;
+      } catch {
+        return body;
+      }
+    }
+    return (error as Error).message;
+  }
+}
+
+/** Retries a refused (or admitted) call until its message matches: webhook configurations take effect once the API server's informer has them. */
+async function waitForRefusal(what: string, call: () => Promise<unknown>, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | undefined;
+  while (Date.now() < deadline) {
+    last = await refusal(call());
+    if (last !== undefined && pattern.test(last)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out waiting for ${what}; last answer: ${last ?? 'admitted'}`);
+}
+
+/** Evaluate an app=untrusted pod against the policy the ConfigMap carries, with the product's own CLI. */
+function runtimeForUntrustedPod(policyYaml: string): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-policy-'));
+  try {
+    writeFileSync(join(dir, 'policy.yaml'), policyYaml);
+    writeFileSync(join(dir, 'pod.yaml'), stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'apps', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } }));
+    const out = execFileSync(process.execPath, [join(REPO, 'src/cli/main.ts'), 'evaluate', '--policy', join(dir, 'policy.yaml'), '-o', 'json', '-f', join(dir, 'pod.yaml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return (JSON.parse(out) as Array<{ runtimeClassName?: string }>)[0]?.runtimeClassName;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function policyOf(objects: Manifest[]): string {
+  const data = find<k8s.V1ConfigMap>(objects, 'ConfigMap', 'sandbox-admission-policy').data ?? {};
+  assert.deepEqual(Object.keys(data), ['policy.yaml'], 'the Deployment reads /etc/sandbox-admission/policy.yaml');
+  return data['policy.yaml']!;
+}
+
+function webhooksByName(config: WebhookConfig): Map<string, k8s.V1ValidatingWebhook & k8s.V1MutatingWebhook> {
+  return new Map((config.webhooks ?? []).map((w) => [w.name, w as k8s.V1ValidatingWebhook & k8s.V1MutatingWebhook]));
+}
+
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? false }, () => {
+  const rendered = new Map<Flavour, Manifest[]>();
+  before(() => {
+    for (const flavour of FLAVOURS) rendered.set(flavour, render(flavour));
+  });
+  const base = () => rendered.get('base')!;
+
+  it('manifests/ itself is the base, for `kubectl apply -k manifests/`', () => {
+    assert.deepEqual(render('.'), base());
+  });
+
+  it('base: every object, each once', () => {
+    assert.deepEqual(base().map(id).sort(), [
+      'ClusterRole/sandbox-admission',
+      'ClusterRole/sandbox-admission-ca-bundle',
+      'ClusterRoleBinding/sandbox-admission',
+      'ClusterRoleBinding/sandbox-admission-ca-bundle',
+      `ConfigMap/${NS}/sandbox-admission-policy`,
+      `Deployment/${NS}/sandbox-admission`,
+      'MutatingWebhookConfiguration/sandbox-admission',
+      'Namespace/sandbox-admission',
+      `PodDisruptionBudget/${NS}/sandbox-admission`,
+      `Role/${NS}/sandbox-admission-tls`,
+      `RoleBinding/${NS}/sandbox-admission-tls`,
+      'RuntimeClass/gvisor',
+      'RuntimeClass/kata',
+      `Service/${NS}/sandbox-admission`,
+      `ServiceAccount/${NS}/sandbox-admission`,
+      'ValidatingWebhookConfiguration/sandbox-admission',
+    ]);
+  });
+
+  it('base Deployment: 3 spread replicas, critical priority, restricted securityContext, real probes, drain', () => {
+    const deployment = find<k8s.V1Deployment>(base(), 'Deployment', 'sandbox-admission');
+    const spec = deployment.spec!;
+    const pod = spec.template.spec!;
+    assert.equal(spec.replicas, 3);
+    assert.deepEqual(spec.strategy?.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.equal(pod.serviceAccountName, 'sandbox-admission');
+    assert.deepEqual(
+      pod.topologySpreadConstraints?.map((c) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]),
+      [['kubernetes.io/hostname', 'DoNotSchedule', 1], ['topology.kubernetes.io/zone', 'ScheduleAnyway', 1]],
+    );
+    for (const c of pod.topologySpreadConstraints ?? []) assert.deepEqual(c.labelSelector?.matchLabels, spec.selector.matchLabels);
+    assert.equal(pod.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.securityContext?.runAsUser, 65532);
+    assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+
+    assert.equal(pod.containers.length, 1);
+    const container = pod.containers[0]!;
+    assert.deepEqual(container.args, ['serve', '--cluster']);
+    assert.match(container.image ?? '', /^sandbox-admission:\d+\.\d+\.\d+/);
+    assert.deepEqual(container.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.ok(container.resources?.requests?.['cpu'] && container.resources.requests['memory'], 'requests');
+    assert.ok(container.resources?.limits?.['memory'], 'a memory limit');
+    assert.deepEqual(container.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    assert.deepEqual([container.readinessProbe?.httpGet?.path, container.readinessProbe?.httpGet?.port, container.readinessProbe?.httpGet?.scheme], ['/readyz', 'https', 'HTTPS']);
+    assert.deepEqual([container.livenessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.port, container.livenessProbe?.httpGet?.scheme], ['/healthz', 'https', 'HTTPS']);
+
+    const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+    assert.ok(preStop > 0, 'a preStop delay');
+    // preStop, then the server's default --drain-delay of 5 s, then the longest webhook timeout (5 s).
+    assert.ok((pod.terminationGracePeriodSeconds ?? 30) >= preStop + 5 + 5, 'the grace period covers the drain');
+
+    assert.deepEqual(container.env, [
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'SANDBOX_ADMISSION_POLICY', value: '/etc/sandbox-admission/policy.yaml' },
+    ]);
+    const policyMount = container.volumeMounts?.find((m) => m.name === 'policy');
+    assert.equal(policyMount?.mountPath, '/etc/sandbox-admission', 'the policy ConfigMap is mounted as a directory');
+    assert.equal(policyMount?.subPath, undefined, 'a subPath mount would never see ConfigMap updates');
+    assert.equal(pod.volumes?.find((v) => v.name === 'policy')?.configMap?.name, 'sandbox-admission-policy');
+  });
+
+  it('base PodDisruptionBudget and Service', () => {
+    const deployment = find<k8s.V1Deployment>(base(), 'Deployment', 'sandbox-admission');
+    const pdb = find<k8s.V1PodDisruptionBudget>(base(), 'PodDisruptionBudget', 'sandbox-admission');
+    assert.equal(pdb.spec?.maxUnavailable, 1);
+    assert.deepEqual(pdb.spec?.selector, deployment.spec?.selector);
+    const service = find<k8s.V1Service>(base(), 'Service', 'sandbox-admission');
+    assert.deepEqual(service.spec?.selector, deployment.spec?.selector.matchLabels);
+    assert.deepEqual(service.spec?.ports?.map((p) => [p.port, p.targetPort]), [[443, 'https']]);
+  });
+
+  it('base RBAC: read-only cluster facts; its own webhook configurations and Secret by name; create explained', () => {
+    const facts = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission');
+    for (const rule of facts.rules ?? []) {
+      const isEvents = rule.resources?.length === 1 && rule.resources[0] === 'events';
+      assert.ok(rule.verbs.every((v) => (isEvents ? ['create'] : ['get', 'list', 'watch']).includes(v)), `${rule.resources}: ${rule.verbs}`);
+    }
+    const caBundle = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-ca-bundle');
+    assert.deepEqual(plain(caBundle.rules), [{
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+      resourceNames: ['sandbox-admission'],
+      verbs: ['get', 'patch', 'update'],
+    }]);
+    // The names it may patch are exactly those of the configurations shipped.
+    assert.ok(has(base(), 'MutatingWebhookConfiguration', 'sandbox-admission') && has(base(), 'ValidatingWebhookConfiguration', 'sandbox-admission'));
+    const tls = find<k8s.V1Role>(base(), 'Role', 'sandbox-admission-tls');
+    assert.equal(tls.metadata?.namespace, NS);
+    assert.deepEqual(plain(tls.rules), [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['sandbox-admission-tls'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    assert.match(readFileSync(join(REPO, 'manifests/base/rbac.yaml'), 'utf8'), /`create` cannot be restricted by resourceNames/);
+  });
+
+  it('base webhook configurations: rules, failurePolicy, timeouts, selectors', () => {
+    const mutating = find<k8s.V1MutatingWebhookConfiguration>(base(), 'MutatingWebhookConfiguration', 'sandbox-admission');
+    const validating = find<k8s.V1ValidatingWebhookConfiguration>(base(), 'ValidatingWebhookConfiguration', 'sandbox-admission');
+    const exemptSelector = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXEMPT }] };
+    const service = (path: string) => ({ service: { name: 'sandbox-admission', namespace: NS, path, port: 443 } });
+
+    const mutate = webhooksByName(mutating).get('mutate.sandbox-admission.io')!;
+    assert.deepEqual(plain(mutate.rules), [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual([mutate.failurePolicy, mutate.timeoutSeconds, mutate.reinvocationPolicy], ['Fail', 5, 'IfNeeded']);
+    assert.deepEqual(plain(mutate.clientConfig), service('/mutate'));
+    assert.deepEqual(plain(mutate.namespaceSelector), exemptSelector);
+
+    const v = webhooksByName(validating);
+    assert.deepEqual([...v.keys()], [
+      'pods.validate.sandbox-admission.io',
+      'namespaces.validate.sandbox-admission.io',
+      'workloads.validate.sandbox-admission.io',
+      'runtimeclasses.validate.sandbox-admission.io',
+    ]);
+    const summary = (name: string) => {
+      const w = v.get(name)!;
+      return { rules: plain(w.rules)?.map((r) => `${r.operations} ${r.apiGroups}/${r.apiVersions}/${r.resources}`), failurePolicy: w.failurePolicy, timeoutSeconds: w.timeoutSeconds };
+    };
+    assert.deepEqual(summary('pods.validate.sandbox-admission.io'), { rules: ['CREATE /v1/pods', 'UPDATE /v1/pods/ephemeralcontainers'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE /v1/namespaces'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    assert.deepEqual(summary('workloads.validate.sandbox-admission.io'), {
+      rules: ['CREATE,UPDATE apps/v1/deployments,statefulsets,daemonsets,replicasets', 'CREATE,UPDATE batch/v1/jobs,cronjobs'],
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 3,
+    });
+    assert.deepEqual(summary('runtimeclasses.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE node.k8s.io/v1/runtimeclasses'], failurePolicy: 'Ignore', timeoutSeconds: 3 });
+
+    for (const w of v.values()) {
+      assert.deepEqual(plain(w.clientConfig), service('/validate'), w.name);
+      assert.deepEqual(w.admissionReviewVersions, ['v1', 'v1beta1'], w.name);
+      assert.equal(w.sideEffects, 'None', w.name);
+      assert.equal(w.matchPolicy, 'Equivalent', w.name);
+    }
+    // Pod-scoped webhooks skip the control plane and the webhook's own namespace; cluster-scoped ones skip nothing.
+    assert.deepEqual(plain(v.get('pods.validate.sandbox-admission.io')!.namespaceSelector), exemptSelector);
+    assert.deepEqual(plain(v.get('workloads.validate.sandbox-admission.io')!.namespaceSelector), exemptSelector);
+    assert.equal(v.get('namespaces.validate.sandbox-admission.io')!.namespaceSelector, undefined);
+    assert.equal(v.get('runtimeclasses.validate.sandbox-admission.io')!.namespaceSelector, undefined);
+    // Never an objectSelector: labels on the object belong to whoever writes it.
+    for (const w of [mutate, ...v.values()]) assert.equal(w.objectSelector, undefined, w.name);
+  });
+
+  it('base policy: the ConfigMap carries manifests/base/policy.yaml, which sandboxes app=untrusted in gVisor', () => {
+    assert.equal(policyOf(base()), readFileSync(join(REPO, 'manifests/base/policy.yaml'), 'utf8'));
+    assert.equal(runtimeForUntrustedPod(policyOf(base())), 'gvisor');
+  });
+
+  it('cert-manager: CA chain, serving Certificate for the Service, CA injected into both configurations, files mode', () => {
+    const objects = rendered.get('overlays/cert-manager')!;
+    const selfSigned = find<Manifest>(objects, 'Issuer', 'sandbox-admission-selfsigned');
+    const caCert = find<Manifest>(objects, 'Certificate', 'sandbox-admission-ca');
+    const caIssuer = find<Manifest>(objects, 'Issuer', 'sandbox-admission-ca');
+    const serving = find<Manifest>(objects, 'Certificate', 'sandbox-admission-serving');
+    for (const o of [selfSigned, caCert, caIssuer, serving]) {
+      assert.equal(o.apiVersion, 'cert-manager.io/v1');
+      assert.equal(o.metadata?.namespace, NS);
+    }
+    const spec = (o: Manifest) => o['spec'] as Record<string, unknown>;
+    assert.deepEqual(spec(selfSigned), { selfSigned: {} });
+    assert.equal(spec(caCert)['isCA'], true);
+    assert.deepEqual(spec(caCert)['issuerRef'], { group: 'cert-manager.io', kind: 'Issuer', name: 'sandbox-admission-selfsigned' });
+    assert.deepEqual(spec(caIssuer), { ca: { secretName: spec(caCert)['secretName'] } });
+    assert.deepEqual(spec(serving)['issuerRef'], { group: 'cert-manager.io', kind: 'Issuer', name: 'sandbox-admission-ca' });
+    assert.deepEqual(spec(serving)['dnsNames'], [`sandbox-admission.${NS}.svc`, `sandbox-admission.${NS}.svc.cluster.local`]);
+    assert.ok((spec(serving)['usages'] as string[]).includes('server auth'));
+
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const config = find<WebhookConfig>(objects, kind, 'sandbox-admission');
+      assert.equal(config.metadata?.annotations?.['cert-manager.io/inject-ca-from'], `${NS}/sandbox-admission-serving`, kind);
+    }
+
+    const pod = find<k8s.V1Deployment>(objects, 'Deployment', 'sandbox-admission').spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const tlsVolume = pod.volumes?.find((v) => v.secret?.secretName === spec(serving)['secretName']);
+    assert.ok(tlsVolume, 'the Secret cert-manager writes is mounted');
+    const mountPath = container.volumeMounts?.find((m) => m.name === tlsVolume.name)?.mountPath;
+    assert.deepEqual(container.args, ['serve', '--cluster', '--certificates=files', `--tls-cert-file=${mountPath}/tls.crt`, `--tls-key-file=${mountPath}/tls.key`]);
+    assert.ok(!mountPath?.startsWith('/etc/sandbox-admission/'), 'not nested in the policy ConfigMap volume');
+
+    // The webhook writes no Secret and no caBundle here: those grants are gone, the rest is the base's.
+    for (const [kind, name] of [['Role', 'sandbox-admission-tls'], ['RoleBinding', 'sandbox-admission-tls'], ['ClusterRole', 'sandbox-admission-ca-bundle'], ['ClusterRoleBinding', 'sandbox-admission-ca-bundle']] as const) {
+      assert.equal(has(objects, kind, name), false, `${kind}/${name}`);
+    }
+    assert.deepEqual(find<k8s.V1ClusterRole>(objects, 'ClusterRole', 'sandbox-admission'), find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission'));
+  });
+
+  it('gke-sandbox: GKE owns the gvisor RuntimeClass; a quota admits system-cluster-critical pods; the rest is the base', () => {
+    const objects = rendered.get('overlays/gke-sandbox')!;
+    assert.equal(has(objects, 'RuntimeClass', 'gvisor'), false);
+    const quota = find<k8s.V1ResourceQuota>(objects, 'ResourceQuota', 'sandbox-admission-critical-pods');
+    assert.equal(quota.metadata?.namespace, NS);
+    assert.deepEqual(plain(quota.spec?.scopeSelector?.matchExpressions), [{ scopeName: 'PriorityClass', operator: 'In', values: ['system-cluster-critical'] }]);
+    const replicas = find<k8s.V1Deployment>(objects, 'Deployment', 'sandbox-admission').spec!.replicas!;
+    assert.ok(Number(quota.spec?.hard?.['pods']) >= replicas + 1, 'room for every replica and a surge pod');
+    const rest = (list: Manifest[]) => list.filter((o) => !(o.kind === 'RuntimeClass' && o.metadata?.name === 'gvisor') && o.kind !== 'ResourceQuota');
+    assert.deepEqual(rest(objects), rest(base()));
+  });
+
+  it('kata: kata-deploy owns the kata RuntimeClasses; the policy sends app=untrusted to kata-qemu', () => {
+    const objects = rendered.get('overlays/kata')!;
+    assert.equal(has(objects, 'RuntimeClass', 'kata'), false);
+    assert.equal(has(objects, 'RuntimeClass', 'gvisor'), true);
+    assert.equal(policyOf(objects), readFileSync(join(REPO, 'manifests/overlays/kata/policy.yaml'), 'utf8'));
+    assert.equal(runtimeForUntrustedPod(policyOf(objects)), 'kata-qemu');
+  });
+});
+
+for (const flavour of FLAVOURS) {
+  describe(`manifests/${flavour} server-side applied to a real kube-apiserver`, { skip: bins.skip ?? false }, () => {
+    let cluster: Cluster;
+    let objects: Manifest[];
+    let applied: Manifest[];
+    let result: ReturnType<typeof kubectl>;
+
+    before(async () => {
+      objects = render(flavour);
+      cluster = await startCluster({ binaries: bins.binaries! });
+      // Nothing listens there: the API server may only ever dial loopback, and here it dials nothing at all.
+      applied = forTestCluster(objects, await freePort(), cluster.caPem);
+      result = kubectl(
+        ['apply', '--server-side', '--field-manager=sandbox-admission-e2e', `--kubeconfig=${cluster.kubeconfigPath}`, `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`, '-f', '-'],
+        // JSON, so no YAML 1.1/1.2 difference between this parser and kubectl's can change a value.
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: applied }),
+      );
+    }, { timeout: 180_000 });
+
+    after(async () => {
+      await cluster?.stop();
+    });
+
+    it('the API server accepts every object, without warnings', () => {
+      const r = result;
+      assert.equal(r.status, 0, `kubectl apply --server-side failed:\n${r.stderr}\n${r.stdout}`);
+      // Warnings would include PodSecurity "restricted" violations of the Deployment's pod template.
+      assert.equal(r.stderr.trim(), '', 'kubectl printed warnings');
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, applied.length, r.stdout);
+      for (const line of lines) assert.match(line, / serverside-applied$/);
+    });
+
+    it('the stored objects are the rendered ones (nothing silently dropped by the API)', async () => {
+      const api = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+      for (const o of applied) {
+        const stored = plain(await api.read({ apiVersion: o.apiVersion, kind: o.kind!, metadata: { name: o.metadata!.name!, namespace: o.metadata?.namespace } })) as Manifest;
+        assert.ok(isSubset(o, stored), `${id(o)}: the API stored something else than was applied`);
+      }
+    });
+
+    it('the Deployment\'s pod passes PodSecurity "restricted", ServiceAccount and Priority admission (dry run)', { skip: flavour === 'overlays/gke-sandbox' ? 'its ResourceQuota needs a quota controller to admit pods' : false }, async () => {
+      const deployment = find<k8s.V1Deployment>(applied, 'Deployment', 'sandbox-admission');
+      const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+      const pod = await core.createNamespacedPod({ namespace: NS, dryRun: 'All', body: { metadata: { generateName: 'sandbox-admission-', labels: deployment.spec!.template.metadata!.labels! }, spec: deployment.spec!.template.spec! } });
+      assert.equal(pod.spec?.priority, 2_000_000_000, 'system-cluster-critical resolved');
+      assert.equal(pod.spec?.runtimeClassName, undefined, 'the webhook itself runs on the default runtime');
+    });
+
+    if (flavour === 'base' || flavour === 'overlays/cert-manager') {
+      it('RBAC grants the webhook exactly what it needs (SubjectAccessReview against the real authorizer)', async () => {
+        const authz = cluster.kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
+        const can = async (verb: string, resource: string, opts: { group?: string; namespace?: string; name?: string } = {}) => {
+          const review = await authz.createSubjectAccessReview({
+            body: {
+              spec: {
+                user: SA_USER,
+                groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'],
+                resourceAttributes: { verb, resource, group: opts.group ?? '', namespace: opts.namespace ?? '', name: opts.name ?? '' },
+              },
+            },
+          });
+          return review.status?.allowed === true;
+        };
+        const selfManaged = flavour === 'base';
+        const expectations: Array<[boolean, string, string, { group?: string; namespace?: string; name?: string }?]> = [
+          [true, 'list', 'namespaces'],
+          [true, 'watch', 'namespaces'],
+          [true, 'get', 'namespaces', { name: 'apps' }],
+          [true, 'watch', 'runtimeclasses', { group: 'node.k8s.io' }],
+          [true, 'list', 'pods'],
+          [true, 'create', 'events', { namespace: 'apps' }],
+          [false, 'update', 'namespaces', { name: 'apps' }],
+          [false, 'create', 'pods', { namespace: 'apps' }],
+          [false, 'list', 'secrets'],
+          [false, 'get', 'secrets', { namespace: NS, name: 'other' }],
+          [false, 'create', 'secrets', { namespace: 'default' }],
+          [false, 'patch', 'mutatingwebhookconfigurations', { group: 'admissionregistration.k8s.io', name: 'someone-else' }],
+          [false, 'delete', 'validatingwebhookconfigurations', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission' }],
+          [selfManaged, 'patch', 'mutatingwebhookconfigurations', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission' }],
+          [selfManaged, 'update', 'validatingwebhookconfigurations', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission' }],
+          [selfManaged, 'get', 'secrets', { namespace: NS, name: 'sandbox-admission-tls' }],
+          [selfManaged, 'update', 'secrets', { namespace: NS, name: 'sandbox-admission-tls' }],
+          [selfManaged, 'create', 'secrets', { namespace: NS }],
+        ];
+        for (const [expected, verb, resource, opts] of expectations) {
+          assert.equal(await can(verb, resource, opts), expected, `${verb} ${resource} ${JSON.stringify(opts ?? {})}`);
+        }
+      });
+    }
+
+    if (flavour === 'base') {
+      it('with the webhook unreachable, each failurePolicy does what the configuration says', async () => {
+        const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+        const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
+        const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
+        const pod = (name: string): k8s.V1Pod => ({ metadata: { name }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }] } });
+        await core.createNamespace({ body: { metadata: { name: 'apps' } } });
+        for (const namespace of ['apps', 'kube-system']) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+
+        // Both configurations are in force once the API server's informers have them.
+        await waitForRefusal('the mutating configuration', () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe') }), /failed calling webhook "mutate\.sandbox-admission\.io"/);
+        const labelled = { metadata: { name: 'governed', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } };
+        await waitForRefusal('the validating configuration', () => core.createNamespace({ dryRun: 'All', body: labelled }), /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+
+        // Pods fail closed outside the exempt namespaces, and kube-system never depends on the webhook.
+        assert.match((await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('app') }))) ?? '', /failed calling webhook "mutate\.sandbox-admission\.io"/);
+        assert.equal(await refusal(core.createNamespacedPod({ namespace: 'kube-system', body: pod('system') })), undefined);
+
+        // The label guard fails closed, but only for namespaces that carry sandbox-admission.io labels.
+        assert.equal(await refusal(core.createNamespace({ body: { metadata: { name: 'plain', labels: { team: 'a' } } } })), undefined);
+        assert.equal(await refusal(core.patchNamespace({ name: 'plain', body: [{ op: 'add', path: '/metadata/labels/owner', value: 'b' }] })), undefined);
+        assert.match((await refusal(core.createNamespace({ body: labelled }))) ?? '', /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        assert.match(
+          (await refusal(core.patchNamespace({ name: 'plain', body: [{ op: 'add', path: '/metadata/labels/sandbox-admission.io~1mode', value: 'audit' }] }))) ?? '',
+          /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
+        );
+
+        // Early feedback and RuntimeClass flagging fail open.
+        const deployment: k8s.V1Deployment = {
+          metadata: { name: 'web' },
+          spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: pod('x').spec! } },
+        };
+        assert.equal(await refusal(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment })), undefined);
+        assert.equal(await refusal(node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } })), undefined);
+      });
+    }
+  });
+}
+
+/** Every field of `expected` is in `actual` with the same value (the API adds defaults and metadata). */
+function isSubset(expected: unknown, actual: unknown): boolean {
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && expected.length === actual.length && expected.every((e, i) => isSubset(e, actual[i]));
+  }
+  if (expected !== null && typeof expected === 'object') {
+    if (actual === null || typeof actual !== 'object') return false;
+    return Object.entries(expected).every(([k, v]) => isSubset(v, (actual as Record<string, unknown>)[k]));
+  }
+  return expected === actual;
+}
