@@ -104,7 +104,8 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
         return { ...ref, result: 'patched', webhooks: view.webhooks.length };
       } catch (error) {
         lastError = error;
-        // 409 or 422: a failed `test` (someone wrote in between). Read again and retry; anything else is final.
+        // A failed `test` (someone wrote in between) comes back from kube-apiserver as 422 Invalid; 409 for good
+        // measure. Read again and retry; anything else is final.
         const status = readStatusCode(error);
         if (status !== 409 && status !== 422) break;
       }

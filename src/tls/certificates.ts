@@ -32,6 +32,9 @@ const rsaBits = 2048;
 const serialOctets = 16;
 // X.520 ub-common-name; longer names are rejected by strict parsers.
 const maxCommonNameLength = 64;
+// forge encodes subject attributes as PrintableString; Go's x509, which the API server verifies webhook
+// certificates with, refuses the whole certificate when one holds anything else (such as '@' or '_').
+const printableString = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 const subjectAltNameDns = 2;
 const subjectAltNameIp = 7;
 
@@ -148,6 +151,9 @@ function truncateToSecond(ms: number): number {
 function checkCommonName(commonName: string): void {
   if (commonName.length === 0 || commonName.length > maxCommonNameLength) {
     throw new Error(`commonName must be 1-${maxCommonNameLength} characters, got ${commonName.length}`);
+  }
+  if (!printableString.test(commonName)) {
+    throw new Error(`commonName may only hold PrintableString characters (letters, digits, space and '()+,-./:=?), got "${commonName}"`);
   }
 }
 

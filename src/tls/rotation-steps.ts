@@ -5,7 +5,7 @@ import type { RotationPlan } from './rotation-plan.ts';
 
 /** What new certificates look like. Times are days, fractions allowed (tests use minutes). */
 export type IssuancePolicy = SubjectAltNames & {
-  /** Prefix of the CA's common name; the issue time is appended so two CAs never share a subject. */
+  /** Prefix of the CA's common name; the issue time is appended so two CAs never share a subject. PrintableString characters only. */
   caName: string;
   /** The serving certificate's common name (for humans; verifiers use the SANs). */
   commonName: string;
@@ -60,7 +60,8 @@ export function applyRotationStep(
 }
 
 function issueCa(now: Date, policy: IssuancePolicy): { certPem: string; keyPem: string; notAfter: Date } {
-  const suffix = `@${Math.floor(now.getTime() / 1000)}`;
+  // Not kube's `name@seconds`: '@' is no PrintableString character, and Go's x509 would refuse the CA.
+  const suffix = `-${Math.floor(now.getTime() / 1000)}`;
   const commonName = `${policy.caName.slice(0, maxCommonNameLength - suffix.length)}${suffix}`;
   return createCertificateAuthority({ commonName, validityDays: policy.caValidityDays, now });
 }
