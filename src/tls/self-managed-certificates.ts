@@ -81,7 +81,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   const clock = options.now ?? (() => new Date());
   const policy: RotationPolicy = { ...defaultRotationPolicy, ...options.rotation };
   const intervals: CertificateIntervals = { ...defaultCertificateIntervals, ...options.intervals };
-  const secret = { namespace: store.namespace, name: store.name };
+  const secret = { secret: `${store.namespace}/${store.name}` };
   if (intervals.pollMs > 0 && policy.settleMs < 2 * intervals.pollMs) {
     log.warn({ settleMs: policy.settleMs, pollMs: intervals.pollMs }, 'certificate settle time is shorter than two Secret polls; a replica may serve an untrusted certificate during CA rotation');
   }
@@ -181,7 +181,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   };
 
   await reconcile();
-  if (source === undefined) throw new Error(`secret ${secret.namespace}/${secret.name} holds no usable serving certificate`);
+  if (source === undefined) throw new Error(`secret ${secret.secret} holds no usable serving certificate`);
   const served = source;
 
   let closed = false;

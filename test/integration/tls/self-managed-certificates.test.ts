@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import type { V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import { createMetrics, type Metrics } from '../../../src/observe/metrics.ts';
 import { decodeCaBundle, listBundleFingerprints } from '../../../src/tls/ca-bundle.ts';
 import { createCaBundlePublisher, type WebhookConfigurationRef } from '../../../src/tls/ca-bundle-publisher.ts';
 import { createCertificateSecretStore } from '../../../src/tls/certificate-secret-store.ts';
@@ -69,7 +70,7 @@ afterEach(async () => {
   }
 });
 
-async function startReplica(fake: FakeKubernetes, now: () => Date, issuance: Partial<IssuancePolicy> = {}): Promise<Replica> {
+async function startReplica(fake: FakeKubernetes, now: () => Date, issuance: Partial<IssuancePolicy> = {}, metrics?: Metrics): Promise<Replica> {
   const logs: LogLine[] = [];
   const record = (level: string) => (data: object, msg: string) => void logs.push({ ...data, level, msg });
   const log = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
@@ -86,6 +87,7 @@ async function startReplica(fake: FakeKubernetes, now: () => Date, issuance: Par
       ...issuance,
     },
     log,
+    ...(metrics ? { metrics } : {}),
     now,
     rotation: { settleMs },
     // The test drives every pass itself.
@@ -166,14 +168,19 @@ describe('self-managed certificates (in-memory API)', () => {
     const fake = createFakeKubernetes();
     putWebhookConfigurations(fake);
     const clock = createClock(-2.5 * day);
-    const replica = await startReplica(fake, clock.now, { caValidityDays: 300, servingValidityDays: 3 });
+    const metrics = createMetrics();
+    const replica = await startReplica(fake, clock.now, { caValidityDays: 300, servingValidityDays: 3 }, metrics);
     const before = replica.certificates.tls.current().cert;
+    const expiry = async () => (await metrics.servingCertificateExpiry.get()).values[0]?.value;
+    assert.equal(await expiry(), new X509Certificate(before).validToDate.getTime() / 1000);
     const patches = fake.counts.patches;
     clock.set(0);
     const report = await replica.certificates.reconcile();
     assert.deepEqual(report.written, ['issue-serving']);
     assert.notEqual(replica.certificates.tls.current().cert, before);
     assert.equal(fake.counts.patches, patches, 'no caBundle change for a serving renewal');
+    assert.equal(await expiry(), new X509Certificate(replica.certificates.tls.current().cert).validToDate.getTime() / 1000);
+    assert.match(await metrics.registry.metrics(), /sandbox_admission_certificate_rotations_total\{step="issue-serving"\} 1/);
     await assertTrusted(fake, [replica], 'serving renewed');
     const reply = await sendHttps({ port: replica.port, ca: publishedBundle(fake), path: '/' });
     assert.equal(reply.peerFingerprint, new X509Certificate(replica.certificates.tls.current().cert).fingerprint256, 'new connections get the new certificate');
