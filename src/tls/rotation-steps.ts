@@ -59,6 +59,26 @@ export function applyRotationStep(
   }
 }
 
+/** What a replica serves and trusts, remembered from the last Secret it adopted. */
+export type ServedCertificates = { caBundlePem: string; certPem: string; keyPem: string };
+
+/**
+ * A Secret to replace one that vanished or broke while replicas still serve `served`: a new signing CA next to
+ * the CAs the webhook configurations already trust, and the serving certificate that is being served now. That
+ * is the state after step 1 of a CA rotation, so the planner finishes it as one, and nothing served or
+ * published in between is ever untrusted (a plain `create` would publish only the new CA while the other
+ * replicas still serve the old certificate, until their next poll).
+ */
+export function buildRecoveryMaterial(served: ServedCertificates, now: Date, policy: IssuancePolicy): CertificateMaterial {
+  const ca = issueCa(now, policy);
+  return {
+    caBundlePem: mergeCaBundles([served.caBundlePem, ca.certPem], { now }),
+    caKeyPem: ca.keyPem,
+    certPem: served.certPem,
+    keyPem: served.keyPem,
+  };
+}
+
 function issueCa(now: Date, policy: IssuancePolicy): { certPem: string; keyPem: string; notAfter: Date } {
   // Not kube's `name@seconds`: '@' is no PrintableString character, and Go's x509 would refuse the CA.
   const suffix = `-${Math.floor(now.getTime() / 1000)}`;

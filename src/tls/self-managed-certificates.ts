@@ -3,7 +3,7 @@ import type { CaBundlePublisher, PublishReport } from './ca-bundle-publisher.ts'
 import type { CertificateSecretStore, SecretSnapshot } from './certificate-secret-store.ts';
 import { inspectCertificates, type CertificateFacts } from './certificate-state.ts';
 import { defaultRotationPolicy, planRotation, type RotationPlan, type RotationPolicy } from './rotation-plan.ts';
-import { applyRotationStep, type IssuancePolicy, type RotationStep } from './rotation-steps.ts';
+import { applyRotationStep, buildRecoveryMaterial, type IssuancePolicy, type RotationStep, type ServedCertificates } from './rotation-steps.ts';
 import { createSwappableTlsSource, type SwappableTlsSource, type TlsSource } from './tls-source.ts';
 
 /**
@@ -87,12 +87,15 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   }
 
   let source: SwappableTlsSource | undefined;
+  // What this replica serves and trusts, to rebuild the Secret around it if the Secret disappears or breaks.
+  let served: (ServedCertificates & { notAfter: Date }) | undefined;
   let lastPublish: { bundlePem: string; at: number; published: boolean } | undefined;
   let lastWait: string | undefined;
 
   const adopt = (snapshot: SecretSnapshot | undefined, facts: CertificateFacts): void => {
     if (snapshot === undefined || facts.kind !== 'present' || facts.serving.kind !== 'usable') return;
     const material = { cert: snapshot.material.certPem ?? '', key: snapshot.material.keyPem ?? '' };
+    served = { caBundlePem: facts.bundle.map((ca) => ca.pem).join(''), certPem: material.cert, keyPem: material.key, notAfter: facts.serving.notAfter };
     metrics?.servingCertificateExpiry.set(facts.serving.notAfter.getTime() / 1000);
     metrics?.certificateAuthorityExpiry?.set(facts.signer.notAfter.getTime() / 1000);
     if (source === undefined) source = createSwappableTlsSource(material);
@@ -139,8 +142,11 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
         plan = planRotation(facts, { now, bundlePublished: published, policy });
       }
       if (plan.kind === 'keep' || plan.kind === 'wait') break;
-      if (plan.kind === 'create' && snapshot !== undefined) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret unusable; replacing CA and serving certificate');
-      const material = applyRotationStep(plan, facts, snapshot?.material, now, issuance);
+      // A Secret that vanished or broke under running replicas: rebuild it around what they serve and trust.
+      const recover = plan.kind === 'create' && plan.reason !== 'ca-expired' && served !== undefined && served.notAfter.getTime() > now.getTime();
+      if (recover) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret lost; recreating it around the certificate being served');
+      else if (plan.kind === 'create' && snapshot !== undefined) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret unusable; replacing CA and serving certificate');
+      const material = recover && served !== undefined ? buildRecoveryMaterial(served, now, issuance) : applyRotationStep(plan, facts, snapshot?.material, now, issuance);
       if (snapshot === undefined) {
         const outcome = await store.create(material, now);
         snapshot = outcome.snapshot;
@@ -182,7 +188,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
 
   await reconcile();
   if (source === undefined) throw new Error(`secret ${secret.secret} holds no usable serving certificate`);
-  const served = source;
+  const tlsSource = source;
 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -202,7 +208,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   schedule();
 
   return {
-    tls: { current: () => served.current() },
+    tls: { current: () => tlsSource.current() },
     reconcile,
     close: () => {
       closed = true;

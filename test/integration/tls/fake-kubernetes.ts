@@ -13,6 +13,7 @@ export type FakeKubernetes = {
   webhooks: WebhookConfigurationClient;
   secret(namespace: string, name: string): V1Secret | undefined;
   putSecret(secret: V1Secret): void;
+  deleteSecret(namespace: string, name: string): void;
   configuration(kind: 'mutating' | 'validating', name: string): Configuration | undefined;
   putConfiguration(kind: 'mutating' | 'validating', config: Configuration): void;
   /** Make the next patches fail with this status (e.g. 403, as without RBAC); undefined to stop. */
@@ -101,6 +102,9 @@ export function createFakeKubernetes(): FakeKubernetes {
     putSecret: (secret) => {
       const key = `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`;
       secrets.set(key, { ...structuredClone(secret), metadata: { ...secret.metadata, resourceVersion: nextVersion() } });
+    },
+    deleteSecret: (namespace, name) => {
+      secrets.delete(`${namespace}/${name}`);
     },
     configuration: (kind, name) => {
       const config = configurations.get(`${kind}/${name}`);

@@ -268,6 +268,35 @@ describe('self-managed certificates (in-memory API)', () => {
     await assertTrusted(fake, [replica], 'released');
   });
 
+  it('recreates a deleted Secret around the served certificate, then finishes that as a CA rotation', async () => {
+    const fake = createFakeKubernetes();
+    putWebhookConfigurations(fake);
+    const clock = createClock(0);
+    const replicas = await Promise.all([startReplica(fake, clock.now), startReplica(fake, clock.now)]);
+    const [first, second] = replicas as [Replica, Replica];
+    const servedBefore = first.certificates.tls.current().cert;
+    fake.deleteSecret(namespace, secretName);
+
+    assert.deepEqual((await first.certificates.reconcile()).written, ['create']);
+    assert.ok(first.logs.some((line) => line.msg === 'certificate Secret lost; recreating it around the certificate being served'));
+    assert.equal(first.certificates.tls.current().cert, servedBefore, 'still serving the same certificate');
+    assert.equal(listBundleFingerprints(publishedBundle(fake)).length, 2, 'the old CA stays published beside the new one');
+    await assertTrusted(fake, replicas, 'recreated');
+    await second.certificates.reconcile();
+    await assertTrusted(fake, replicas, 'recreated, second replica');
+
+    const steps: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      clock.advance(settleMs);
+      for (const replica of replicas) {
+        steps.push(...(await replica.certificates.reconcile()).written);
+        await assertTrusted(fake, replicas, `after recreation ${i}`);
+      }
+    }
+    assert.deepEqual(steps, ['issue-serving', 'drop-cas']);
+    assert.equal(listBundleFingerprints(publishedBundle(fake)).length, 1);
+  });
+
   it('replaces a Secret it cannot use', async () => {
     const fake = createFakeKubernetes();
     putWebhookConfigurations(fake);
