@@ -5,7 +5,7 @@ import { listBundleFingerprints } from '../../../src/tls/ca-bundle.ts';
 import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { buildServiceDnsNames, inspectCertificates, type CertificateFacts, type CertificateMaterial } from '../../../src/tls/certificate-state.ts';
 import { planRotation, type RotationPlan } from '../../../src/tls/rotation-plan.ts';
-import { applyRotationStep, type IssuancePolicy, type RotationStep } from '../../../src/tls/rotation-steps.ts';
+import { applyRotationStep, buildRecoveryMaterial, type IssuancePolicy, type RotationStep } from '../../../src/tls/rotation-steps.ts';
 
 const day = 24 * 60 * 60 * 1000;
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -129,5 +129,19 @@ describe('a CA rotation walked with an injected clock', () => {
     const final = present(inspectCertificates(material, issuance, changedAt));
     assert.equal(final.bundle.length, 1);
     assert.equal(final.serving.kind === 'usable' && final.serving.issuerFingerprint, final.signer.fingerprint);
+  });
+});
+
+describe('buildRecoveryMaterial', () => {
+  it('keeps the served certificate and its CA, and adds a new signing CA: step 1 of a rotation', () => {
+    const served = { caBundlePem: created.caBundlePem, certPem: created.certPem, keyPem: created.keyPem };
+    const now = new Date(t0.getTime() + day);
+    const rebuilt = buildRecoveryMaterial(served, now, issuance);
+    const facts = present(inspectCertificates(rebuilt, issuance, now));
+    assert.equal(rebuilt.certPem, created.certPem);
+    assert.equal(facts.bundle.length, 2);
+    assert.equal(facts.serving.kind === 'usable' && facts.serving.issuerFingerprint, facts.bundle[0]?.fingerprint);
+    assert.notEqual(facts.signer.fingerprint, facts.bundle[0]?.fingerprint);
+    assert.deepEqual(planRotation(facts, { now, bundlePublished: true, policy: { renewAtFraction: 2 / 3, settleMs } }), { kind: 'wait', reason: 'settling', until: new Date(now.getTime() + settleMs) });
   });
 });
