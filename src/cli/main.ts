@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate } from './evaluate-command.ts';
+import { runRenderVap } from './render-vap-command.ts';
 import { runServe, type ServeOptions } from './serve-command.ts';
 import { EXAMPLE_POLICY_PATH } from './paths.ts';
 
@@ -36,6 +37,20 @@ export function buildProgram(): Command {
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .action(async (opts: AuditCommandOptions) => {
       process.exitCode = await runAudit(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    });
+
+  program
+    .command('render')
+    .description('generate Kubernetes objects from the policy')
+    .command('vap')
+    .description('print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime')
+    .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
+    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    // Usage errors exit 2, like an unreadable or invalid policy.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+    .action((opts: { policy: string; webhookNamespace: string; output: 'yaml' | 'json' }) => {
+      process.exitCode = runRenderVap(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     });
 
   program

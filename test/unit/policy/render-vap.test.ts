@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command.ts';
+import { compileGlob } from '../../../src/decision/glob.ts';
+import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
+import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
+import { parsePolicyDocument } from '../../../src/policy/vap/parse-document.ts';
+
+const EXAMPLE_POLICY = new URL('../../../manifests/base/policy.yaml', import.meta.url);
+const CHECKED_IN = new URL('../../../manifests/base/validating-admission-policy.yaml', import.meta.url);
+const REGENERATE = 'node src/cli/main.ts render vap --policy manifests/base/policy.yaml > manifests/base/validating-admission-policy.yaml';
+const head = 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nmetadata: {name: t}\n';
+
+function render(text: string, webhookNamespace = 'sandbox-admission'): KubernetesObject[] {
+  const parsed = parsePolicyDocument(text, { webhookNamespace });
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.error));
+  return buildValidatingAdmissionPolicies(parsed.value.document, { webhookNamespace });
+}
+
+interface PolicySpec {
+  failurePolicy: string;
+  matchConstraints: { resourceRules: unknown[]; namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> } };
+  matchConditions: Array<{ name: string; expression: string }>;
+  variables: Array<{ name: string; expression: string }>;
+  validations: Array<{ expression: string; messageExpression: string; reason: string }>;
+}
+
+const specOf = (objects: KubernetesObject[], name: string): PolicySpec => {
+  const found = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === name);
+  assert.ok(found, `no policy ${name}`);
+  return found.spec as unknown as PolicySpec;
+};
+const variable = (spec: PolicySpec, name: string): string => {
+  const found = spec.variables.find((v) => v.name === name);
+  assert.ok(found, `no variable ${name}`);
+  return found.expression;
+};
+
+describe('render vap: the checked-in manifest', () => {
+  test('manifests/base/validating-admission-policy.yaml is what the generator makes of manifests/base/policy.yaml', () => {
+    const rendered = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
+    assert.ok(rendered.ok);
+    const checkedIn = readFileSync(CHECKED_IN, 'utf8');
+    assert.ok(
+      checkedIn === rendered.text,
+      `manifests/base/validating-admission-policy.yaml is out of date with manifests/base/policy.yaml (or with the generator); regenerate it:\n  ${REGENERATE}`,
+    );
+  });
+});
+
+describe('render vap: shape', () => {
+  const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
+
+  test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
+    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
+      'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+      'ValidatingAdmissionPolicy/sandbox-admission-warn',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
+      'ValidatingAdmissionPolicy/sandbox-admission-audit',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+    ]);
+    for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
+    const bindings = Object.fromEntries(objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata.name, o.spec]));
+    assert.deepEqual(bindings['sandbox-admission-enforce'], { policyName: 'sandbox-admission-enforce', validationActions: ['Deny'] });
+    assert.deepEqual(bindings['sandbox-admission-warn'], { policyName: 'sandbox-admission-warn', validationActions: ['Warn', 'Audit'] });
+    assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
+  });
+
+  test('pods CREATE only, fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
+    const spec = specOf(objects, 'sandbox-admission-enforce');
+    assert.equal(spec.failurePolicy, 'Fail');
+    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(spec.matchConstraints.namespaceSelector.matchExpressions, [
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'sandbox-admission'] },
+    ]);
+  });
+
+  test('mirror pods are skipped only when the requester is a node', () => {
+    const [condition] = specOf(objects, 'sandbox-admission-enforce').matchConditions;
+    assert.equal(condition?.name, 'not-a-mirror-pod-from-its-node');
+    assert.match(condition!.expression, /"kubernetes\.io\/config\.mirror" in object\.metadata\.annotations/);
+    assert.match(condition!.expression, /request\.userInfo\.username\.startsWith\("system:node:"\)/);
+    assert.match(condition!.expression, /"system:nodes" in request\.userInfo\.groups/);
+  });
+
+  test('each policy checks only its own mode, and says so in its message', () => {
+    for (const [mode, prefix] of [['enforce', 'sandbox-admission denied this pod: '], ['warn', 'sandbox-admission (warn mode, admitted unchanged): '], ['audit', 'sandbox-admission (audit mode, admitted unchanged): ']]) {
+      assert.deepEqual(specOf(objects, `sandbox-admission-${mode}`).validations, [{
+        expression: `variables.mode != "${mode}" || size(variables.violations) == 0`,
+        messageExpression: `"${prefix}" + variables.violations.join("; ")`,
+        reason: 'Forbidden',
+      }]);
+    }
+  });
+
+  test('the YAML output parses back to the same objects, and JSON is a v1 List of them', () => {
+    const yaml = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
+    assert.ok(yaml.ok);
+    assert.match(yaml.text, /^# ValidatingAdmissionPolicies generated from SandboxPolicy "example"/);
+    assert.deepEqual(parseAllDocuments(yaml.text).map((d) => d.toJS()), objects);
+    const json = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'json' });
+    assert.ok(json.ok);
+    assert.deepEqual(JSON.parse(json.text), { apiVersion: 'v1', kind: 'List', items: objects });
+  });
+
+  test('enforce-only rules without namespace labels: exactly a policy and its binding, no label logic', () => {
+    const only = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`);
+    assert.deepEqual(only.map((o) => `${o.kind}/${o.metadata.name}`), ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce']);
+    const spec = specOf(only, 'sandbox-admission-enforce');
+    assert.equal(spec.variables.some((v) => v.name === 'namespaceLabels'), false);
+    assert.equal(variable(spec, 'mode'), 'variables.rule in ["r"] ? "enforce" :\n""');
+    assert.equal(variable(spec, 'governedBy'), '"rule \\"" + variables.rule + "\\""');
+  });
+
+  test('a rule in warn mode adds the warn pair only', () => {
+    const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
+    assert.deepEqual(objects.map((o) => o.metadata.name), ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn']);
+  });
+
+  test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
+    const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n`, 'platform-admission');
+    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, ['ops', 'kube-system', 'platform-admission']);
+  });
+});
+
+describe('render vap: first match, modes and allowed runtimes', () => {
+  const objects = render(`${head}spec:
+  rules:
+    - name: platform
+      match: {namespaces: [team-platform]}
+      action: exempt
+    - name: teams
+      match: {namespaces: ["team-*"]}
+      action: sandbox
+      runtime: kata
+      allowedRuntimes: [kata]
+    - name: untrusted
+      match: {podSelector: {matchLabels: {app: untrusted}}}
+      action: sandbox
+      runtime: gvisor
+      mode: warn
+    - name: everything-else
+      action: require
+      mode: audit
+    - name: never-reached
+      match: {namespaces: [x]}
+      action: require
+`);
+  const spec = specOf(objects, 'sandbox-admission-enforce');
+
+  test('rules are tried in policy order and the chain stops at a rule that matches everything', () => {
+    assert.equal(variable(spec, 'rule'), [
+      'request.namespace == "team-platform" ? "platform" :',
+      'request.namespace.matches("(?s)^(?:team-.*)$") ? "teams" :',
+      '"app" in variables.podLabels && variables.podLabels["app"] == "untrusted" ? "untrusted" :',
+      '"everything-else"',
+    ].join('\n'));
+  });
+
+  test('an exempt rule has no mode, so it shields the pod; rules after it keep theirs; labels come last', () => {
+    const mode = variable(spec, 'mode').split('\n');
+    assert.deepEqual(mode.slice(0, 4), [
+      'variables.rule in ["teams", "never-reached"] ? "enforce" :',
+      'variables.rule in ["untrusted"] ? "warn" :',
+      'variables.rule in ["everything-else"] ? "audit" :',
+      'variables.rule != "" ? "" :',
+    ]);
+    assert.match(mode[4]!, /^!\("sandbox-admission\.io\/runtime" in variables\.namespaceLabels\) \? "" :$/);
+    assert.equal(mode.at(-1), 'variables.namespaceLabels["sandbox-admission.io/mode"] in ["warn", "audit"] ? variables.namespaceLabels["sandbox-admission.io/mode"] : "enforce"');
+  });
+
+  test('allowedRuntimes narrow the classes; every profile otherwise, in policy order', () => {
+    assert.equal(variable(spec, 'allowed'), 'variables.rule in ["teams"] ? ["kata"] :\n["gvisor", "kata"]');
+  });
+
+  test('the namespace label default mode is the policy default', () => {
+    const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n`);
+    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'mode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
+  });
+});
+
+describe('render vap: globs', () => {
+  test('plain names compare exactly; globs become one anchored, escaped regex', () => {
+    assert.equal(celGlobList('request.namespace', ['prod']), 'request.namespace == "prod"');
+    assert.equal(celGlobList('request.namespace', ['a', 'b']), 'request.namespace in ["a", "b"]');
+    assert.equal(
+      celGlobList('request.namespace', ['prod', 'team-*', 'ci-?', 'a.b+c*']),
+      'request.namespace == "prod" || request.namespace.matches("(?s)^(?:team-.*|ci-.|a\\\\.b\\\\+c.*)$")',
+    );
+  });
+
+  test('regex metacharacters, quotes and backslashes stay literal', () => {
+    assert.equal(globToRegex('a.b|c(d)[e]{f}^g$h+i\\j*'), 'a\\.b\\|c\\(d\\)\\[e\\]\\{f\\}\\^g\\$h\\+i\\\\j.*');
+    assert.equal(celGlobList('x', ['q"uote*']), 'x.matches("(?s)^(?:q\\"uote.*)$")');
+  });
+
+  test('the generated regex accepts exactly what the decision\'s glob matcher accepts', () => {
+    const patterns = ['team-*', 'ci-?', 'a.b*', '*x*', 'x+y?', '(paren)*', 'back\\slash*', '*'];
+    const names = ['team-', 'team-a', 'team', 'ci-1', 'ci-12', 'a.b', 'axb', 'a.bc', 'x', 'yxy', 'x+y1', 'xxy1', '(paren)', 'paren', 'back\\slash', 'backslash', '', 'multi\nline'];
+    for (const pattern of patterns) {
+      // RE2's leading (?s) is JavaScript's s flag.
+      const regex = new RegExp(`^(?:${globToRegex(pattern)})$`, 's');
+      const decision = compileGlob(pattern);
+      for (const name of names) assert.equal(regex.test(name), decision(name), `${pattern} vs ${JSON.stringify(name)}`);
+    }
+  });
+});
+
+describe('render vap: label selectors and images', () => {
+  test('each operator, with NotIn and DoesNotExist true for an absent key', () => {
+    assert.equal(celLabelSelector('L', {}), 'true');
+    assert.equal(
+      celLabelSelector('L', {
+        matchLabels: { app: 'web' },
+        matchExpressions: [
+          { key: 'tier', operator: 'In', values: ['a', 'b'] },
+          { key: 'stage', operator: 'NotIn', values: ['dev'] },
+          { key: 'example.com/x', operator: 'Exists' },
+          { key: 'legacy', operator: 'DoesNotExist' },
+        ],
+      }),
+      '"app" in L && L["app"] == "web" && "tier" in L && L["tier"] in ["a", "b"] && (!("stage" in L) || !(L["stage"] in ["dev"])) && "example.com/x" in L && !("legacy" in L)',
+    );
+  });
+
+  test('image patterns: host in lower case, wildcard hosts, index.docker.io, whole path segments', () => {
+    assert.equal(celImagePattern('r', 'Registry.Corp/'), 'r[0] == "registry.corp"');
+    assert.equal(celImagePattern('r', 'registry.corp/Team/'), 'r[0] == "registry.corp" && (r[1] == "Team" || r[1].startsWith("Team/"))');
+    assert.equal(celImagePattern('r', '*.corp.example'), 'r[0].endsWith(".corp.example")');
+    assert.equal(celImagePattern('r', 'index.docker.io/library'), 'r[0] == "docker.io" && (r[1] == "library" || r[1].startsWith("library/"))');
+  });
+
+  test('a rule with images normalises references once, from every container list', () => {
+    const spec = specOf(render(`${head}spec:\n  rules:\n    - {name: r, action: require, match: {images: {notFrom: [registry.corp/]}}}\n`), 'sandbox-admission-enforce');
+    const images = variable(spec, 'images');
+    for (const list of ['initContainers', 'containers', 'ephemeralContainers']) assert.ok(images.includes(`object.spec.${list}.map(`), list);
+    assert.deepEqual(spec.variables.map((v) => v.name).slice(0, 6), ['namespaceLabels', 'images', 'imageNames', 'imageFirstSegments', 'imageHostPaths', 'imageRefs']);
+    assert.equal(variable(spec, 'rule'), 'variables.imageRefs.exists(ref, !(ref[0] == "registry.corp")) ? "r" :\n""');
+  });
+
+  test('no image rule, no image variables (they cost CEL budget)', () => {
+    const spec = specOf(render(readFileSync(EXAMPLE_POLICY, 'utf8')), 'sandbox-admission-enforce');
+    assert.equal(spec.variables.some((v) => v.name.startsWith('image')), false);
+  });
+});
+
+describe('render vap: unsupported features', () => {
+  test('profiles with the same list share one check; a profile without one has none', () => {
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n`), 'sandbox-admission-enforce');
+    const unsupported = variable(spec, 'unsupported');
+    assert.match(unsupported, /^variables\.runtimeClassName in \["gvisor", "kata"\] \? \(/);
+    assert.equal(unsupported.includes('"plain"'), false);
+    assert.ok(unsupported.endsWith('\n[]'));
+    assert.equal(unsupported.includes('hostPort'), false, 'hostPort is not in the built-in lists');
+  });
+
+  test('hostPort and user namespaces when a profile lists them', () => {
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n`), 'sandbox-admission-enforce');
+    const unsupported = variable(spec, 'unsupported');
+    assert.match(unsupported, /variables\.runtimeClassName == "kata" \? \(/);
+    assert.match(unsupported, /has\(object\.spec\.hostUsers\) && !object\.spec\.hostUsers \? \["spec\.hostUsers"\]/);
+    assert.match(unsupported, /c\.ports\.transformList\(j, p, has\(p\.hostPort\) && p\.hostPort != 0, "spec\.containers\[" \+ string\(i\) \+ "\]\.ports\[" \+ string\(j\) \+ "\]\.hostPort"\)/);
+  });
+
+  test('no profile with a list: no feature variable and no feature message', () => {
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`), 'sandbox-admission-enforce');
+    assert.equal(spec.variables.some((v) => v.name === 'unsupported'), false);
+    assert.equal(variable(spec, 'violations').includes('cannot host'), false);
+  });
+});
+
+describe('render vap: the command', () => {
+  test('prints YAML, or every policy error with exit code 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'render-vap-'));
+    try {
+      const good = join(dir, 'good.yaml');
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(good, readFileSync(EXAMPLE_POLICY, 'utf8'));
+      writeFileSync(bad, `${head}spec:\n  rules:\n    - {name: r, action: sandbox, runtime: nosuch}\n`);
+      let out = '';
+      let err = '';
+      assert.equal(runRenderVap({ policy: good, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 0);
+      assert.equal(out, readFileSync(CHECKED_IN, 'utf8'));
+      assert.equal(err, '');
+      out = '';
+      assert.equal(runRenderVap({ policy: bad, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
+      assert.equal(out, '');
+      assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nosuch"/);
+      err = '';
+      assert.equal(runRenderVap({ policy: join(dir, 'missing.yaml'), webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
+      assert.match(err, /missing\.yaml: POLICY_READ/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
