@@ -73,6 +73,8 @@ export function buildProgram(): Command {
     .option('--kubeconfig <path>', 'kubeconfig file for the cluster (implies --cluster)')
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
+    .option('--policy-configmap <name>', 'ConfigMap the policy is mounted from (PolicyRejected events go there)', 'sandbox-admission-policy')
+    .option('--audit-interval <duration>', 'with --cluster: how often to audit running pods in the background (0 = off)', '5m')
     .action(async (opts: ServeOptions) => {
       await runServe(opts);
     });

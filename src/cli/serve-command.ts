@@ -1,7 +1,9 @@
 import { relative } from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
+import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createCaBundlePublisher, type WebhookConfigurationRef } from '../tls/ca-bundle-publisher.ts';
 import { describeCertificate } from '../tls/certificates.ts';
 import { createCertificateSecretStore } from '../tls/certificate-secret-store.ts';
@@ -37,6 +39,10 @@ export interface ServeOptions {
   validatingWebhookConfiguration: string;
   logLevel: string;
   drainDelay: string;
+  /** The ConfigMap the policy file is mounted from, for PolicyRejected events. */
+  policyConfigmap: string;
+  /** How often the background audit scans running pods; 0 turns it off. */
+  auditInterval: string;
 }
 
 export type CertificateMode = 'dev' | 'files' | 'self-managed';
@@ -88,8 +94,22 @@ export async function runServe(options: ServeOptions): Promise<void> {
       tls,
       cluster: cluster ?? staticFacts(options.namespaceLabels),
       ...(cluster ? { readiness: cluster.readiness } : {}),
+      ...(cluster && kubeConfig
+        ? {
+            reportPolicyRefusal: createPolicyEventRecorder(kubeConfig, {
+              namespace: options.webhookNamespace,
+              configMapName: options.policyConfigmap,
+              reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
+            }),
+          }
+        : {}),
     },
   );
+  const auditIntervalMs = parseDuration(options.auditInterval);
+  const audit = cluster && kubeConfig && auditIntervalMs > 0
+    ? createAuditScanner({ kubeConfig, policy: () => webhook.policy.current(), metrics, log: logger.child({ component: 'audit' }), intervalMs: auditIntervalMs })
+    : undefined;
+  audit?.start();
   if (options.dev) {
     const display = host.includes(':') ? `[${host}]` : host;
     const rel = (p: string) => relative(process.cwd(), p) || p;
@@ -105,6 +125,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     webhook.shutdown().then(
       async () => {
         certificates.close();
+        await audit?.stop();
         await cluster?.stop();
         process.exit(0);
       },
@@ -198,9 +219,11 @@ function parsePort(value: string): number {
   return port;
 }
 
-/** `5s`, `500ms`, `0` -> milliseconds. */
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `5m`, `5s`, `500ms`, `0` (a bare number is seconds) -> milliseconds. */
 export function parseDuration(value: string): number {
-  const match = /^(\d+)(ms|s)?$/.exec(value.trim());
-  if (!match) throw new Error(`expected a duration such as 5s or 500ms, got "${value}"`);
-  return Number(match[1]) * (match[2] === 'ms' ? 1 : 1000);
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) throw new Error(`expected a duration such as 5m, 5s or 500ms, got "${value}"`);
+  return Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
 }

@@ -28,6 +28,8 @@ export interface FilePolicyStoreOptions {
   webhookNamespace: string;
   /** Re-read this often even without a file event: ConfigMap volumes swap a symlink that watchers can miss. */
   pollIntervalMs?: number;
+  /** Quiet time after the last file event before the file is read. */
+  settleMs?: number;
   onReload?: (event: PolicyReloadEvent) => void;
 }
 
@@ -79,9 +81,15 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   };
 
   let watcher: FSWatcher | undefined;
+  let settle: NodeJS.Timeout | undefined;
   try {
-    // Watch the directory: editors and kubelet replace the file (rename), which a file watch loses.
-    watcher = watch(dirname(options.path), { persistent: false }, () => reload());
+    // Watch the directory: editors and kubelet replace the file (rename), which a file watch loses. Events come
+    // in bursts while a file is written in place; reading after they settle avoids judging a half-written file.
+    watcher = watch(dirname(options.path), { persistent: false }, () => {
+      clearTimeout(settle);
+      settle = setTimeout(reload, options.settleMs ?? 150);
+      settle.unref();
+    });
   } catch {
     watcher = undefined;
   }
@@ -93,6 +101,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     reload,
     close: () => {
       clearInterval(timer);
+      clearTimeout(settle);
       watcher?.close();
     },
   };

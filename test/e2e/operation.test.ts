@@ -1,0 +1,91 @@
+// Running in a cluster: what an operator sees. A refused policy edit becomes a Warning event on the policy
+// ConfigMap while the last good policy keeps deciding; a profile whose RuntimeClass is missing shows in /readyz
+// and /metrics until the class appears.
+import * as k8s from '@kubernetes/client-node';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { resolveBinaries } from './harness/binaries.ts';
+import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
+import { renderMutatingWebhook, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
+
+const bins = resolveBinaries();
+const POLICY = `apiVersion: sandbox-admission.io/v1alpha1
+kind: SandboxPolicy
+metadata: {name: e2e-operation}
+spec:
+  rules:
+    - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}
+`;
+
+function get(url: string, ca: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? false }, () => {
+  let cluster: Cluster;
+  let webhook: WebhookProcess;
+  let core: k8s.CoreV1Api;
+
+  before(async () => {
+    cluster = await startCluster({ binaries: bins.binaries! });
+    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    // Only gvisor exists: the built-in kata profile has no RuntimeClass yet.
+    await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runsc' } });
+    await createNamespace(cluster.kubeConfig, 'sandbox-admission');
+    await createNamespace(cluster.kubeConfig, 'apps');
+    webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
+    await k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig).create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    await webhook?.stop();
+    await cluster?.stop();
+  });
+
+  it('a profile without its RuntimeClass is reported in /readyz and /metrics, and clears when the class appears', async () => {
+    const ready = JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { ready: boolean; detail: { runtimeClassProblems?: Array<{ profile: string; problem: string }> } };
+    assert.equal(ready.ready, true, 'a missing class is reported, not a reason to stop serving');
+    assert.deepEqual(ready.detail.runtimeClassProblems, [{ profile: 'kata', runtimeClassName: 'kata', problem: 'missing' }]);
+    assert.match((await get(`${webhook.url}/metrics`, webhook.caPem)).text, /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/);
+    await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata' } });
+    await eventually('the problem to clear', async () => {
+      const detail = (JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { detail: { runtimeClassProblems?: unknown } }).detail;
+      return detail.runtimeClassProblems === undefined ? true : undefined;
+    });
+  });
+
+  it('a refused policy edit becomes a PolicyRejected event with the field path, and the last good policy keeps deciding', async () => {
+    writeFileSync(join(cluster.dir, 'policy.yaml'), POLICY.replace('runtime: gvisor', 'runtime: firecraker'));
+    const event = await eventually('the PolicyRejected event', async () => {
+      const events = await core.listNamespacedEvent({ namespace: 'sandbox-admission' });
+      return events.items.find((e) => e.reason === 'PolicyRejected');
+    });
+    assert.equal(event.type, 'Warning');
+    assert.equal(event.involvedObject.kind, 'ConfigMap');
+    assert.equal(event.involvedObject.name, 'sandbox-admission-policy');
+    assert.match(event.message ?? '', /POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "firecraker"/);
+    const dry = await core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: { metadata: { name: 'still', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } });
+    assert.equal(dry.spec?.runtimeClassName, 'gvisor');
+  });
+});
