@@ -165,7 +165,7 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     await node.deleteRuntimeClass({ name: 'gvisor' });
     const response = await node.createRuntimeClassWithHttpInfo({ body: { metadata: { name: 'gvisor' }, handler: 'runc' } });
     assert.match(response.headers['warning'] ?? '', /RuntimeClass \\?"gvisor\\?" \(runtime profile \\?"gvisor\\?"\) now uses handler \\?"runc\\?"/);
-    const logs = webhook.logLines().filter((l) => l.action === 'flag-runtime-class');
+    const logs = await webhook.waitForLogLines((l) => l.action === 'flag-runtime-class');
     assert.equal(logs.length, 1);
   });
 });

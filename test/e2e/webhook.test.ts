@@ -186,7 +186,7 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     assert.equal(dry.metadata?.annotations?.['sandbox-admission.io/rule'], 'untrusted-apps');
     const message = await rejection(core.readNamespacedPod({ namespace: 'apps', name: 'dry' }));
     assert.match(message, /not found/);
-    const log = webhook.logLines().find((l) => l.msg === 'admission decision' && l.pod === 'dry');
+    const [log] = await webhook.waitForLogLines((l) => l.msg === 'admission decision' && l.pod === 'dry');
     assert.equal(log?.dryRun, true);
   });
 
@@ -197,7 +197,7 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     assert.equal(stored.spec?.runtimeClassName, 'gvisor');
     assert.deepEqual(plain(stored.spec?.tolerations?.filter((t) => t.key === 'sandbox.gke.io/runtime')), [GKE_TOLERATION]);
     assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [{ matchExpressions: [GKE_REQUIREMENT] }]);
-    const calls = webhook.logLines().filter((l) => l.msg === 'admission decision' && l.namespace === 'reinvoke' && l.pod === 'again');
+    const calls = await webhook.waitForLogLines((l) => l.msg === 'admission decision' && l.namespace === 'reinvoke' && l.pod === 'again', 2);
     assert.equal(calls.length, 2, 'called once, then reinvoked once');
     assert.equal(calls[1]!.patchOps, 1, 'the reinvocation only restores the stripped toleration');
   });

@@ -19,6 +19,11 @@ export interface WebhookProcess {
   process: ManagedProcess;
   /** Parsed JSON log lines written so far. */
   logLines(): Array<Record<string, unknown>>;
+  /**
+   * The log lines matching `predicate` once at least `count` exist: the process writes its log line after it
+   * answered, so a test that reads right after its request must wait for it (up to 5 s).
+   */
+  waitForLogLines(predicate: (line: Record<string, unknown>) => boolean, count?: number): Promise<Array<Record<string, unknown>>>;
   stop(): Promise<void>;
 }
 
@@ -43,12 +48,21 @@ export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: s
   ], logPath);
   const url = `https://127.0.0.1:${port}`;
   await waitReady(url, ca.certPem, proc, logPath);
+  const logLines = () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     url,
     caPem: ca.certPem,
     logPath,
     process: proc,
-    logLines: () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logLines,
+    waitForLogLines: async (predicate, count = 1) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const found = logLines().filter(predicate);
+        if (found.length >= count || Date.now() > deadline) return found;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     stop: () => proc.stop(),
   };
 }
