@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { readManifests, renderWebhookConfiguration, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
+import { rejection } from './harness/api-assertions.ts';
 
 const bins = resolveBinaries();
 
@@ -24,16 +25,6 @@ spec:
 
 function pod(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
   return { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec } };
-}
-
-async function rejection(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    const body = (error as { body?: unknown }).body;
-    return typeof body === 'string' ? (JSON.parse(body) as { message: string }).message : String((error as Error).message);
-  }
-  assert.fail('expected the API server to refuse the request');
 }
 
 /** The same admin credentials, asking the API server to act as `user` (RBAC and admission see that user). */

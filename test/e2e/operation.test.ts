@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { renderMutatingWebhook, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
+import { waitFor } from './harness/api-assertions.ts';
 
 const bins = resolveBinaries();
 const POLICY = `apiVersion: sandbox-admission.io/v1alpha1
@@ -30,16 +31,6 @@ function get(url: string, ca: string): Promise<{ status: number; text: string }>
     req.on('error', reject);
     req.end();
   });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? false }, () => {
@@ -69,18 +60,20 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
     assert.deepEqual(ready.detail.runtimeClassProblems, [{ profile: 'kata', runtimeClassName: 'kata', problem: 'missing' }]);
     assert.match((await get(`${webhook.url}/metrics`, webhook.caPem)).text, /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/);
     await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata' } });
-    await eventually('the problem to clear', async () => {
+    await waitFor(async () => {
       const detail = (JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { detail: { runtimeClassProblems?: unknown } }).detail;
-      return detail.runtimeClassProblems === undefined ? true : undefined;
+      return detail.runtimeClassProblems === undefined;
     });
   });
 
   it('a refused policy edit becomes a PolicyRejected event with the field path, and the last good policy keeps deciding', async () => {
     writeFileSync(join(cluster.dir, 'policy.yaml'), POLICY.replace('runtime: gvisor', 'runtime: firecraker'));
-    const event = await eventually('the PolicyRejected event', async () => {
-      const events = await core.listNamespacedEvent({ namespace: 'sandbox-admission' });
-      return events.items.find((e) => e.reason === 'PolicyRejected');
+    let event: k8s.CoreV1Event | undefined;
+    await waitFor(async () => {
+      event = (await core.listNamespacedEvent({ namespace: 'sandbox-admission' })).items.find((e) => e.reason === 'PolicyRejected');
+      return event !== undefined;
     });
+    assert.ok(event);
     assert.equal(event.type, 'Warning');
     assert.equal(event.involvedObject.kind, 'ConfigMap');
     assert.equal(event.involvedObject.name, 'sandbox-admission-policy');

@@ -8,6 +8,7 @@ import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { readManifests, renderMutatingWebhook, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
 import { startTestMutator, type TestMutator } from './harness/test-mutator.ts';
+import { plain, rejection, waitFor } from './harness/api-assertions.ts';
 
 const bins = resolveBinaries();
 
@@ -37,17 +38,6 @@ const GKE_TOLERATION = { key: 'sandbox.gke.io/runtime', operator: 'Equal', value
 
 function pod(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
   return { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec } };
-}
-
-/** The message of a refused API call, as kubectl would print it. */
-async function rejection(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (error) {
-    const body = (error as { body?: unknown }).body;
-    return typeof body === 'string' ? (JSON.parse(body) as { message: string }).message : String((error as Error).message);
-  }
-  assert.fail('expected the API server to refuse the request');
 }
 
 describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? false }, () => {
@@ -214,22 +204,3 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     }
   });
 });
-
-/** client-node returns class instances; compare their JSON like the API server sent it. */
-function plain<T>(value: T): T {
-  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting: ${String(last)}`);
-}
