@@ -2,9 +2,10 @@
 // kube-apiserver, one fresh API server per flavour (base, the top-level manifests/ and each overlay), so any
 // manifest the API rejects fails CI. Webhook configurations are the one edit: their Service reference becomes a
 // URL on an unused loopback port (nothing of ours may ever be dialled outside 127.0.0.1, see README.md here), with
-// a caBundle filled in. With that unreachable webhook, the base flavour also shows each failurePolicy doing what
-// its comment says. cert-manager.io objects have no CRDs here (cert-manager is not in any registry this suite
-// can reach), so they are checked as rendered, and everything else of that overlay is applied.
+// a caBundle filled in. With that unreachable webhook, the base (fail closed) and the default manifests/ (fail open
+// behind the generated ValidatingAdmissionPolicies) also show each failurePolicy doing what its comment says.
+// cert-manager.io objects have no CRDs here (cert-manager is not in any registry this suite can reach), so they
+// are checked as rendered, and everything else of that overlay is applied.
 import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,6 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
+import { renderVapText } from '../../src/cli/render-vap-command.ts';
+import { describeApiError, plain } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { startCluster, type Cluster } from './harness/cluster.ts';
 import { freePort } from './harness/ports.ts';
@@ -26,11 +29,42 @@ const EXEMPT = ['kube-system', 'kube-public', 'kube-node-lease', NS];
 
 type Manifest = k8s.KubernetesObject & Record<string, unknown>;
 
-const FLAVOURS = ['base', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata'] as const;
+/** '.' is manifests/ itself, what `kubectl apply -k manifests/` installs: the recommended default. */
+const FLAVOURS = ['base', '.', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata'] as const;
 type Flavour = (typeof FLAVOURS)[number];
+const flavourName = (flavour: Flavour) => (flavour === '.' ? 'manifests/' : `manifests/${flavour}`);
+
+/** The failurePolicy of every webhook: the base fails closed on pods; every other flavour fails open on pod CREATE. */
+const FAIL_CLOSED = {
+  'mutate.sandbox-admission.io': 'Fail',
+  'pods.validate.sandbox-admission.io': 'Fail',
+  'ephemeral-containers.validate.sandbox-admission.io': 'Fail',
+  'namespaces.validate.sandbox-admission.io': 'Fail',
+  'workloads.validate.sandbox-admission.io': 'Ignore',
+  'runtimeclasses.validate.sandbox-admission.io': 'Ignore',
+};
+const FAIL_OPEN = { ...FAIL_CLOSED, 'mutate.sandbox-admission.io': 'Ignore', 'pods.validate.sandbox-admission.io': 'Ignore' };
+const FAILURE_POLICIES: Record<Flavour, Record<string, string>> = {
+  base: FAIL_CLOSED,
+  '.': FAIL_OPEN,
+  'overlays/cert-manager': FAIL_OPEN,
+  'overlays/gke-sandbox': FAIL_OPEN,
+  'overlays/kata': FAIL_OPEN,
+};
+/** The runtimeClassNames the generated ValidatingAdmissionPolicies accept, per flavour (none: the base has none). */
+const VAP_ALLOWED: Record<Flavour, string[] | undefined> = {
+  base: undefined,
+  '.': ['gvisor', 'kata'],
+  'overlays/cert-manager': ['gvisor', 'kata'],
+  'overlays/gke-sandbox': ['gvisor', 'kata'],
+  'overlays/kata': ['gvisor', 'kata-qemu'],
+};
+const VAP_KINDS = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const isVap = (o: Manifest) => VAP_KINDS.has(o.kind ?? '');
 
 function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(bins.binaries!.kubectl, args, { encoding: 'utf8', input, timeout: 120_000 });
+  // The API server's /metrics is several MiB: more than spawnSync's default 1 MiB buffer.
+  const r = spawnSync(bins.binaries!.kubectl, args, { encoding: 'utf8', input, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -71,21 +105,13 @@ function forTestCluster(objects: Manifest[], port: number, caPem: string): Manif
     });
 }
 
-/** What an admission webhook's refusal or a failed call looks like to the client. */
+/** What an admission webhook's refusal or a failed call looks like to the client; undefined when admitted. */
 async function refusal(call: Promise<unknown>): Promise<string | undefined> {
   try {
     await call;
     return undefined;
   } catch (error) {
-    const body = (error as { body?: unknown }).body;
-    if (typeof body === 'string') {
-      try {
-        return (JSON.parse(body) as { message: string }).message;
-      } catch {
-        return body;
-      }
-    }
-    return (error as Error).message;
+    return describeApiError(error);
   }
 }
 
@@ -124,9 +150,23 @@ function webhooksByName(config: WebhookConfig): Map<string, k8s.V1ValidatingWebh
   return new Map((config.webhooks ?? []).map((w) => [w.name, w as k8s.V1ValidatingWebhook & k8s.V1MutatingWebhook]));
 }
 
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+/** name -> failurePolicy of every webhook of both configurations, mutating first. */
+function failurePolicies(objects: Manifest[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+    for (const w of find<WebhookConfig>(objects, kind, 'sandbox-admission').webhooks ?? []) out[w.name] = w.failurePolicy;
+  }
+  return out;
 }
+
+/** What `sandbox-admission render vap` makes of a policy, as objects. */
+function generatedVap(policyYaml: string): Manifest[] {
+  const rendered = renderVapText(policyYaml, { webhookNamespace: NS, output: 'yaml' });
+  assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
+  return parseAllDocuments(rendered.text).map((d) => d.toJS() as Manifest);
+}
+
+const byId = (objects: Manifest[]) => new Map(objects.map((o) => [id(o), o]));
 
 describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? false }, () => {
   const rendered = new Map<Flavour, Manifest[]>();
@@ -134,18 +174,53 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     for (const flavour of FLAVOURS) rendered.set(flavour, render(flavour));
   });
   const base = () => rendered.get('base')!;
+  const defaults = () => rendered.get('.')!;
 
-  it('manifests/ itself is the base, for `kubectl apply -k manifests/`', () => {
-    assert.deepEqual(render('.'), base());
+  it('manifests/ (`kubectl apply -k manifests/`): the base, the generated ValidatingAdmissionPolicies, the pod webhooks failing open', () => {
+    const ids = defaults().map(id);
+    assert.equal(new Set(ids).size, ids.length, 'no object twice');
+    // The base's objects, with failurePolicy Ignore on exactly the two pod CREATE webhooks.
+    const expected = structuredClone(base());
+    for (const o of expected.filter(isWebhookConfig)) {
+      for (const w of (o as unknown as WebhookConfig).webhooks ?? []) {
+        if (w.name === 'mutate.sandbox-admission.io' || w.name === 'pods.validate.sandbox-admission.io') w.failurePolicy = 'Ignore';
+      }
+    }
+    assert.deepEqual(byId(defaults().filter((o) => !isVap(o))), byId(expected));
+    // And the ValidatingAdmissionPolicies exactly as checked in under manifests/admission-policy/.
+    const checkedIn = parseAllDocuments(readFileSync(join(REPO, 'manifests/admission-policy/validating-admission-policy.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+    assert.deepEqual(byId(defaults().filter(isVap)), byId(checkedIn));
+  });
+
+  it('failurePolicy of every webhook, per flavour: base fails closed on pods, the others fail open on pod CREATE only', () => {
+    for (const flavour of FLAVOURS) {
+      assert.deepEqual(failurePolicies(rendered.get(flavour)!), FAILURE_POLICIES[flavour], flavourName(flavour));
+    }
+  });
+
+  it('every flavour but the base installs the ValidatingAdmissionPolicies generated from its own policy', () => {
+    assert.equal(base().some(isVap), false, 'the base installs the webhook alone');
+    for (const flavour of FLAVOURS.filter((f) => f !== 'base')) {
+      const objects = rendered.get(flavour)!;
+      const name = flavourName(flavour);
+      const policy = policyOf(objects);
+      // Exactly what `render vap` makes of the policy in this flavour's ConfigMap: one policy and binding per mode.
+      assert.deepEqual(byId(objects.filter(isVap)), byId(generatedVap(policy)), `${name}: not generated from its own policy`);
+      const enforce = find<k8s.V1ValidatingAdmissionPolicy>(objects, 'ValidatingAdmissionPolicy', 'sandbox-admission-enforce');
+      const allowed = enforce.spec?.variables?.find((v) => v.name === 'allowed')?.expression;
+      assert.deepEqual(JSON.parse(allowed ?? 'null'), VAP_ALLOWED[flavour], `${name}: allowed runtimeClassNames`);
+      assert.equal(enforce.spec?.failurePolicy, 'Fail', name);
+      assert.deepEqual(find<k8s.V1ValidatingAdmissionPolicyBinding>(objects, 'ValidatingAdmissionPolicyBinding', 'sandbox-admission-enforce').spec?.validationActions, ['Deny'], name);
+      // The class the webhook gives an app=untrusted pod is one the policy lets in when the webhook is down.
+      const runtime = runtimeForUntrustedPod(policy);
+      assert.ok(runtime && VAP_ALLOWED[flavour]!.includes(runtime), `${name}: app=untrusted gets ${runtime}, not allowed by the VAP`);
+    }
   });
 
   it('base: every object, each once', () => {
-    // Besides the webhook's own objects, the base may carry the ValidatingAdmissionPolicies generated from the
-    // policy (issue 5's in-API-server backstop); their content is tested where they are generated.
-    const generated = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     const ids = base().map(id);
     assert.equal(new Set(ids).size, ids.length, 'no object twice');
-    assert.deepEqual(base().filter((o) => !generated.has(o.kind ?? '')).map(id).sort(), [
+    assert.deepEqual(ids.sort(), [
       'ClusterRole/sandbox-admission',
       'ClusterRole/sandbox-admission-ca-bundle',
       'ClusterRoleBinding/sandbox-admission',
@@ -266,6 +341,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     const v = webhooksByName(validating);
     assert.deepEqual([...v.keys()], [
       'pods.validate.sandbox-admission.io',
+      'ephemeral-containers.validate.sandbox-admission.io',
       'namespaces.validate.sandbox-admission.io',
       'workloads.validate.sandbox-admission.io',
       'runtimeclasses.validate.sandbox-admission.io',
@@ -274,7 +350,9 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       const w = v.get(name)!;
       return { rules: plain(w.rules)?.map((r) => `${r.operations} ${r.apiGroups}/${r.apiVersions}/${r.resources}`), failurePolicy: w.failurePolicy, timeoutSeconds: w.timeoutSeconds };
     };
-    assert.deepEqual(summary('pods.validate.sandbox-admission.io'), { rules: ['CREATE /v1/pods', 'UPDATE /v1/pods/ephemeralcontainers'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    // Pod CREATE and kubectl debug are two webhooks so that their failurePolicies can differ (components/fail-open).
+    assert.deepEqual(summary('pods.validate.sandbox-admission.io'), { rules: ['CREATE /v1/pods'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), { rules: ['UPDATE /v1/pods/ephemeralcontainers'], failurePolicy: 'Fail', timeoutSeconds: 5 });
     assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE /v1/namespaces'], failurePolicy: 'Fail', timeoutSeconds: 5 });
     assert.deepEqual(summary('workloads.validate.sandbox-admission.io'), {
       rules: ['CREATE,UPDATE apps/v1/deployments,statefulsets,daemonsets,replicasets', 'CREATE,UPDATE batch/v1/jobs,cronjobs'],
@@ -291,6 +369,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     }
     // Pod-scoped webhooks skip the control plane and the webhook's own namespace; cluster-scoped ones skip nothing.
     assert.deepEqual(plain(v.get('pods.validate.sandbox-admission.io')!.namespaceSelector), exemptSelector);
+    assert.deepEqual(plain(v.get('ephemeral-containers.validate.sandbox-admission.io')!.namespaceSelector), exemptSelector);
     assert.deepEqual(plain(v.get('workloads.validate.sandbox-admission.io')!.namespaceSelector), exemptSelector);
     assert.equal(v.get('namespaces.validate.sandbox-admission.io')!.namespaceSelector, undefined);
     assert.equal(v.get('runtimeclasses.validate.sandbox-admission.io')!.namespaceSelector, undefined);
@@ -340,9 +419,20 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       assert.equal(has(objects, kind, name), false, `${kind}/${name}`);
     }
     assert.deepEqual(find<k8s.V1ClusterRole>(objects, 'ClusterRole', 'sandbox-admission'), find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission'));
+
+    // Everything else is manifests/ (the generated ValidatingAdmissionPolicies, the webhooks failing open).
+    const own = new Set(['Issuer', 'Certificate']);
+    const withoutAnnotation = (o: Manifest): Manifest => {
+      if (!isWebhookConfig(o)) return o;
+      const copy = structuredClone(o);
+      delete copy.metadata!.annotations;
+      return copy;
+    };
+    const rest = (list: Manifest[]) => list.filter((o) => !own.has(o.kind ?? '') && o.kind !== 'Deployment' && !/^(Cluster)?Role(Binding)?$/.test(o.kind ?? '')).map(withoutAnnotation);
+    assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 
-  it('gke-sandbox: GKE owns the gvisor RuntimeClass; a quota admits system-cluster-critical pods; the rest is the base', () => {
+  it('gke-sandbox: GKE owns the gvisor RuntimeClass; a quota admits system-cluster-critical pods; the rest is manifests/', () => {
     const objects = rendered.get('overlays/gke-sandbox')!;
     assert.equal(has(objects, 'RuntimeClass', 'gvisor'), false);
     const quota = find<k8s.V1ResourceQuota>(objects, 'ResourceQuota', 'sandbox-admission-critical-pods');
@@ -351,20 +441,27 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     const replicas = find<k8s.V1Deployment>(objects, 'Deployment', 'sandbox-admission').spec!.replicas!;
     assert.ok(Number(quota.spec?.hard?.['pods']) >= replicas + 1, 'room for every replica and a surge pod');
     const rest = (list: Manifest[]) => list.filter((o) => !(o.kind === 'RuntimeClass' && o.metadata?.name === 'gvisor') && o.kind !== 'ResourceQuota');
-    assert.deepEqual(rest(objects), rest(base()));
+    assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 
-  it('kata: kata-deploy owns the kata RuntimeClasses; the policy sends app=untrusted to kata-qemu', () => {
+  it('kata: kata-deploy owns the kata RuntimeClasses; the policy sends app=untrusted to kata-qemu, and its own VAP lets it in', () => {
     const objects = rendered.get('overlays/kata')!;
     assert.equal(has(objects, 'RuntimeClass', 'kata'), false);
     assert.equal(has(objects, 'RuntimeClass', 'gvisor'), true);
     assert.equal(policyOf(objects), readFileSync(join(REPO, 'manifests/overlays/kata/policy.yaml'), 'utf8'));
     assert.equal(runtimeForUntrustedPod(policyOf(objects)), 'kata-qemu');
+    // Its ValidatingAdmissionPolicies are the ones checked in beside its policy (not manifests/admission-policy's,
+    // which would refuse kata-qemu).
+    const checkedIn = parseAllDocuments(readFileSync(join(REPO, 'manifests/overlays/kata/validating-admission-policy.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+    assert.deepEqual(byId(objects.filter(isVap)), byId(checkedIn));
+    // The rest is manifests/ but for the policy ConfigMap and the kata RuntimeClass.
+    const rest = (list: Manifest[]) => list.filter((o) => !isVap(o) && o.kind !== 'ConfigMap' && !(o.kind === 'RuntimeClass' && o.metadata?.name === 'kata'));
+    assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 });
 
 for (const flavour of FLAVOURS) {
-  describe(`manifests/${flavour} server-side applied to a real kube-apiserver`, { skip: bins.skip ?? false }, () => {
+  describe(`${flavourName(flavour)} server-side applied to a real kube-apiserver`, { skip: bins.skip ?? false }, () => {
     let cluster: Cluster;
     let objects: Manifest[];
     let applied: Manifest[];
@@ -455,7 +552,7 @@ for (const flavour of FLAVOURS) {
     }
 
     if (flavour === 'base') {
-      it('with the webhook unreachable, each failurePolicy does what the configuration says', async () => {
+      it('with the webhook unreachable, each failurePolicy does what the configuration says (pods fail closed)', async () => {
         const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
         const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
         const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
@@ -488,6 +585,90 @@ for (const flavour of FLAVOURS) {
         };
         assert.equal(await refusal(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment })), undefined);
         assert.equal(await refusal(node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } })), undefined);
+      });
+    }
+
+    if (flavour === '.') {
+      it('with the webhook unreachable, pods fail open and the ValidatingAdmissionPolicy alone keeps governed pods out of runc', async () => {
+        const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+        const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
+        const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
+        const pod = (name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod => ({
+          metadata: { name, labels },
+          spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec },
+        });
+        const untrusted = { app: 'untrusted' };
+        /** apiserver_admission_webhook_fail_open_count by webhook name: calls that failed and were let through. */
+        const failedOpen = (): Record<string, number> => {
+          const r = kubectl(['get', '--raw', '/metrics', `--kubeconfig=${cluster.kubeconfigPath}`, `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`]);
+          assert.equal(r.status, 0, r.stderr);
+          const counts: Record<string, number> = {};
+          for (const m of r.stdout.matchAll(/^apiserver_admission_webhook_fail_open_count\{([^}]*)\} (\S+)$/gm)) {
+            counts[/name="([^"]*)"/.exec(m[1]!)![1]!] = Number(m[2]);
+          }
+          return counts;
+        };
+        const POD_WEBHOOKS = ['mutate.sandbox-admission.io', 'pods.validate.sandbox-admission.io'];
+        await core.createNamespace({ body: { metadata: { name: 'apps' } } });
+        for (const namespace of ['apps', 'kube-system']) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+
+        // In force once the API server's informers have them: the validating configuration (its namespace guard
+        // fails closed), the mutating one (a dry-run pod shows in the fail-open count), and the
+        // ValidatingAdmissionPolicy with its binding (dry-run creates of a governed pod, until refused).
+        const labelled = { metadata: { name: 'governed', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } };
+        await waitForRefusal('the validating configuration', () => core.createNamespace({ dryRun: 'All', body: labelled }), /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        const deadline = Date.now() + 30_000;
+        while ((failedOpen()['mutate.sandbox-admission.io'] ?? 0) === 0) {
+          assert.ok(Date.now() < deadline, 'timed out waiting for the mutating configuration to fail open');
+          assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe') })), undefined);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        const vapDenied = /^pods "[^"]+" is forbidden: ValidatingAdmissionPolicy 'sandbox-admission-enforce' with binding 'sandbox-admission-enforce' denied request: sandbox-admission denied this pod: /;
+        await waitForRefusal('the ValidatingAdmissionPolicy', () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe', untrusted) }), vapDenied);
+
+        // An ungoverned pod outside the exempt namespaces is created: both pod webhooks were called and failed open.
+        const before = failedOpen();
+        assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('app') })), undefined);
+        const after = failedOpen();
+        assert.deepEqual(POD_WEBHOOKS.map((w) => (after[w] ?? 0) - (before[w] ?? 0)), [1, 1], `fail-open counts before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+        assert.equal((await core.readNamespacedPod({ namespace: 'apps', name: 'app' })).spec?.runtimeClassName, undefined);
+        assert.equal(await refusal(core.createNamespacedPod({ namespace: 'kube-system', body: pod('system') })), undefined);
+
+        // A governed pod that relied on the webhook for its runtimeClassName is refused by the API server itself,
+        // with the webhook's own message; so is one asking for runc. None is stored.
+        assert.equal(
+          await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('governed', untrusted) })),
+          `pods "governed" is forbidden: ValidatingAdmissionPolicy 'sandbox-admission-enforce' with binding 'sandbox-admission-enforce' denied request: sandbox-admission denied this pod: rule "untrusted-apps" requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: gvisor, kata`,
+        );
+        await assert.rejects(core.readNamespacedPod({ namespace: 'apps', name: 'governed' }));
+        // (RuntimeClass flagging fails open: the class is created.)
+        assert.equal(await refusal(node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } })), undefined);
+        const runc = await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('governed-runc', untrusted, { runtimeClassName: 'runc' }) }));
+        assert.match(runc ?? 'admitted', vapDenied);
+        assert.match(runc ?? '', /the pod asks for runtimeClassName "runc" but rule "untrusted-apps" requires a sandbox runtime \(allowed: gvisor, kata\)/);
+
+        // A governed pod that names an allowed sandbox is admitted as it is.
+        assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('sandboxed', untrusted, { runtimeClassName: 'gvisor' }) })), undefined);
+        assert.equal((await core.readNamespacedPod({ namespace: 'apps', name: 'sandboxed' })).spec?.runtimeClassName, 'gvisor');
+
+        // kubectl debug still fails closed: the ValidatingAdmissionPolicy does not look at ephemeral containers.
+        const debugged = await core.readNamespacedPod({ namespace: 'apps', name: 'app' });
+        debugged.spec!.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
+        assert.match(
+          (await refusal(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'apps', name: 'app', body: debugged }))) ?? 'admitted',
+          /failed calling webhook "ephemeral-containers\.validate\.sandbox-admission\.io"/,
+        );
+
+        // The label guard still fails closed, for labelled namespaces only.
+        assert.equal(await refusal(core.createNamespace({ body: { metadata: { name: 'plain', labels: { team: 'a' } } } })), undefined);
+        assert.match((await refusal(core.createNamespace({ body: labelled }))) ?? 'admitted', /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+
+        // Early feedback fails open.
+        const deployment: k8s.V1Deployment = {
+          metadata: { name: 'web' },
+          spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: pod('x').spec! } },
+        };
+        assert.equal(await refusal(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment })), undefined);
       });
     }
   });

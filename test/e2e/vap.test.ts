@@ -16,6 +16,7 @@ import type { Decision } from '../../src/decision/types.ts';
 import type { Pod } from '../../src/k8s/pod.ts';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import type { Policy } from '../../src/policy/types.ts';
+import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { issueCert } from './harness/pki.ts';
@@ -343,7 +344,7 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     phase('vap-suite');
   });
 
-  it('1. the API server accepted one policy and one binding per mode, and the checked-in manifest too', async () => {
+  it('1. the API server accepted one policy and one binding per mode, and the checked-in manifests too', async () => {
     const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
     const policies = await admission.listValidatingAdmissionPolicy();
     assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), ['sandbox-admission-audit', 'sandbox-admission-enforce', 'sandbox-admission-warn']);
@@ -354,13 +355,15 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       'sandbox-admission-warn': ['Warn', 'Audit'],
       'sandbox-admission-audit': ['Audit'],
     });
-    // The shipped manifest compiles in this API server (dry-run, renamed so it does not collide).
+    // The shipped manifests compile in this API server (dry-run, renamed so they do not collide).
     const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
-    for (const doc of readManifests('manifests/base/validating-admission-policy.yaml')) {
-      const meta = doc.metadata as { name: string };
-      meta.name = `shipped-${meta.name}`;
-      if (doc.kind === 'ValidatingAdmissionPolicyBinding') (doc.spec as { policyName: string }).policyName = `shipped-${(doc.spec as { policyName: string }).policyName}`;
-      await objects.create(doc as k8s.KubernetesObject, undefined, 'All');
+    for (const [prefix, file] of [['shipped-', 'manifests/admission-policy/validating-admission-policy.yaml'], ['shipped-kata-', 'manifests/overlays/kata/validating-admission-policy.yaml']] as const) {
+      for (const doc of readManifests(file)) {
+        const meta = doc.metadata as { name: string };
+        meta.name = `${prefix}${meta.name}`;
+        if (doc.kind === 'ValidatingAdmissionPolicyBinding') (doc.spec as { policyName: string }).policyName = `${prefix}${(doc.spec as { policyName: string }).policyName}`;
+        await objects.create(doc as k8s.KubernetesObject, undefined, 'All');
+      }
     }
   });
 
@@ -478,17 +481,3 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     assert.ok(byAdmin.message.endsWith(decision.message!), byAdmin.message);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting: ${String(last)}`);
-}

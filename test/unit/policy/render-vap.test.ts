@@ -1,18 +1,27 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command.ts';
 import { compileGlob } from '../../../src/decision/glob.ts';
 import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
 import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
 import { parsePolicyDocument } from '../../../src/policy/vap/parse-document.ts';
 
-const EXAMPLE_POLICY = new URL('../../../manifests/base/policy.yaml', import.meta.url);
-const CHECKED_IN = new URL('../../../manifests/base/validating-admission-policy.yaml', import.meta.url);
-const REGENERATE = 'node src/cli/main.ts render vap --policy manifests/base/policy.yaml > manifests/base/validating-admission-policy.yaml';
+const REPO = new URL('../../../', import.meta.url);
+const EXAMPLE_POLICY = new URL('manifests/base/policy.yaml', REPO);
+/**
+ * Every generated manifest shipped in manifests/, with the policy it is generated from. The kustomizations that
+ * carry a ConfigMap of a policy install the ValidatingAdmissionPolicies generated from that same policy: the base's
+ * through manifests/admission-policy, overlays/kata its own (its policy sends pods to kata-qemu).
+ */
+const GENERATED: ReadonlyArray<{ policy: string; generated: string }> = [
+  { policy: 'manifests/base/policy.yaml', generated: 'manifests/admission-policy/validating-admission-policy.yaml' },
+  { policy: 'manifests/overlays/kata/policy.yaml', generated: 'manifests/overlays/kata/validating-admission-policy.yaml' },
+];
+const regenerate = (pair: { policy: string; generated: string }) => `node src/cli/main.ts render vap --policy ${pair.policy} > ${pair.generated}`;
 const head = 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nmetadata: {name: t}\n';
 
 function render(text: string, webhookNamespace = 'sandbox-admission'): KubernetesObject[] {
@@ -40,15 +49,31 @@ const variable = (spec: PolicySpec, name: string): string => {
   return found.expression;
 };
 
-describe('render vap: the checked-in manifest', () => {
-  test('manifests/base/validating-admission-policy.yaml is what the generator makes of manifests/base/policy.yaml', () => {
-    const rendered = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
-    assert.ok(rendered.ok);
-    const checkedIn = readFileSync(CHECKED_IN, 'utf8');
-    assert.ok(
-      checkedIn === rendered.text,
-      `manifests/base/validating-admission-policy.yaml is out of date with manifests/base/policy.yaml (or with the generator); regenerate it:\n  ${REGENERATE}`,
-    );
+describe('render vap: the checked-in manifests', () => {
+  for (const pair of GENERATED) {
+    test(`${pair.generated} is what the generator makes of ${pair.policy}`, () => {
+      const rendered = renderVapText(readFileSync(new URL(pair.policy, REPO), 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
+      assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
+      const checkedIn = readFileSync(new URL(pair.generated, REPO), 'utf8');
+      assert.ok(
+        checkedIn === rendered.text,
+        `${pair.generated} is out of date with ${pair.policy} (or with the generator); regenerate it:\n  ${regenerate(pair)}`,
+      );
+    });
+  }
+
+  test('every generated manifest and every policy under manifests/ is in the list above, and each generated one is installed', () => {
+    const files = (readdirSync(new URL('manifests/', REPO), { recursive: true }) as string[]).map((f) => `manifests/${f.split(sep).join('/')}`).sort();
+    const generated = files.filter((f) => f.endsWith('/validating-admission-policy.yaml'));
+    const policies = files.filter((f) => f.endsWith('/policy.yaml'));
+    assert.deepEqual(generated, GENERATED.map((p) => p.generated).sort(), 'a validating-admission-policy.yaml that no test compares with its policy (add it to GENERATED)');
+    assert.deepEqual(policies, GENERATED.map((p) => p.policy).sort(), 'a policy.yaml without its generated ValidatingAdmissionPolicies (generate them, install them, add the pair to GENERATED)');
+    // Generated but not listed in its directory's kustomization would never reach a cluster.
+    for (const pair of GENERATED) {
+      const dir = pair.generated.slice(0, pair.generated.lastIndexOf('/'));
+      const kustomization = parse(readFileSync(new URL(`${dir}/kustomization.yaml`, REPO), 'utf8')) as { resources?: string[] };
+      assert.ok(kustomization.resources?.includes('validating-admission-policy.yaml'), `${dir}/kustomization.yaml does not install validating-admission-policy.yaml`);
+    }
   });
 });
 
@@ -285,7 +310,7 @@ describe('render vap: the command', () => {
       let out = '';
       let err = '';
       assert.equal(runRenderVap({ policy: good, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 0);
-      assert.equal(out, readFileSync(CHECKED_IN, 'utf8'));
+      assert.equal(out, readFileSync(new URL(GENERATED[0]!.generated, REPO), 'utf8'));
       assert.equal(err, '');
       out = '';
       assert.equal(runRenderVap({ policy: bad, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
