@@ -21,7 +21,7 @@ const GENERATED: ReadonlyArray<{ policy: string; generated: string }> = [
   { policy: 'manifests/base/policy.yaml', generated: 'manifests/admission-policy/validating-admission-policy.yaml' },
   { policy: 'manifests/overlays/kata/policy.yaml', generated: 'manifests/overlays/kata/validating-admission-policy.yaml' },
 ];
-const regenerate = (pair: { policy: string; generated: string }) => `node src/cli/main.ts render vap --policy ${pair.policy} > ${pair.generated}`;
+const regenerate = (pair: { policy: string; generated: string }) => `npx sandbox-admission render vap --policy ${pair.policy} > ${pair.generated}`;
 const head = 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nmetadata: {name: t}\n';
 
 function render(text: string, webhookNamespace = 'sandbox-admission'): KubernetesObject[] {
