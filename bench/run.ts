@@ -1,0 +1,375 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import {
+  deniedPod,
+  LABELLED_NAMESPACE,
+  LABELLED_NAMESPACE_LABELS,
+  labelledNamespacePod,
+  largePod,
+  ordinaryPod,
+  podReview,
+} from './fixtures.ts';
+import { post, probeHandshake, readLog, runLoad, startServer, writeCertificates, type Certificates, type HandshakeProbe, type LoadBody, type LoadResult, type Memory, type ProbeAnswer } from './load.ts';
+import { runMicro, type MicroReport } from './micro.ts';
+import { findProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
+import { BASELINE_SERVER, WEBHOOK_MAIN, DEPLOYMENT_FILE, EXAMPLE_POLICY_FILE, UNTRUSTED_REVIEW_FILE, WEBHOOK_CONFIGURATION_FILE } from './paths.ts';
+import { describeMachine, duration, num, percentile, table } from './report.ts';
+
+/**
+ * `npm run bench`: (a) micro-benchmarks of the pure decision, the in-process review pipeline and policy loading;
+ * (b) an HTTPS load test of the real server (`sandbox-admission serve` from src/, in a child process) with autocannon over
+ * keep-alive TLS; (c) the same load against a bare fastify HTTPS server that answers `allowed: true` unread.
+ * Only loopback is targeted; every load run is bounded by its duration. Progress goes to stderr, the summary
+ * (markdown tables) to stdout. Exit 1 when a check fails: a wrong answer, an error or non-2xx response, a server
+ * error log line or crash, p99 at or past the webhook timeout, or RSS past the Deployment's memory limit.
+ *
+ *   npm run bench [-- --duration 10 --connections 16,64 --micro-ms 1000 --profile]
+ *
+ * --profile runs the webhook under --cpu-prof and prints where its time went (slower: compare such runs only
+ * with each other). --keep keeps the temp dir (certificates, server logs, profile); a failed run always does.
+ * --only untrusted|mix|1mib runs only the load scenarios whose name starts with that (e.g. to profile small pods).
+ * --webhook-node-flags '--max-old-space-size=128' starts the webhook's Node with these flags, e.g. to give it
+ * the heap a 256Mi pod would get (Node sizes its heap from the cgroup limit; this machine has no such limit).
+ */
+
+/**
+ * Peak RSS past this fails the run. It is a leak guard, not the Deployment's limit: V8 here sizes its heap for
+ * the whole machine (4 GiB) and collects lazily, so a healthy run peaks at 300-450 MiB, while in a pod Node sizes
+ * its heap from the cgroup limit (try --webhook-node-flags). A leak of 2 KiB per request crosses it within the run.
+ */
+const RSS_BUDGET_MIB = 768;
+/** Server-side request names (pod names in the decision log line) -> what the summary calls them. */
+const POD_KINDS: Readonly<Record<string, string>> = { web: 'untrusted (untrusted-pod.json)', ordinary: 'ordinary', labelled: 'labelled namespace', denied: 'denied', large: '1 MiB pod' };
+
+const { values: options } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16,64' },
+    'warmup-seconds': { type: 'string', default: '3' },
+    'micro-ms': { type: 'string', default: '1000' },
+    'skip-micro': { type: 'boolean', default: false },
+    'skip-load': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    'webhook-node-flags': { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
+  },
+});
+const seconds = positive('duration', options.duration);
+const warmupSeconds = positive('warmup-seconds', options['warmup-seconds']);
+const connectionCounts = options.connections.split(',').map((c) => positive('connections', c));
+const microMs = positive('micro-ms', options['micro-ms']);
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+const failures: string[] = [];
+const started = performance.now();
+const machine = describeMachine();
+const limits = readLimits();
+
+// Ctrl-C or a kill: leave through process.exit so load.ts kills the servers.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`bench: ${signal}, stopping`);
+    process.exit(130);
+  });
+}
+
+let micro: MicroReport | undefined;
+if (!options['skip-micro']) {
+  log('== (a) micro-benchmarks');
+  micro = await runMicro({ warmupMs: Math.min(300, microMs), measureMs: microMs, log });
+  failures.push(...micro.failures.map((f) => `micro: ${f}`));
+}
+
+interface ServerReport {
+  name: string;
+  idle: Memory | undefined;
+  warm: Memory | undefined;
+  final: Memory | undefined;
+  handshake: HandshakeProbe | undefined;
+  scenarios: Array<{ scenario: string; result: LoadResult; serverMs: Map<string, number[]> }>;
+  /** Decisions the server logged during the measured runs (after warm-up), counted once it has flushed and exited. */
+  decisions: number;
+  profile?: ProfileSummary;
+}
+
+const reports: ServerReport[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-bench-'));
+let keepDir = options.keep;
+if (!options['skip-load']) {
+  try {
+    const certs = writeCertificates(dir);
+    const fixture = readFileSync(UNTRUSTED_REVIEW_FILE, 'utf8');
+    const kinds: Record<string, LoadBody & { expect: Expectation }> = {
+      untrusted: { kind: 'untrusted', body: fixture, expect: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true, runtime: 'gvisor' } },
+      ordinary: { kind: 'ordinary', body: JSON.stringify(podReview(ordinaryPod(), 'bench-ordinary')), expect: { uid: 'bench-ordinary', allowed: true } },
+      labelled: { kind: 'labelled', body: JSON.stringify(podReview(labelledNamespacePod(), 'bench-labelled')), expect: { uid: 'bench-labelled', allowed: true, runtime: 'kata' } },
+      denied: { kind: 'denied', body: JSON.stringify(podReview(deniedPod(), 'bench-denied')), expect: { uid: 'bench-denied', allowed: false } },
+      large: { kind: 'large', body: JSON.stringify(podReview(largePod(), 'bench-large')), expect: { uid: 'bench-large', allowed: true, runtime: 'gvisor' } },
+    };
+    // One cycle of 20 requests: mostly small pods, some denials, one 1 MiB pod.
+    const mixCycle = ['untrusted', 'ordinary', 'untrusted', 'labelled', 'untrusted', 'ordinary', 'denied', 'untrusted', 'ordinary', 'untrusted',
+      'labelled', 'ordinary', 'untrusted', 'ordinary', 'denied', 'untrusted', 'labelled', 'ordinary', 'untrusted', 'large'].map((k) => kinds[k]!);
+    const mixLabel = describeMix(mixCycle);
+    const scenarios: Array<{ key: string; name: string; bodies: LoadBody[]; connections: number[] }> = [
+      { key: 'untrusted', name: 'untrusted-pod.json', bodies: [kinds.untrusted!], connections: connectionCounts },
+      { key: 'mix', name: `mix (${mixLabel})`, bodies: mixCycle, connections: connectionCounts },
+      { key: '1mib', name: `1 MiB pod only (${(kinds.large!.body.length / 1048576).toFixed(2)} MiB)`, bodies: [kinds.large!], connections: [connectionCounts[0]!] },
+    ].filter((s) => s.key.startsWith(options.only.toLowerCase()));
+    if (scenarios.length === 0) throw new Error(`--only ${options.only}: no scenario (untrusted, mix, 1mib)`);
+
+    const profileDir = join(dir, 'profile');
+    if (options.profile) mkdirSync(profileDir);
+    const webhookArgs = [
+      ...options['webhook-node-flags'].split(/\s+/).filter(Boolean),
+      ...(options.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+      WEBHOOK_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--policy', EXAMPLE_POLICY_FILE,
+      '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile,
+      '--namespace-labels', Object.entries(LABELLED_NAMESPACE_LABELS).map(([k, v]) => `${LABELLED_NAMESPACE}=${k}=${v}`).join(','),
+      '--log-level', 'info', '--drain-delay', '0',
+    ];
+    log('== (b) HTTPS load test of the webhook (sandbox-admission serve)');
+    const webhook = await benchServer('webhook', webhookArgs, 'sandbox-admission listening', certs, kinds, scenarios, mixCycle, true);
+    if (options.profile) {
+      const file = findProfile(profileDir);
+      if (file) webhook.profile = summarizeProfile(file);
+      else failures.push('webhook: --profile given but no .cpuprofile was written');
+    }
+    reports.push(webhook);
+    log('== (c) baseline: bare fastify HTTPS, fixed answer, body unread');
+    const baselineArgs = [BASELINE_SERVER, '--host', '127.0.0.1', '--port', '0', '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile];
+    reports.push(await benchServer('baseline', baselineArgs, 'baseline listening', certs, kinds, scenarios, mixCycle, false));
+  } catch (error) {
+    failures.push(`load test: ${(error as Error).stack ?? String(error)}`);
+  }
+}
+
+process.stdout.write(`${renderSummary()}\n`);
+if (failures.length > 0) {
+  keepDir = true;
+  process.stderr.write(`\nbench FAILED (${failures.length}); logs kept in ${dir}\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+  process.exitCode = 1;
+} else {
+  if (keepDir) log(`logs kept in ${dir}`);
+  log(`bench passed in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+if (!keepDir) rmSync(dir, { recursive: true, force: true });
+
+interface Expectation {
+  uid: string;
+  allowed: boolean;
+  /** The runtimeClassName the JSON patch must set (absent: no patch expected when allowed). */
+  runtime?: string;
+}
+
+async function benchServer(
+  name: string,
+  args: string[],
+  readyMessage: string,
+  certs: Certificates,
+  kinds: Record<string, LoadBody & { expect: Expectation }>,
+  scenarios: Array<{ name: string; bodies: LoadBody[]; connections: number[] }>,
+  warmupBodies: LoadBody[],
+  isWebhook: boolean,
+): Promise<ServerReport> {
+  const logFile = join(dir, `${name}.log`);
+  const server = await startServer(name, args, logFile, readyMessage);
+  const report: ServerReport = { name, idle: server.memory(), warm: undefined, final: undefined, handshake: undefined, scenarios: [], decisions: 0 };
+  let logOffset = 0;
+  let measuredFrom = 0;
+  let completed = 0;
+  const fail = (message: string): void => {
+    failures.push(`${name}: ${message}`);
+  };
+  try {
+    log(`  ${name}: pid ${server.pid}, https://127.0.0.1:${server.port}, RSS ${num(report.idle?.rssMiB ?? NaN)} MiB`);
+    for (const k of Object.values(kinds)) {
+      const problem = checkAnswer(await post(server.port, '/mutate', k.body, { ca: certs.caPem }), isWebhook ? k.expect : { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+      if (problem) fail(`${k.kind} review: ${problem}`);
+    }
+    log(`  ${name}: warm-up ${warmupSeconds} s`);
+    // The mix, whatever is measured: every code path (denials, 1 MiB bodies) is compiled and the heap has grown.
+    await runLoad(server, '/mutate', warmupBodies, connectionCounts[0]!, warmupSeconds);
+    report.handshake = await probeHandshake(server.port, kinds.untrusted!.body, certs.caPem, 50);
+    report.warm = server.memory();
+    await sleep(500);
+    logOffset = (await readLog(logFile, 0)).end;
+    measuredFrom = logOffset;
+    for (const scenario of scenarios) {
+      for (const connections of scenario.connections) {
+        log(`  ${name}: ${scenario.name}, ${connections} connections, ${seconds} s`);
+        const result = await runLoad(server, '/mutate', scenario.bodies, connections, seconds);
+        completed += result.completed;
+        const exited = server.exitProblem();
+        if (exited) throw new Error(exited);
+        // pino writes asynchronously; give the last lines of a saturated run time to reach the file.
+        await sleep(500);
+        const { summary, end } = await readLog(logFile, logOffset);
+        logOffset = end;
+        for (const p of summary.problems) fail(`log: ${p}`);
+        report.scenarios.push({ scenario: scenario.name, result, serverMs: summary.durationsByPod });
+        const label = `${scenario.name} @${connections}`;
+        if (result.errors > 0 || result.timeouts > 0) fail(`${label}: ${result.errors} errors, ${result.timeouts} timeouts`);
+        if (result.non2xx > 0) fail(`${label}: ${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodes)}`);
+        if (result.completed === 0) fail(`${label}: no request completed`);
+        if (result.p99 >= limits.timeoutSeconds * 1000) fail(`${label}: p99 ${num(result.p99)} ms is at or past the webhook timeout (${limits.timeoutSeconds} s)`);
+        if (result.rssPeakMiB > RSS_BUDGET_MIB) fail(`${label}: RSS peaked at ${num(result.rssPeakMiB)} MiB, past the ${RSS_BUDGET_MIB} MiB leak guard`);
+        log(`    ${num(result.reqPerSec)} req/s, p50 ${num(result.p50)} ms, p99 ${num(result.p99)} ms, RSS ${num(result.rssBeforeMiB)} -> ${num(result.rssAfterMiB)} MiB (peak ${num(result.rssPeakMiB)})`);
+      }
+    }
+    report.final = server.memory();
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  } finally {
+    const crashed = server.exitProblem() !== undefined;
+    const code = await server.stop();
+    if (!crashed && code !== 0) fail(`exited with code ${code} after SIGTERM`);
+    const { summary } = await readLog(logFile, logOffset);
+    // A crash has already been reported with the end of its log.
+    if (!crashed) for (const p of summary.problems) fail(`log: ${p}`);
+    if (isWebhook && measuredFrom > 0 && !crashed) {
+      report.decisions = (await readLog(logFile, measuredFrom)).summary.decisions;
+      // Every answer the client counted was logged; the server may have logged a few more still in flight at a stop.
+      if (report.decisions < completed) fail(`${completed} answers counted but only ${report.decisions} decisions logged`);
+    }
+  }
+  return report;
+}
+
+function checkAnswer(answer: ProbeAnswer, expect: Expectation): string | undefined {
+  if (answer.status !== 200) return `HTTP ${answer.status}: ${answer.body.slice(0, 300)}`;
+  let review: { response?: { uid?: unknown; allowed?: unknown; patch?: unknown } };
+  try {
+    review = JSON.parse(answer.body) as typeof review;
+  } catch {
+    return `answer is not JSON: ${answer.body.slice(0, 300)}`;
+  }
+  const response = review.response;
+  if (response?.uid !== expect.uid) return `uid ${String(response?.uid)} instead of ${expect.uid}`;
+  if (response.allowed !== expect.allowed) return `allowed=${String(response.allowed)}, expected ${expect.allowed}: ${answer.body.slice(0, 300)}`;
+  const patch = typeof response.patch === 'string' ? (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Array<{ path: string; value?: unknown }>) : [];
+  if (expect.runtime !== undefined) {
+    const set = patch.find((op) => op.path === '/spec/runtimeClassName');
+    if (set?.value !== expect.runtime) return `patch does not set runtimeClassName ${expect.runtime}: ${JSON.stringify(patch).slice(0, 300)}`;
+  } else if (patch.length > 0) {
+    return `unexpected patch ${JSON.stringify(patch).slice(0, 300)}`;
+  }
+  return undefined;
+}
+
+function describeMix(bodies: readonly LoadBody[]): string {
+  const counts = new Map<string, number>();
+  for (const b of bodies) counts.set(b.kind, (counts.get(b.kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${k === 'large' ? '1 MiB' : k}`).join(', ') + ` per ${bodies.length}`;
+}
+
+/** The webhook timeout (mutating webhook configuration) and the memory limit (Deployment) the numbers are judged by. */
+function readLimits(): { timeoutSeconds: number; memoryMiB: number } {
+  let timeoutSeconds = 5;
+  let memoryMiB = 256;
+  try {
+    const match = /timeoutSeconds:\s*(\d+)/.exec(readFileSync(WEBHOOK_CONFIGURATION_FILE, 'utf8'));
+    if (match) timeoutSeconds = Number(match[1]);
+    const deployment = parseYaml(readFileSync(DEPLOYMENT_FILE, 'utf8')) as { spec?: { template?: { spec?: { containers?: Array<{ resources?: { limits?: { memory?: string } } }> } } } };
+    const memory = deployment.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
+    const mi = memory ? /^(\d+)(Mi|Gi)$/.exec(memory) : null;
+    if (mi) memoryMiB = Number(mi[1]) * (mi[2] === 'Gi' ? 1024 : 1);
+  } catch {
+    // Manifests moved: judge by the defaults above.
+  }
+  return { timeoutSeconds, memoryMiB };
+}
+
+function positive(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`bench: --${name} must be a positive number, got "${value}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function renderSummary(): string {
+  const out: string[] = [];
+  out.push('# sandbox-admission benchmark summary', '');
+  out.push(`- date: ${machine.date}`);
+  out.push(`- machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${num(machine.memoryGiB)} GiB, Linux ${machine.kernel}`);
+  out.push(`- node: ${machine.node}; load: autocannon, keep-alive TLS to 127.0.0.1, ${seconds} s per scenario after a ${warmupSeconds} s warm-up, one request in flight per connection`);
+  if (options['webhook-node-flags']) out.push(`- the webhook's Node ran with ${options['webhook-node-flags']}`);
+  if (options.profile) out.push('- the webhook ran under --cpu-prof: its numbers are lower than an unprofiled run\'s');
+  out.push(`- judged against: webhook timeoutSeconds ${limits.timeoutSeconds} (manifests/base/mutating-webhook.yaml), memory limit ${limits.memoryMiB} MiB (manifests/base/deployment.yaml)`);
+  out.push('');
+  if (micro) {
+    out.push('## (a) Micro-benchmarks (in-process, median of batches after warm-up)', '');
+    out.push(table(['group', 'case', 'time/op', 'ops/s', 'IQR'], micro.rows.map((r) => [r.group, r.name, duration(r.nsPerOp), num(r.opsPerSec), `±${num(r.spreadPct / 2, 2)}%`]), ['l', 'l', 'r', 'r', 'r']));
+    out.push('');
+    for (const o of micro.oneOff) out.push(`- one-off: ${o.name}: ${num(o.ms)} ms`);
+    out.push('');
+  }
+  if (reports.length > 0) {
+    out.push('## (b, c) HTTPS load: POST /mutate', '');
+    const rows: string[][] = [];
+    for (const r of reports) {
+      for (const s of r.scenarios) {
+        const x = s.result;
+        rows.push([r.name, s.scenario, String(x.connections), num(x.reqPerSec), num(x.p50), num(x.p90), num(x.p99), num(x.max), `${x.errors + x.timeouts} / ${x.non2xx}`, `${num(x.rssBeforeMiB)} → ${num(x.rssAfterMiB)} (${num(x.rssPeakMiB)})`]);
+      }
+    }
+    out.push(table(['server', 'scenario', 'conns', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors / non-2xx', 'RSS MiB before → after (peak)'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push('');
+    const webhook = reports.find((r) => r.name === 'webhook');
+    const baseline = reports.find((r) => r.name === 'baseline');
+    if (webhook && baseline) {
+      out.push('### Webhook vs baseline', '');
+      const cmp: string[][] = [];
+      for (const w of webhook.scenarios) {
+        const b = baseline.scenarios.find((s) => s.scenario === w.scenario && s.result.connections === w.result.connections);
+        if (!b) continue;
+        const perReqUs = (1e6 / w.result.reqPerSec - 1e6 / b.result.reqPerSec);
+        cmp.push([w.scenario, String(w.result.connections), num(w.result.reqPerSec), num(b.result.reqPerSec), `${num((w.result.reqPerSec / b.result.reqPerSec) * 100)}%`, num(perReqUs), `${num(w.result.p99)} / ${num(b.result.p99)}`]);
+      }
+      out.push(table(['scenario', 'conns', 'webhook req/s', 'baseline req/s', 'webhook/baseline', 'extra server µs per request (1/rps)', 'p99 ms webhook / baseline'], cmp, ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
+      out.push('');
+    }
+    out.push('### TLS handshake probe (after warm-up, 50 sequential each, medians, CA-verified, no session resumption)', '');
+    out.push(table(['server', 'bare TLS handshake, ms', 'POST untrusted-pod.json on a new connection, ms', 'same POST on a kept-alive connection, ms'], reports.filter((r) => r.handshake).map((r) => [r.name, num(r.handshake!.handshakeMs), num(r.handshake!.newConnectionMs), num(r.handshake!.keepAliveMs)]), ['l', 'r', 'r', 'r']));
+    out.push('');
+    if (webhook) {
+      const mixes = webhook.scenarios.filter((s) => s.scenario.startsWith('mix'));
+      if (mixes.length > 0) {
+        out.push('### Webhook, server-side time by request kind in the mix (durationMs of its "admission decision" log line)', '');
+        const rows2: string[][] = [];
+        for (const s of mixes) {
+          for (const [pod, ms] of [...s.serverMs].sort()) rows2.push([`${s.result.connections}`, POD_KINDS[pod] ?? pod, String(ms.length), num(percentile(ms, 50)), num(percentile(ms, 99)), num(ms.reduce((a, b) => Math.max(a, b), 0))]);
+        }
+        out.push(table(['conns', 'request', 'decisions', 'p50 ms', 'p99 ms', 'max ms'], rows2, ['r', 'l', 'r', 'r', 'r', 'r']));
+        out.push('');
+      }
+      const completed = webhook.scenarios.reduce((a, s) => a + s.result.completed, 0);
+      out.push(`- webhook: ${completed.toLocaleString('en-US')} answers counted by the client, ${webhook.decisions.toLocaleString('en-US')} decisions logged by the server (the difference: requests in flight when a run stopped)`, '');
+    }
+    out.push(`### Server memory (VmRSS from /proc; Deployment limit ${limits.memoryMiB} MiB, leak guard ${RSS_BUDGET_MIB} MiB)`, '');
+    out.push(table(['server', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'], reports.map((r) => [r.name, num(r.idle?.rssMiB ?? NaN), num(r.warm?.rssMiB ?? NaN), num(r.final?.rssMiB ?? NaN), num(r.final?.hwmMiB ?? NaN)]), ['l', 'r', 'r', 'r', 'r']));
+    out.push('');
+    const profile = webhook?.profile;
+    if (profile) {
+      out.push(`### Webhook CPU profile (--cpu-prof over the whole run, ${num(profile.totalMs / 1000)} s; shares are of non-idle self time)`, '');
+      const shown = profile.areas.filter((a) => Number.isNaN(a.share) || a.share >= 0.5);
+      const rest = profile.areas.filter((a) => !shown.includes(a));
+      const areaRows = shown.map((a) => [a.area, num(a.ms), Number.isNaN(a.share) ? '' : `${num(a.share, 2)}%`]);
+      if (rest.length > 0) areaRows.push([`${rest.length} other areas`, num(rest.reduce((x, a) => x + a.ms, 0)), `${num(rest.reduce((x, a) => x + a.share, 0), 2)}%`]);
+      out.push(table(['area', 'self ms', 'share'], areaRows, ['l', 'r', 'r']));
+      out.push('');
+      out.push(table(['function', 'where', 'area', 'self ms', 'share'], profile.functions.map((f) => [f.name, f.where, f.area, num(f.ms), `${num(f.share, 2)}%`]), ['l', 'l', 'l', 'r', 'r']));
+      out.push('');
+    }
+  }
+  out.push(`total time ${((performance.now() - started) / 1000).toFixed(0)} s; ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) FAILED`}`);
+  return out.join('\n');
+}
