@@ -28,8 +28,11 @@ function stripTag(path: string): string {
   return colon === -1 ? path : path.slice(0, colon);
 }
 
-/** Compile `registry.corp/`, `registry.corp/team/`, `*.corp.example`, `docker.io/library` into a matcher. */
-export function compileImagePattern(pattern: string): (image: string) => boolean {
+/**
+ * Compile `registry.corp/`, `registry.corp/team/`, `*.corp.example`, `docker.io/library` into a matcher of
+ * parsed locations: a request parses each image once, however many rules and patterns look at it.
+ */
+export function compileImagePattern(pattern: string): (image: ImageLocation) => boolean {
   const trimmed = pattern.replace(/\/+$/, '');
   const slash = trimmed.indexOf('/');
   const hostPattern = (slash === -1 ? trimmed : trimmed.slice(0, slash)).toLowerCase();
@@ -37,8 +40,7 @@ export function compileImagePattern(pattern: string): (image: string) => boolean
   const hostMatches = hostPattern.startsWith('*.')
     ? (host: string) => host.endsWith(hostPattern.slice(1))
     : (host: string) => host === (hostPattern === 'index.docker.io' ? 'docker.io' : hostPattern);
-  return (image) => {
-    const loc = parseImageLocation(image);
+  return (loc) => {
     if (!hostMatches(loc.host)) return false;
     return pathPrefix === '' || loc.path === pathPrefix || loc.path.startsWith(`${pathPrefix}/`);
   };

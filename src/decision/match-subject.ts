@@ -1,4 +1,5 @@
 import type { Pod } from '../k8s/pod.ts';
+import { parseImageLocation } from './image-ref.ts';
 import type { MatchSubject } from '../policy/types.ts';
 import type { DecisionInput } from './types.ts';
 
@@ -10,7 +11,7 @@ export function buildMatchSubject(input: Pick<DecisionInput, 'namespace' | 'name
     namespaceLabels: input.namespaceFacts?.labels ?? {},
     podLabels: stringMap(input.pod.metadata?.labels),
     serviceAccount: nonEmpty(spec.serviceAccountName) ?? nonEmpty(spec.serviceAccount) ?? 'default',
-    images: imagesOf(input.pod),
+    images: imagesOf(input.pod).map(parseImageLocation),
   };
 }
 

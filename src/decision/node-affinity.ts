@@ -15,7 +15,7 @@ export function planNodeAffinity(
   profileName: string,
 ): { ops: PatchOperation[]; conflicts: SchedulingConflict[] } {
   if (wanted.length === 0) return { ops: [], conflicts: [] };
-  const freshTerm = (): NodeSelectorTerm => ({ matchExpressions: wanted.map((r) => structuredClone(r)) });
+  const freshTerm = (): NodeSelectorTerm => ({ matchExpressions: wanted.map(copyRequirement) });
   const affinity = asObject(pod.spec?.affinity);
   if (!affinity) {
     return { ops: [add(['spec', 'affinity'], { nodeAffinity: { [REQUIRED]: { nodeSelectorTerms: [freshTerm()] } } })], conflicts: [] };
@@ -48,7 +48,7 @@ export function planNodeAffinity(
           message: `node affinity term ${i} requires ${describe(contradicting)}, which can never hold together with ${describe(req)} that runtime profile "${profileName}" needs; drop that expression`,
         });
       } else if (!(existing ?? []).some((e) => sameRequirement(e, req))) {
-        missing.push(structuredClone(req));
+        missing.push(copyRequirement(req));
       }
     }
     if (missing.length === 0) return;
@@ -57,6 +57,11 @@ export function planNodeAffinity(
     else for (const req of missing) ops.push(add([...termPath, 'matchExpressions', '-'], req));
   });
   return { ops, conflicts };
+}
+
+/** The patch must not share objects with the compiled policy; a requirement is flat, so a spread copy does. */
+function copyRequirement(r: NodeSelectorRequirement): NodeSelectorRequirement {
+  return r.values === undefined ? { ...r } : { ...r, values: [...r.values] };
 }
 
 function add(tokens: Array<string | number>, value: unknown): PatchOperation {

@@ -39,4 +39,5 @@ export function planTolerations(pod: Pod, wanted: readonly Toleration[]): PatchO
   return missing.map((t) => ({ op: 'add', path: pointer('spec', 'tolerations', '-'), value: clone(t) }));
 }
 
-const clone = <T>(value: T): T => structuredClone(value);
+/** The patch must not share objects with the compiled policy; a toleration is flat, so a spread copy does. */
+const clone = (t: Toleration): Toleration => ({ ...t });

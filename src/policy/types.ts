@@ -1,3 +1,4 @@
+import type { ImageLocation } from '../decision/image-ref.ts';
 import type { LabelSelectorRequirement, NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
 
 export type Action = 'sandbox' | 'require' | 'exempt';
@@ -95,7 +96,8 @@ export interface MatchSubject {
   namespaceLabels: Readonly<Record<string, string>>;
   podLabels: Readonly<Record<string, string>>;
   serviceAccount: string;
-  images: readonly string[];
+  /** Every container image (init, regular, ephemeral), parsed once. */
+  images: readonly ImageLocation[];
 }
 
 export interface CompiledRule {
