@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { readManifests, renderWebhookConfiguration, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
-import { rejection } from './harness/api-assertions.ts';
+import { impersonating, rejection } from './harness/api-assertions.ts';
 
 const bins = resolveBinaries();
 
@@ -25,14 +25,6 @@ spec:
 
 function pod(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
   return { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec } };
-}
-
-/** The same admin credentials, asking the API server to act as `user` (RBAC and admission see that user). */
-function impersonating(kc: k8s.KubeConfig, user: string): k8s.KubeConfig {
-  const copy = new k8s.KubeConfig();
-  copy.loadFromString(kc.exportConfig());
-  copy.users = copy.users.map((u) => ({ ...u, impersonateUser: user }));
-  return copy;
 }
 
 describe('the validating backstop behind a real kube-apiserver', { skip: bins.skip ?? false }, () => {

@@ -14,6 +14,7 @@ import { buildServiceDnsNames } from '../../src/tls/certificate-state.ts';
 import { startSelfManagedCertificates, type CertificateIntervals, type SelfManagedCertificates } from '../../src/tls/self-managed-certificates.ts';
 import { bindTlsSource } from '../../src/tls/tls-source.ts';
 import { sendHttps } from '../integration/admission/https-client.ts';
+import { describeApiError, waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { freePorts } from './harness/ports.ts';
@@ -254,29 +255,3 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
     await assertTrusted(configName, 'repaired');
   });
 });
-
-function describeApiError(error: unknown): string {
-  const body = (error as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      return (JSON.parse(body) as { message: string }).message;
-    } catch {
-      return body;
-    }
-  }
-  return String(error);
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting: ${describeApiError(last)}`);
-}

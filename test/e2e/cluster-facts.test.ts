@@ -4,19 +4,12 @@ import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClusterFacts, type ClusterFacts } from '../../src/cluster/cluster-facts.ts';
-import { waitFor } from './harness/api-assertions.ts';
+import { impersonating, waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 
 const bins = resolveBinaries();
 const quiet = { info: () => undefined, warn: () => undefined };
-
-function impersonating(kc: k8s.KubeConfig, user: string): k8s.KubeConfig {
-  const copy = new k8s.KubeConfig();
-  copy.loadFromString(kc.exportConfig());
-  copy.users = copy.users.map((u) => ({ ...u, impersonateUser: user }));
-  return copy;
-}
 
 describe('namespace and RuntimeClass caches against a real API server', { skip: bins.skip ?? false }, () => {
   let cluster: Cluster;

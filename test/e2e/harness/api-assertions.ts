@@ -1,6 +1,7 @@
 // What e2e tests need around API calls: the message of a refused call as kubectl prints it, polling until the
 // cluster has caught up (webhook configurations, policies and caches take effect asynchronously), and
 // comparing client-node's class instances with plain JSON.
+import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 
 /** The API server's message from a client-node ApiException (its body is the Status as JSON text). */
@@ -44,4 +45,12 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000,
 /** client-node returns class instances; compare their JSON, as the API server sent it. */
 export function plain<T>(value: T): T {
   return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** The same admin credentials, asking the API server to act as `user` (RBAC and admission see that user). */
+export function impersonating(kc: k8s.KubeConfig, user: string): k8s.KubeConfig {
+  const copy = new k8s.KubeConfig();
+  copy.loadFromString(kc.exportConfig());
+  copy.users = copy.users.map((u) => ({ ...u, impersonateUser: user }));
+  return copy;
 }
