@@ -1,6 +1,7 @@
 import { MIRROR_POD_ANNOTATION, type Pod, type Toleration } from '../k8s/pod.ts';
 import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '../policy/defaults.ts';
+import { MODE_STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
 import { findUnsupportedFeatures } from './compat.ts';
 import { pointer, type PatchOperation } from './json-pointer.ts';
@@ -41,19 +42,32 @@ export function decide(input: DecisionInput): Decision {
   return applyRule(input.mutate === false && rule.action === 'sandbox' ? { ...rule, action: 'require' } : rule, input);
 }
 
+/**
+ * The first matching policy rule, unless the namespace's labels ask for something stricter: like PodSecurity
+ * labels, the namespace label is a floor, so a rule keyed on what the pod's author controls (labels, service
+ * account, images) can refine how a governed pod is sandboxed but never exempt it or soften the mode.
+ */
 function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
   const subject = buildMatchSubject(input);
   const rule = input.policy.rules.find((r) => r.matches(subject));
-  if (rule) {
-    return { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowed: rule.allowed, problems: [] };
-  }
+  const fromRule: GoverningRule | undefined = rule
+    ? { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowed: rule.allowed, problems: [] }
+    : undefined;
+  const fromLabel = findNamespaceLabelRule(input);
+  if (!fromLabel || (fromRule && strictness(fromRule) >= strictness(fromLabel))) return fromRule;
+  return fromLabel;
+}
+
+function strictness(rule: GoverningRule): number {
+  return rule.action === 'exempt' ? -1 : MODE_STRENGTH[rule.mode];
+}
+
+function findNamespaceLabelRule(input: DecisionInput): GoverningRule | undefined {
   if (!input.policy.namespaceLabels.enabled) return undefined;
   const labels = input.namespaceFacts?.labels ?? {};
   const wanted = labels[NAMESPACE_RUNTIME_LABEL];
   if (wanted === undefined) return undefined;
-  const modeLabel = labels[NAMESPACE_MODE_LABEL];
-  // An unreadable mode label must not weaken enforcement, so it falls back to the strictest mode.
-  const mode: Mode = modeLabel === undefined ? input.policy.namespaceLabels.defaultMode : isMode(modeLabel) ? modeLabel : 'enforce';
+  const mode: Mode = parseNamespaceMode(labels[NAMESPACE_MODE_LABEL], input.policy.namespaceLabels.defaultMode);
   const profile = input.policy.profiles.get(wanted);
   const label = `label ${NAMESPACE_RUNTIME_LABEL}=${wanted} on namespace "${input.namespace}"`;
   const problems: Violation[] = [];
@@ -256,6 +270,3 @@ function isMirrorPodFromNode(input: DecisionInput): boolean {
   return !!requester?.username?.startsWith('system:node:') && !!requester.groups?.includes('system:nodes');
 }
 
-function isMode(value: string): value is Mode {
-  return value === 'enforce' || value === 'warn' || value === 'audit';
-}

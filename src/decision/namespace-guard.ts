@@ -1,8 +1,8 @@
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
+import { MODE_STRENGTH as STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
 import type { Mode, Policy } from '../policy/types.ts';
 import type { Requester, Verdict } from './types.ts';
 
-const STRENGTH: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, enforce: 2 };
 
 export interface NamespaceChange {
   operation: string;
@@ -37,7 +37,7 @@ export function guardNamespaceLabels(change: NamespaceChange): Verdict {
 
 function findWeakenings({ operation, labels, oldLabels, policy }: NamespaceChange): string[] {
   const problems: string[] = [];
-  const mode = (value: string | undefined): Mode => (value === undefined ? policy.namespaceLabels.defaultMode : value in STRENGTH ? (value as Mode) : 'enforce');
+  const mode = (value: string | undefined): Mode => parseNamespaceMode(value, policy.namespaceLabels.defaultMode);
   if (operation === 'CREATE' || oldLabels === undefined) {
     const asked = labels[NAMESPACE_MODE_LABEL];
     if (asked !== undefined && STRENGTH[mode(asked)] < STRENGTH.enforce) {

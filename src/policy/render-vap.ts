@@ -162,28 +162,34 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     return condition === 'true' ? celString(rule.name) : `${condition} ? ${celString(rule.name)} :`;
   });
   const complete = chain.findIndex((line) => !line.endsWith(' :'));
-  add('rule', complete === -1 ? [...chain, '""'].join('\n') : chain.slice(0, complete + 1).join('\n'));
+  add(labelsEnabled ? 'matchedRule' : 'rule', complete === -1 ? [...chain, '""'].join('\n') : chain.slice(0, complete + 1).join('\n'));
 
-  // The governing mode, "" when nothing governs the pod (or an exempt rule does).
-  const modeLines: string[] = [];
+  // The matched rule's mode, "" for an exempt rule or none (decide.ts strictness ranks both below every mode).
+  const matched = v(labelsEnabled ? 'matchedRule' : 'rule');
+  const ruleModeLines: string[] = [];
   for (const mode of MODES) {
     const names = policy.rules.filter((r) => r.action !== 'exempt' && r.mode === mode).map((r) => r.name);
-    if (names.length > 0) modeLines.push(`${v('rule')} in ${celList(names)} ? ${celString(mode)} :`);
+    if (names.length > 0) ruleModeLines.push(`${matched} in ${celList(names)} ? ${celString(mode)} :`);
   }
-  if (labelsEnabled) {
+  ruleModeLines.push('""');
+  if (!labelsEnabled) {
+    add('mode', ruleModeLines.join('\n'));
+  } else {
+    add('ruleMode', ruleModeLines.join('\n'));
     const labels = v('namespaceLabels');
     const modeLabel = `${labels}[${celString(NAMESPACE_MODE_LABEL)}]`;
-    if (policy.rules.length > 0) modeLines.push(`${v('rule')} != "" ? "" :`);
-    modeLines.push(
+    add('labelMode', [
       `!(${celString(NAMESPACE_RUNTIME_LABEL)} in ${labels}) ? "" :`,
       `!(${celString(NAMESPACE_MODE_LABEL)} in ${labels}) ? ${celString(policy.namespaceLabels.defaultMode)} :`,
       // An unreadable mode label falls back to the strictest mode, never to the policy default.
       `${modeLabel} in ["warn", "audit"] ? ${modeLabel} : "enforce"`,
-    );
-  } else {
-    modeLines.push('""');
+    ].join('\n'));
+    // The namespace label is a floor (decide.ts findGoverningRule): the matched rule governs unless the label
+    // asks for a stricter mode; then the label does, shown as rule "".
+    const strength = (m: string) => `(${m} == "enforce" ? 2 : ${m} == "warn" ? 1 : ${m} == "audit" ? 0 : -1)`;
+    add('rule', `${v('labelMode')} != "" && ${strength(v('labelMode'))} > ${strength(v('ruleMode'))} ? "" : ${v('matchedRule')}`);
+    add('mode', `${v('rule')} != "" ? ${v('ruleMode')} : ${v('labelMode')}`);
   }
-  add('mode', modeLines.join('\n'));
 
   // How messages name the governing rule (decide.ts GoverningRule.label).
   add('governedBy', labelsEnabled

@@ -33,6 +33,15 @@ describe('namespace label guard', () => {
   test('an unreadable mode counts as enforce, so replacing it with warn is a weakening', () => {
     assert.equal(update({ [RUNTIME]: 'gvisor', [MODE]: 'strict' }, { [RUNTIME]: 'gvisor', [MODE]: 'warn' }).allowed, false);
   });
+  test('a mode value naming an Object.prototype member cannot be used as a stepping stone', () => {
+    for (const trick of ['toString', 'constructor', 'valueOf', 'hasOwnProperty']) {
+      // Reads as enforce, so setting it is no weakening...
+      assert.equal(update({ [RUNTIME]: 'gvisor' }, { [RUNTIME]: 'gvisor', [MODE]: trick }).allowed, true, trick);
+      // ...and leaving it for audit is one.
+      assert.equal(update({ [RUNTIME]: 'gvisor', [MODE]: trick }, { [RUNTIME]: 'gvisor', [MODE]: 'audit' }).allowed, false, trick);
+    }
+  });
+
   test('adding a runtime label or strengthening is open to anyone; unrelated labels are free', () => {
     assert.equal(update({}, { [RUNTIME]: 'gvisor' }).allowed, true);
     assert.equal(update({ [RUNTIME]: 'gvisor', [MODE]: 'audit' }, { [RUNTIME]: 'gvisor', [MODE]: 'enforce' }).allowed, true);

@@ -179,7 +179,7 @@ describe('render vap: first match, modes and allowed runtimes', () => {
   const spec = specOf(objects, 'sandbox-admission-enforce');
 
   test('rules are tried in policy order and the chain stops at a rule that matches everything', () => {
-    assert.equal(variable(spec, 'rule'), [
+    assert.equal(variable(spec, 'matchedRule'), [
       'request.namespace == "team-platform" ? "platform" :',
       'request.namespace.matches("(?s)^(?:team-.*)$") ? "teams" :',
       '"app" in variables.podLabels && variables.podLabels["app"] == "untrusted" ? "untrusted" :',
@@ -187,16 +187,21 @@ describe('render vap: first match, modes and allowed runtimes', () => {
     ].join('\n'));
   });
 
-  test('an exempt rule has no mode, so it shields the pod; rules after it keep theirs; labels come last', () => {
-    const mode = variable(spec, 'mode').split('\n');
-    assert.deepEqual(mode.slice(0, 4), [
-      'variables.rule in ["teams", "never-reached"] ? "enforce" :',
-      'variables.rule in ["untrusted"] ? "warn" :',
-      'variables.rule in ["everything-else"] ? "audit" :',
-      'variables.rule != "" ? "" :',
+  test('an exempt rule has no mode, so it shields the pod; rules after it keep theirs', () => {
+    assert.deepEqual(variable(spec, 'ruleMode').split('\n'), [
+      'variables.matchedRule in ["teams", "never-reached"] ? "enforce" :',
+      'variables.matchedRule in ["untrusted"] ? "warn" :',
+      'variables.matchedRule in ["everything-else"] ? "audit" :',
+      '""',
     ]);
-    assert.match(mode[4]!, /^!\("sandbox-admission\.io\/runtime" in variables\.namespaceLabels\) \? "" :$/);
-    assert.equal(mode.at(-1), 'variables.namespaceLabels["sandbox-admission.io/mode"] in ["warn", "audit"] ? variables.namespaceLabels["sandbox-admission.io/mode"] : "enforce"');
+    const labelMode = variable(spec, 'labelMode').split('\n');
+    assert.match(labelMode[0]!, /^!\("sandbox-admission\.io\/runtime" in variables\.namespaceLabels\) \? "" :$/);
+    assert.equal(labelMode.at(-1), 'variables.namespaceLabels["sandbox-admission.io/mode"] in ["warn", "audit"] ? variables.namespaceLabels["sandbox-admission.io/mode"] : "enforce"');
+  });
+
+  test('the namespace label is a floor: it governs when it is stricter than the matched rule (or none matched)', () => {
+    assert.match(variable(spec, 'rule'), /^variables\.labelMode != "" && \(variables\.labelMode == "enforce" \? 2 .*\) > \(variables\.ruleMode == "enforce" \? 2 .*\) \? "" : variables\.matchedRule$/);
+    assert.equal(variable(spec, 'mode'), 'variables.rule != "" ? variables.ruleMode : variables.labelMode');
   });
 
   test('allowedRuntimes narrow the classes; every profile otherwise, in policy order', () => {
@@ -205,7 +210,7 @@ describe('render vap: first match, modes and allowed runtimes', () => {
 
   test('the namespace label default mode is the policy default', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n`);
-    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'mode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
+    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
   });
 });
 
@@ -265,7 +270,7 @@ describe('render vap: label selectors and images', () => {
     const images = variable(spec, 'images');
     for (const list of ['initContainers', 'containers', 'ephemeralContainers']) assert.ok(images.includes(`object.spec.${list}.map(`), list);
     assert.deepEqual(spec.variables.map((v) => v.name).slice(0, 6), ['namespaceLabels', 'images', 'imageNames', 'imageFirstSegments', 'imageHostPaths', 'imageRefs']);
-    assert.equal(variable(spec, 'rule'), 'variables.imageRefs.exists(ref, !(ref[0] == "registry.corp")) ? "r" :\n""');
+    assert.equal(variable(spec, 'matchedRule'), 'variables.imageRefs.exists(ref, !(ref[0] == "registry.corp")) ? "r" :\n""');
   });
 
   test('no image rule, no image variables (they cost CEL budget)', () => {
