@@ -70,8 +70,18 @@ async function check(subject: Subject, endpoint: ReviewEndpoint, request: Admiss
       return guardNamespaceLabels({ operation: request.operation, labels: labelsOf(object), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy });
     case 'runtime-class':
       return flagRuntimeClass(object, policy);
-    case 'pod-ephemeral-containers':
-      return checkEphemeralContainers(object as Pod, oldObject as Pod | undefined, policy);
+    case 'pod-ephemeral-containers': {
+      const features = checkEphemeralContainers(object as Pod, oldObject as Pod | undefined, policy);
+      if (!features.allowed) return features;
+      // A debug container's image can make a pod governed that was not (images.notFrom): judge the pod as it
+      // would be created now, but only refuse what the new containers changed, so pods that predate the
+      // webhook can still be debugged.
+      const nsFacts = await namespaceFacts(request, facts);
+      const judge = (pod: Pod) => decide({ operation: 'CREATE', namespace: request.namespace, pod, requester: request.userInfo, namespaceFacts: nsFacts, policy, runtimeClasses: facts.runtimeClasses(), mutate: false });
+      const after = judge(object as Pod);
+      if (after.allowed || (oldObject && !judge(oldObject as Pod).allowed)) return features;
+      return { ...features, allowed: false, rule: after.rule, mode: after.mode, reason: 'ephemeral container makes the pod violate the policy', message: after.message?.replace('sandbox-admission denied this pod:', 'sandbox-admission denied this ephemeral container: with it the pod') ?? 'denied', auditAnnotations: after.auditAnnotations };
+    }
     case 'workload':
       return evaluatePodTemplate({ operation: request.operation, object, oldObject, namespace: request.namespace, namespaceFacts: await namespaceFacts(request, facts), requester: request.userInfo, policy, runtimeClasses: facts.runtimeClasses() });
     default:
@@ -95,8 +105,9 @@ function classify(request: AdmissionRequest): Subject {
     if (request.subResource === undefined) return request.kind.kind === 'Pod' ? 'pod' : 'other';
     return request.subResource === 'ephemeralcontainers' ? 'pod-ephemeral-containers' : 'other';
   }
+  // Updates through namespaces/status and namespaces/finalize carry metadata too, labels included.
+  if (group === '' && resource === 'namespaces' && [undefined, 'status', 'finalize'].includes(request.subResource)) return 'namespace';
   if (request.subResource !== undefined) return 'other';
-  if (group === '' && resource === 'namespaces') return 'namespace';
   if (group === 'node.k8s.io' && resource === 'runtimeclasses') return 'runtime-class';
   if (WORKLOADS[group]?.includes(resource)) return 'workload';
   return 'other';

@@ -21,6 +21,9 @@ spec:
       match: {podSelector: {matchLabels: {app: untrusted}}}
       action: sandbox
       runtime: gvisor
+    - name: outside-images
+      match: {namespaces: [images], images: {notFrom: [registry.corp/]}}
+      action: require
 `;
 
 function pod(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
@@ -43,6 +46,7 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
     await objects.create(renderWebhookConfiguration('manifests/base/validating-webhook.yaml', webhook.url, webhook.caPem) as k8s.KubernetesObject);
     await createNamespace(kc, 'apps');
+    await createNamespace(kc, 'images');
     await createNamespace(kc, 'governed', { 'sandbox-admission.io/runtime': 'gvisor' });
     // Developers may edit namespaces and create pods; the controller identity may create pods in apps.
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
@@ -99,6 +103,14 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     delete fresh.metadata!.labels!['sandbox-admission.io/runtime'];
     assert.match(await rejection(dev.replaceNamespace({ name: 'governed', body: fresh })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
     assert.match(await rejection(dev.createNamespace({ body: { metadata: { name: 'sneaky', labels: { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' } } } })), /may not start with sandbox-admission\.io\/mode=warn/);
+    // The status and finalize subresources carry labels too: removing them that way is refused as well.
+    const viaStatus = await core.readNamespace({ name: 'governed' });
+    delete viaStatus.metadata!.labels!['sandbox-admission.io/runtime'];
+    const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createClusterRole({ body: { metadata: { name: 'e2e-ns-status' }, rules: [{ apiGroups: [''], resources: ['namespaces/status', 'namespaces/finalize'], verbs: ['update'] }] } });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name: 'e2e-ns-status' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-ns-status' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'dev' }] } });
+    assert.match(await rejection(dev.replaceNamespaceStatus({ name: 'governed', body: viaStatus })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
+    assert.match(await rejection(dev.replaceNamespaceFinalize({ name: 'governed', body: viaStatus })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
     // Unrelated label edits by the developer still work.
     const other = await dev.readNamespace({ name: 'governed' });
     other.metadata!.labels = { ...other.metadata!.labels, team: 'payments' };
@@ -107,6 +119,16 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     const admin = await core.readNamespace({ name: 'governed' });
     admin.metadata!.labels = { ...admin.metadata!.labels, 'sandbox-admission.io/mode': 'warn' };
     assert.equal((await core.replaceNamespace({ name: 'governed', body: admin })).metadata?.labels?.['sandbox-admission.io/mode'], 'warn');
+  });
+
+  it('4b. kubectl debug cannot make an ungoverned pod governed-but-unsandboxed through a debug image', async () => {
+    await core.createNamespacedPod({ namespace: 'images', body: pod('corp-only', {}, { containers: [{ name: 'app', image: 'registry.corp/app:1' }] }) });
+    const withOutsider = await core.readNamespacedPod({ namespace: 'images', name: 'corp-only' });
+    withOutsider.spec!.ephemeralContainers = [{ name: 'debugger', image: 'docker.io/someone/tool' }];
+    assert.match(await rejection(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'images', name: 'corp-only', body: withOutsider })), /denied this ephemeral container: with it the pod .*rule "outside-images" requires a sandbox runtime/);
+    const withCorpTool = await core.readNamespacedPod({ namespace: 'images', name: 'corp-only' });
+    withCorpTool.spec!.ephemeralContainers = [{ name: 'debugger', image: 'registry.corp/debug:1' }];
+    assert.ok(await core.replaceNamespacedPodEphemeralcontainers({ namespace: 'images', name: 'corp-only', body: withCorpTool }));
   });
 
   it('4. kubectl debug cannot add a privileged ephemeral container to a sandboxed pod; a plain one joins', async () => {

@@ -161,6 +161,35 @@ describe('what each endpoint reviews', () => {
     assert.match((response.status as { message: string }).message, /ephemeral container "dbg"/);
   });
 
+  test('an ephemeral container whose image makes the pod governed is refused; a pod that was already in breach can still be debugged', async () => {
+    const imagePolicy = policyWithRules(`    - {name: outside, match: {images: {notFrom: [registry.corp/]}}, action: require}\n`);
+    const ih = buildReviewHandler({ policy: () => imagePolicy, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
+    const corpOnly = untrustedPod({ containers: [{ name: 'c', image: 'registry.corp/app:1' }] }, {});
+    const debugged = structuredClone(corpOnly);
+    debugged.spec!.ephemeralContainers = [{ name: 'dbg', image: 'docker.io/evil/tool' }];
+    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', debugged, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: corpOnly });
+    const outcome = await ih('validate', body);
+    const response = (outcome as { body: Answer }).body.response;
+    assert.equal(response.allowed, false);
+    assert.match((response.status as { message: string }).message, /denied this ephemeral container: with it the pod .*rule "outside" requires a sandbox runtime/);
+    const legacy = untrustedPod({ containers: [{ name: 'c', image: 'docker.io/legacy' }] }, {});
+    const legacyDebugged = structuredClone(legacy);
+    legacyDebugged.spec!.ephemeralContainers = [{ name: 'dbg', image: 'busybox' }];
+    const again = await ih('validate', review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', legacyDebugged, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: legacy }));
+    assert.equal((again as { body: Answer }).body.response.allowed, true);
+  });
+
+  test('namespaces/status and namespaces/finalize updates are guarded like the namespace itself', async () => {
+    for (const subResource of ['status', 'finalize']) {
+      const body = review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: {} } }, {
+        operation: 'UPDATE',
+        subResource,
+        oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+      });
+      assert.equal((await answer('validate', body)).allowed, false, subResource);
+    }
+  });
+
   test('a Deployment is judged by its template at /validate and never patched', async () => {
     const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { metadata: { labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
     const response = await answer('validate', review({ group: 'apps', version: 'v1', resource: 'deployments' }, 'Deployment', deployment));
