@@ -353,7 +353,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     // Pod CREATE and kubectl debug are two webhooks so that their failurePolicies can differ (components/fail-open).
     assert.deepEqual(summary('pods.validate.sandbox-admission.io'), { rules: ['CREATE /v1/pods'], failurePolicy: 'Fail', timeoutSeconds: 5 });
     assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), { rules: ['UPDATE /v1/pods/ephemeralcontainers'], failurePolicy: 'Fail', timeoutSeconds: 5 });
-    assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE /v1/namespaces'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE /v1/namespaces,namespaces/status,namespaces/finalize'], failurePolicy: 'Fail', timeoutSeconds: 5 });
     assert.deepEqual(summary('workloads.validate.sandbox-admission.io'), {
       rules: ['CREATE,UPDATE apps/v1/deployments,statefulsets,daemonsets,replicasets', 'CREATE,UPDATE batch/v1/jobs,cronjobs'],
       failurePolicy: 'Ignore',
