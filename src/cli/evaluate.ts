@@ -3,6 +3,7 @@ import type { Operation } from 'fast-json-patch';
 import { decide } from '../decision/decide.ts';
 import type { Decision } from '../decision/types.ts';
 import { formatCodedError } from '../errors.ts';
+import type { Pod } from '../k8s/pod.ts';
 import { extractPod } from '../k8s/workloads.ts';
 import type { Policy } from '../policy/types.ts';
 import type { ManifestDocument } from './manifest.ts';
@@ -57,7 +58,13 @@ export function evaluateManifests(documents: ManifestDocument[], options: Evalua
       namespaceFacts: { name: namespace, labels: options.namespaceLabels.get(namespace) ?? {} },
       policy: options.policy,
     });
-    const mutatedPod = fjp.applyPatch(structuredClone(source.pod), decision.patch as Operation[], true, false).newDocument;
+    let mutatedPod: unknown;
+    try {
+      mutatedPod = fjp.applyPatch(structuredClone(source.pod), decision.patch as Operation[], true, false).newDocument;
+    } catch (cause) {
+      // A defect, not bad input: say so for this object and go on with the others.
+      return { object: source.ref, document: doc.index, namespace, result: 'error', message: `internal error applying the patch: ${(cause as Error).message}` };
+    }
     const prefix = source.fieldPrefix;
     return {
       object: source.ref,
@@ -73,7 +80,7 @@ export function evaluateManifests(documents: ManifestDocument[], options: Evalua
       warnings: decision.warnings,
       violations: decision.violations.map((v) => ({ kind: v.kind, message: v.message, paths: v.paths.map((p) => prefix + p) })),
       patch: decision.patch,
-      mutated: source.rebuild(mutatedPod),
+      mutated: source.rebuild(mutatedPod as Pod),
     };
   });
 }

@@ -23,7 +23,13 @@ export function parseManifests(text: string): ManifestDocument[] {
       out.push({ index: i + 1, error: { code: 'MANIFEST_YAML', path: where, message: first.message.split('\n')[0] ?? first.message } });
       return;
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (cause) {
+      out.push({ index: i + 1, error: { code: 'MANIFEST_YAML', path: `document ${i + 1}`, message: (cause as Error).message.split('\n')[0] ?? 'unreadable YAML' } });
+      return;
+    }
     if (value === null || value === undefined) return;
     for (const item of flattenLists([value])) out.push({ index: i + 1, value: item });
   });

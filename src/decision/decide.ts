@@ -2,6 +2,7 @@ import { MIRROR_POD_ANNOTATION, type Pod, type Toleration } from '../k8s/pod.ts'
 import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '../policy/defaults.ts';
 import { MODE_STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
+import { isPlainObject } from '../util/shape.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
 import { findUnsupportedFeatures } from './compat.ts';
 import { pointer, type PatchOperation } from './json-pointer.ts';
@@ -95,6 +96,10 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
     return { ...base(rule, input.pod), reason: `exempted by ${rule.label}`, auditAnnotations: { decision: 'exempt', rule: rule.name } };
   }
   const pod = input.pod;
+  if (!isPlainObject(pod.spec)) {
+    // The API server always sends a spec; only a broken manifest lacks one, and nothing can be planned into it.
+    return reportViolations(rule, pod, [{ kind: 'malformed-pod', message: 'the pod has no spec object, so it cannot be checked or sandboxed', paths: ['spec'] }]);
+  }
   const asked = runtimeClassOf(pod);
   const allowedClasses = rule.allowed.map((p) => p.runtimeClassName);
   const violations: Violation[] = [...rule.problems];
@@ -225,11 +230,11 @@ function schedulingFor(profile: Profile, input: DecisionInput): { nodeSelector: 
 
 function planRuleAnnotation(pod: Pod, ruleName: string): PatchOperation[] {
   const metadata = pod.metadata;
-  const annotations = metadata?.annotations;
-  if (!metadata || typeof metadata !== 'object') {
+  const annotations = isPlainObject(metadata) ? metadata.annotations : undefined;
+  if (!isPlainObject(metadata)) {
     return [{ op: 'add', path: pointer('metadata'), value: { annotations: { [RULE_ANNOTATION]: ruleName } } }];
   }
-  if (!annotations || typeof annotations !== 'object') {
+  if (!isPlainObject(annotations)) {
     return [{ op: 'add', path: pointer('metadata', 'annotations'), value: { [RULE_ANNOTATION]: ruleName } }];
   }
   if (annotations[RULE_ANNOTATION] === ruleName) return [];

@@ -1,4 +1,5 @@
 import type { Pod } from '../k8s/pod.ts';
+import { isPlainObject } from '../util/shape.ts';
 import { pointer, type PatchOperation } from './json-pointer.ts';
 
 export interface SchedulingConflict {
@@ -14,7 +15,7 @@ export function planNodeSelector(
   profileName: string,
 ): { ops: PatchOperation[]; conflicts: SchedulingConflict[] } {
   const raw = pod.spec?.nodeSelector;
-  const existing = raw && typeof raw === 'object' ? raw : undefined;
+  const existing = isPlainObject(raw) ? raw : undefined;
   const missing: Record<string, string> = {};
   const conflicts: SchedulingConflict[] = [];
   for (const [key, value] of Object.entries(wanted)) {

@@ -34,7 +34,7 @@ export interface DecisionInput {
 
 /** Why a governed pod cannot be admitted as asked. */
 export interface Violation {
-  kind: 'runtime-not-allowed' | 'no-sandbox-runtime' | 'unsupported-feature' | 'scheduling-conflict' | 'runtime-class-missing' | 'runtime-class-not-sandbox' | 'namespace-label-invalid';
+  kind: 'malformed-pod' | 'runtime-not-allowed' | 'no-sandbox-runtime' | 'unsupported-feature' | 'scheduling-conflict' | 'runtime-class-missing' | 'runtime-class-not-sandbox' | 'namespace-label-invalid';
   message: string;
   /** Pod fields at fault, kubectl style. */
   paths: string[];

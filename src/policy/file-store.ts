@@ -61,7 +61,13 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   let failedDigest: string | undefined;
 
   const reload = (): PolicyReloadEvent => {
-    const loaded = loadPolicyFile(options.path, options.webhookNamespace);
+    let loaded: ReturnType<typeof loadPolicyFile>;
+    try {
+      loaded = loadPolicyFile(options.path, options.webhookNamespace);
+    } catch (cause) {
+      // A reload runs from a timer: whatever goes wrong must leave the last good policy, never end the process.
+      loaded = err([{ code: 'POLICY_READ', path: options.path, message: (cause as Error).message }]);
+    }
     if (!loaded.ok) {
       // Report a given bad content once, not on every poll.
       const key = JSON.stringify(loaded.error);
@@ -90,6 +96,8 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
       settle = setTimeout(reload, options.settleMs ?? 150);
       settle.unref();
     });
+    // The poll below still reloads if the watch breaks (the directory replaced, inotify limits).
+    watcher.on('error', () => watcher?.close());
   } catch {
     watcher = undefined;
   }

@@ -40,7 +40,14 @@ export function parsePolicy(text: string, options: ParseOptions): Result<Policy,
       })),
     );
   }
-  return parsePolicyObject(doc.toJS({ maxAliasCount: 100 }), options);
+  let value: unknown;
+  try {
+    // toJS throws on what parsing let through: an alias with no anchor, an alias bomb past the count.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (cause) {
+    return err([{ code: 'POLICY_YAML', message: (cause as Error).message.split('\n')[0] ?? 'unreadable YAML' }]);
+  }
+  return parsePolicyObject(value, options);
 }
 
 export function parsePolicyObject(value: unknown, options: ParseOptions): Result<Policy, CodedError[]> {

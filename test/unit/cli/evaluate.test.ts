@@ -98,4 +98,12 @@ describe('sandbox-admission evaluate', () => {
     assert.doesNotMatch(evaluate({ output: 'yaml' }).out, /[&*]a\d/);
     assert.ok(parseYaml(evaluate({ output: 'yaml' }).out.split('---\n')[0]!));
   });
+
+  test('a Pod without a spec and an unresolvable alias are reported per document; the rest is still evaluated', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const file = join(dir, 'odd.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: nospec, labels: {app: untrusted}}\n---\nkind: Pod\nmetadata: *missing\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: x}]}\n');
+    const results = JSON.parse(evaluate({ file }).out) as Evaluation[];
+    assert.deepEqual(results.map((r) => [r.object, r.result]), [['Pod/nospec', 'denied'], ['document 2', 'error'], ['Pod/fine', 'allowed']]);
+  });
 });

@@ -174,3 +174,31 @@ describe('scheduling taken from the cluster RuntimeClass', () => {
     assert.equal(applyDecision(pod, decideCreate(kataRule, pod)).spec?.nodeSelector, undefined);
   });
 });
+
+describe('malformed pods (manifests, direct callers) never yield a patch that cannot apply', () => {
+  const policy = policyWithRules(UNTRUSTED_TO_GVISOR);
+  const shapes: Array<[string, (pod: ReturnType<typeof untrustedPod>) => void]> = [
+    ['annotations as an array', (p) => { (p.metadata as Record<string, unknown>).annotations = ['x']; }],
+    ['metadata labels kept, annotations null', (p) => { (p.metadata as Record<string, unknown>).annotations = null; }],
+    ['nodeSelector as an array', (p) => { (p.spec as Record<string, unknown>).nodeSelector = ['x']; }],
+    ['tolerations as an object', (p) => { (p.spec as Record<string, unknown>).tolerations = { key: 'x' }; }],
+    ['affinity as an array', (p) => { (p.spec as Record<string, unknown>).affinity = []; }],
+    ['nodeSelectorTerms holding a string', (p) => { p.spec!.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: ['x' as never] } } }; }],
+  ];
+  for (const [name, breakIt] of shapes) {
+    test(name, () => {
+      const pod = untrustedPod();
+      breakIt(pod);
+      const decision = decideCreate(policy, pod);
+      assert.equal(applyDecision(pod, decision).spec?.runtimeClassName, 'gvisor');
+    });
+  }
+
+  test('a governed pod without a spec object is refused, not planned into', () => {
+    const pod = untrustedPod();
+    delete pod.spec;
+    const decision = decideCreate(policy, pod);
+    assert.equal(decision.allowed, false);
+    assert.equal(decision.violations[0]!.kind, 'malformed-pod');
+  });
+});

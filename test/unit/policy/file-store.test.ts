@@ -62,3 +62,11 @@ test('an invalid policy at start-up throws with the problems attached', () => {
   writeFileSync(path, 'kind: Nope\n');
   assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), (e: Error & { problems?: unknown[] }) => (e.problems?.length ?? 0) > 0);
 });
+
+test('a reload of unresolvable YAML is a refusal event, never an exception out of the timer', () => {
+  const { path, store } = setup();
+  writeFileSync(path, 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: *typo\n');
+  assert.equal(store.reload().result, 'failure');
+  assert.equal(store.current().rules[0]!.name, 'first');
+  store.close();
+});

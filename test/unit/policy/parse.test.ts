@@ -92,3 +92,9 @@ describe('policy parsing', () => {
     assert.deepEqual(errors.map((e) => e.path), ['apiVersion', 'kind']);
   });
 });
+
+test('YAML that parses but cannot be resolved (an alias without an anchor) is refused, not thrown', () => {
+  const result = parsePolicy('apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: *typo\n', { webhookNamespace: 'x' });
+  assert.equal(result.ok, false);
+  assert.equal(!result.ok && result.error[0]!.code, 'POLICY_YAML');
+});
