@@ -43,7 +43,7 @@ export function buildReviewHandler(facts: ReviewFacts, now: () => number = () =>
     const relevant = endpoint === 'mutate' ? subject === 'pod' : subject !== 'other';
     if (!relevant || (request.object === undefined && request.operation !== 'CREATE')) {
       const reason = relevant ? `${request.operation} carries no object` : `not reviewed at /${endpoint}`;
-      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request), reason }, 'none', 'allowed', 'enforce');
+      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request), reason }, 'none', 'allowed', 'none');
     }
     if (request.object === undefined) {
       return { kind: 'bad-request', status: 422, code: 'REVIEW_BAD_FIELD', message: 'request.object: a CREATE review must carry the object' };
@@ -58,7 +58,9 @@ export function buildReviewHandler(facts: ReviewFacts, now: () => number = () =>
     const patched = 'patch' in verdict && (verdict as Decision).patch.length > 0;
     const outcome = !verdict.allowed ? 'denied' : patched ? 'patched' : 'allowed';
     const answer = encodeReview(request, { patch: [], ...verdict });
-    return reviewed(endpoint, answer, { ...requestLog(request), ...verdictLog(verdict), durationMs: round(now() - started) }, verdict.action, outcome, verdict.mode);
+    // Nothing governed the object: no mode applied, and a metric label of "enforce" would say otherwise.
+    const mode = verdict.action === 'none' ? 'none' : verdict.mode;
+    return reviewed(endpoint, answer, { ...requestLog(request), ...verdictLog(verdict), durationMs: round(now() - started) }, verdict.action, outcome, mode);
   };
 }
 
