@@ -1,4 +1,5 @@
 import type { Container, Pod, Toleration } from '../src/k8s/pod.ts';
+import { podReview as buildPodReview } from '../test/helpers/reviews.ts';
 
 /**
  * Inputs shared by the micro-benchmarks and the load test: pods shaped like the ones a cluster sends,
@@ -102,27 +103,9 @@ export function largePod(bytes = 1024 * 1024): Pod {
   return p;
 }
 
-/** An AdmissionReview for a pod CREATE, shaped like kube-apiserver's (admission.k8s.io/v1). */
+/** An AdmissionReview for a pod CREATE, as the ReplicaSet controller's request reaches the webhook. */
 export function podReview(p: Pod, uid: string, namespace = p.metadata?.namespace ?? NAMESPACE): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      name: p.metadata?.name,
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: 'u-1', groups: ['system:serviceaccounts', 'system:authenticated'] },
-      object: p,
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-    },
-  };
+  return buildPodReview(p, { uid, namespace, username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] });
 }
 
 /**
