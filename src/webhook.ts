@@ -32,6 +32,8 @@ export interface WebhookDeps {
   reportPolicyRefusal?: (errors: CodedError[]) => Promise<void>;
   /** How often to re-check that every profile's RuntimeClass exists and is a sandbox. */
   runtimeClassCheckIntervalMs?: number;
+  /** Generated ValidatingAdmissionPolicies that disagree with the policy in force (cluster mode), told of reloads. */
+  admissionPolicyCheck?: { stale(): readonly string[]; check(): Promise<void> };
 }
 
 export interface RunningWebhook {
@@ -51,8 +53,10 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     onReload: (event) => {
       if (event.result === 'unchanged') return;
       recordPolicyReload(metrics, event.result, new Date());
-      if (event.result === 'success') logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
-      else {
+      if (event.result === 'success') {
+        logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
+        void deps.admissionPolicyCheck?.check();
+      } else {
         logger.error({ path: event.path, errors: event.errors?.map(formatCodedError) }, 'policy refused; the last good policy stays in force');
         deps.reportPolicyRefusal?.(event.errors ?? []).catch((error: unknown) => logger.warn({ err: error }, 'could not record the policy refusal event'));
       }
@@ -87,7 +91,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
-      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail, ...(classProblems.length > 0 ? { runtimeClassProblems: classProblems } : {}) } };
+      const admissionPolicyStale = deps.admissionPolicyCheck?.stale() ?? [];
+      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail, ...(classProblems.length > 0 ? { runtimeClassProblems: classProblems } : {}), ...(admissionPolicyStale.length > 0 ? { admissionPolicyStale: [...admissionPolicyStale] } : {}) } };
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });

@@ -75,6 +75,7 @@ export function buildProgram(): Command {
     .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
     .option('--policy-configmap <name>', 'ConfigMap the policy is mounted from (PolicyRejected events go there)', 'sandbox-admission-policy')
     .option('--audit-interval <duration>', 'with --cluster: how often to audit running pods in the background (0 = off)', '5m')
+    .option('--admission-policy-check-interval <duration>', 'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force', '60s')
     .action(async (opts: ServeOptions) => {
       await runServe(opts);
     });

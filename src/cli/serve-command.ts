@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
+import { createAdmissionPolicyCheck, listGeneratedPolicies } from '../cluster/admission-policy-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createCaBundlePublisher, type WebhookConfigurationRef } from '../tls/ca-bundle-publisher.ts';
@@ -43,6 +44,8 @@ export interface ServeOptions {
   policyConfigmap: string;
   /** How often the background audit scans running pods; 0 turns it off. */
   auditInterval: string;
+  /** How often to compare the generated ValidatingAdmissionPolicies with the policy in force (cluster mode). */
+  admissionPolicyCheckInterval: string;
 }
 
 export type CertificateMode = 'dev' | 'files' | 'self-managed';
@@ -86,6 +89,17 @@ export async function runServe(options: ServeOptions): Promise<void> {
   // Start the caches before listening; /readyz stays false until both have synced.
   await cluster?.start();
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
+  // Started once the webhook (and so its policy store) exists; a reload before that is covered by the first check.
+  const admissionPolicyCheck = cluster && kubeConfig
+    ? createAdmissionPolicyCheck({
+        list: listGeneratedPolicies(kubeConfig),
+        expectedDigest: () => webhook.policy.policyDigest(),
+        setStale: (value) => metrics.admissionPolicyStale.set(value),
+        log: logger.child({ component: 'admission-policy-check' }),
+        intervalMs: parseDuration(options.admissionPolicyCheckInterval),
+      })
+    : undefined;
+  let admissionPolicyCheckStarted = false;
   const webhook = await startWebhook(
     { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay) },
     {
@@ -94,6 +108,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
       tls,
       cluster: cluster ?? staticFacts(options.namespaceLabels),
       ...(cluster ? { readiness: cluster.readiness } : {}),
+      ...(admissionPolicyCheck
+        ? { admissionPolicyCheck: { stale: admissionPolicyCheck.stale, check: async () => (admissionPolicyCheckStarted ? admissionPolicyCheck.check() : undefined) } }
+        : {}),
       ...(cluster && kubeConfig
         ? {
             reportPolicyRefusal: createPolicyEventRecorder(kubeConfig, {
@@ -105,6 +122,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
         : {}),
     },
   );
+  admissionPolicyCheckStarted = true;
+  admissionPolicyCheck?.start();
   const auditIntervalMs = parseDuration(options.auditInterval);
   const audit = cluster && kubeConfig && auditIntervalMs > 0
     ? createAuditScanner({ kubeConfig, policy: () => webhook.policy.current(), metrics, log: logger.child({ component: 'audit' }), intervalMs: auditIntervalMs })
@@ -125,6 +144,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     webhook.shutdown().then(
       async () => {
         certificates.close();
+        admissionPolicyCheck?.stop();
         await audit?.stop();
         await cluster?.stop();
         process.exit(0);

@@ -32,6 +32,8 @@ export type Metrics = {
   auditLastSuccessfulScan: Gauge;
   /** Audit scans by result: success, failure (an API error; the gauges keep the last good scan). */
   auditScans: Counter<'result'>;
+  /** 1 while a generated ValidatingAdmissionPolicy in the cluster was rendered from another policy than the one in force. */
+  admissionPolicyStale: Gauge;
 };
 
 export type PolicyReloadResult = 'success' | 'failure';
@@ -133,6 +135,11 @@ export function createMetrics(): Metrics {
       name: `${prefix}audit_scans_total`,
       help: 'Audit scans of running pods, by result (success, failure).',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    admissionPolicyStale: new Gauge({
+      name: `${prefix}admission_policy_stale`,
+      help: 'Whether a generated ValidatingAdmissionPolicy in the cluster carries another policy digest than the policy in force (1) or not (0).',
       registers,
     }),
   };

@@ -3,7 +3,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
-import { parsePolicy } from './parse.ts';
+import { policyDigest } from './policy-digest.ts';
+import { parsePolicyDocument } from './vap/parse-document.ts';
 import type { Policy } from './types.ts';
 
 export interface PolicyStore {
@@ -18,6 +19,8 @@ export interface PolicyReloadEvent {
 }
 
 export interface FilePolicyStore extends PolicyStore {
+  /** policy-digest.ts of the policy in force: what generated ValidatingAdmissionPolicies must carry to agree. */
+  policyDigest(): string;
   /** Read the file again now; a bad file leaves the current policy in force. */
   reload(): PolicyReloadEvent;
   close(): void;
@@ -33,16 +36,16 @@ export interface FilePolicyStoreOptions {
   onReload?: (event: PolicyReloadEvent) => void;
 }
 
-export function loadPolicyFile(path: string, webhookNamespace: string): Result<{ policy: Policy; digest: string }, CodedError[]> {
+export function loadPolicyFile(path: string, webhookNamespace: string): Result<{ policy: Policy; digest: string; policyDigest: string }, CodedError[]> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
     return err([{ code: 'POLICY_READ', path, message: (cause as Error).message }]);
   }
-  const parsed = parsePolicy(text, { webhookNamespace });
+  const parsed = parsePolicyDocument(text, { webhookNamespace });
   if (!parsed.ok) return parsed;
-  return ok({ policy: parsed.value, digest: createHash('sha256').update(text).digest('hex') });
+  return ok({ policy: parsed.value.policy, digest: createHash('sha256').update(text).digest('hex'), policyDigest: policyDigest(parsed.value.document) });
 }
 
 /**
@@ -58,6 +61,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   }
   let policy = first.value.policy;
   let digest = first.value.digest;
+  let documentDigest = first.value.policyDigest;
   let failedDigest: string | undefined;
 
   const reload = (): PolicyReloadEvent => {
@@ -79,6 +83,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     if (loaded.value.digest === digest) return { result: 'unchanged', path: options.path };
     policy = loaded.value.policy;
     digest = loaded.value.digest;
+    documentDigest = loaded.value.policyDigest;
     return emit({ result: 'success', path: options.path });
   };
   const emit = (event: PolicyReloadEvent): PolicyReloadEvent => {
@@ -106,6 +111,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
 
   return {
     current: () => policy,
+    policyDigest: () => documentDigest,
     reload,
     close: () => {
       clearInterval(timer);

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
 import { compilePolicy } from './compile.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from './defaults.ts';
+import { POLICY_DIGEST_ANNOTATION, policyDigest } from './policy-digest.ts';
 import type { MatchSpec, Mode, PodFeature, Policy, PolicyDocument, Profile } from './types.ts';
 import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './vap/cel.ts';
 
@@ -38,6 +39,8 @@ const MESSAGE_PREFIX: Readonly<Record<Mode, string>> = {
   audit: 'sandbox-admission (audit mode, admitted unchanged): ',
 };
 /** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
+/** The labels on every generated object; the webhook finds the policies in the cluster by them. */
+export const VAP_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': NAME_PREFIX, 'app.kubernetes.io/component': 'validating-admission-policy' };
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const v = (name: string): string => `variables.${name}`;
@@ -47,21 +50,23 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
   // The same compile the webhook runs: profile order, allowed lists, defaults and exempt namespaces agree by construction.
   const policy = compilePolicy(document, options.webhookNamespace);
   const variables = buildVariables(document, policy);
+  const digest = policyDigest(document);
   const objects: KubernetesObject[] = [];
   for (const mode of reachableModes(policy)) {
     const name = `${NAME_PREFIX}-${mode}`;
     const common = {
-      labels: { 'app.kubernetes.io/name': NAME_PREFIX, 'app.kubernetes.io/component': 'validating-admission-policy' },
+      labels: { ...VAP_LABELS },
       annotations: {
         'sandbox-admission.io/policy': policy.name,
         'sandbox-admission.io/mode': mode,
         'sandbox-admission.io/generated-by': 'sandbox-admission render vap',
       },
     };
+    const policyAnnotations = { ...common.annotations, [POLICY_DIGEST_ANNOTATION]: digest };
     objects.push({
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name, ...common },
+      metadata: { name, labels: common.labels, annotations: policyAnnotations },
       spec: {
         // An evaluation error is a refusal in this mode's terms (Deny, or only a warning/audit entry for warn/audit).
         failurePolicy: 'Fail',

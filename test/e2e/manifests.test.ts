@@ -532,6 +532,8 @@ for (const flavour of FLAVOURS) {
           [true, 'watch', 'runtimeclasses', { group: 'node.k8s.io' }],
           [true, 'list', 'pods'],
           [true, 'create', 'events', { namespace: 'apps' }],
+          [true, 'list', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
+          [false, 'update', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-enforce' }],
           [false, 'update', 'namespaces', { name: 'apps' }],
           [false, 'create', 'pods', { namespace: 'apps' }],
           [false, 'list', 'secrets'],

@@ -27,7 +27,7 @@ export interface WebhookProcess {
   stop(): Promise<void>;
 }
 
-export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: string; policyYaml: string; port?: number }): Promise<WebhookProcess> {
+export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: string; policyYaml: string; port?: number; extraArgs?: readonly string[] }): Promise<WebhookProcess> {
   const now = new Date();
   const ca = createCertificateAuthority({ commonName: 'sandbox-admission-e2e-webhook-ca', validityDays: 1, now });
   const serving = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
@@ -45,6 +45,7 @@ export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: s
     '--tls-cert-file', certFile, '--tls-key-file', keyFile,
     '--policy', policyFile, '--kubeconfig', opts.kubeconfigPath,
     '--drain-delay', '0', '--log-level', 'info',
+    ...(opts.extraArgs ?? []),
   ], logPath);
   const url = `https://127.0.0.1:${port}`;
   await waitReady(url, ca.certPem, proc, logPath);

@@ -1,0 +1,122 @@
+/**
+ * Do the ValidatingAdmissionPolicies in the cluster still carry the policy the webhook serves? They stand in for
+ * the webhook during an outage, and an in-place edit of the policy ConfigMap reaches the webhook but not them.
+ * Finds the generated policies by the generator's labels and compares their policy-digest annotation with the
+ * digest of the policy in force. None in the cluster is no finding (the base flavour ships none).
+ */
+import { AdmissionregistrationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { POLICY_DIGEST_ANNOTATION } from '../policy/policy-digest.ts';
+import { VAP_LABELS } from '../policy/render-vap.ts';
+
+export interface GeneratedPolicy {
+  name: string;
+  /** The policy-digest annotation, absent on policies rendered before it existed. */
+  digest: string | undefined;
+}
+
+export interface AdmissionPolicyCheckLog {
+  info(data: object, message: string): void;
+  warn(data: object, message: string): void;
+}
+
+export interface AdmissionPolicyCheckOptions {
+  list: () => Promise<GeneratedPolicy[]>;
+  /** The digest of the policy the webhook serves right now. */
+  expectedDigest: () => string;
+  /** 1 while some generated policy is stale, else 0. */
+  setStale: (value: 0 | 1) => void;
+  log: AdmissionPolicyCheckLog;
+  intervalMs: number;
+}
+
+export interface AdmissionPolicyCheck {
+  /** Names of the generated policies whose digest differs from the policy in force (last successful check). */
+  stale(): readonly string[];
+  /** Check now (also after each policy reload); never rejects. */
+  check(): Promise<void>;
+  start(): void;
+  stop(): void;
+}
+
+export function createAdmissionPolicyCheck(options: AdmissionPolicyCheckOptions): AdmissionPolicyCheck {
+  let stale: string[] = [];
+  let known = false;
+  let lastError: string | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const once = async (): Promise<void> => {
+    let policies: GeneratedPolicy[];
+    try {
+      policies = await options.list();
+    } catch (error) {
+      // Unknown, not stale: keep the last finding and say so once per distinct error.
+      const message = describeError(error);
+      if (message !== lastError) options.log.warn({ error: message }, 'could not list the ValidatingAdmissionPolicies; whether they match the policy is unknown');
+      lastError = message;
+      return;
+    }
+    lastError = undefined;
+    const expected = options.expectedDigest();
+    const next = policies.filter((p) => p.digest !== expected).map((p) => p.name).sort();
+    options.setStale(next.length > 0 ? 1 : 0);
+    if (known && next.join('\n') === stale.join('\n')) return;
+    known = true;
+    if (next.length > 0) {
+      options.log.warn(
+        { stale: next, expectedDigest: expected, found: Object.fromEntries(policies.filter((p) => next.includes(p.name)).map((p) => [p.name, p.digest ?? null])) },
+        'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
+      );
+    } else if (policies.length > 0) {
+      options.log.info({ policies: policies.map((p) => p.name) }, 'the ValidatingAdmissionPolicies match the policy in force');
+    }
+    stale = next;
+  };
+
+  const check = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await once().catch(() => undefined);
+      } while (again);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  return {
+    stale: () => stale,
+    check,
+    start: () => {
+      if (timer) return;
+      void check();
+      timer = setInterval(() => void check(), options.intervalMs);
+      timer.unref();
+    },
+    stop: () => {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** The generated ValidatingAdmissionPolicies in the cluster, found by the labels `render vap` puts on them. */
+export function listGeneratedPolicies(kubeConfig: KubeConfig): () => Promise<GeneratedPolicy[]> {
+  const client = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  const labelSelector = Object.entries(VAP_LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+  return async () => {
+    const list = await client.listValidatingAdmissionPolicy({ labelSelector });
+    return list.items.map((p) => ({ name: p.metadata?.name ?? '', digest: p.metadata?.annotations?.[POLICY_DIGEST_ANNOTATION] }));
+  };
+}
+
+function describeError(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  return typeof e?.code === 'number' ? `HTTP ${e.code}: ${String(e.message ?? '').split('\n')[0]}` : String(e?.message ?? error);
+}
