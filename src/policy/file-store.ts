@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CodedError } from '../errors.ts';
+import { formatCodedError, type CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { policyDigest } from './policy-digest.ts';
 import { parsePolicyDocument } from './vap/parse-document.ts';
@@ -55,7 +55,8 @@ export function loadPolicyFile(path: string, webhookNamespace: string): Result<{
 export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePolicyStore {
   const first = loadPolicyFile(options.path, options.webhookNamespace);
   if (!first.ok) {
-    const error = new Error(`policy ${options.path} is invalid`);
+    // The message carries every problem: at start-up it is all the user sees before the process exits.
+    const error = new Error(`policy ${options.path} is invalid:\n${first.error.map((e) => `  ${formatCodedError(e)}`).join('\n')}`);
     (error as Error & { problems: CodedError[] }).problems = first.error;
     throw error;
   }
