@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { formatCodedError } from '../errors.ts';
 import { buildValidatingAdmissionPolicies, formatVapJson, formatVapYaml } from '../policy/render-vap.ts';
-import { parsePolicyDocument } from '../policy/vap/parse-document.ts';
+import { parsePolicyDocument } from '../policy/parse.ts';
 
 export interface RenderVapCommandOptions {
   policy: string;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { policyDigest } from './policy-digest.ts';
-import { parsePolicyDocument } from './vap/parse-document.ts';
+import { parsePolicyDocument } from './parse.ts';
 import type { Policy } from './types.ts';
 
 export interface PolicyStore {
@@ -36,17 +36,28 @@ export interface FilePolicyStoreOptions {
   onReload?: (event: PolicyReloadEvent) => void;
 }
 
-export function loadPolicyFile(path: string, webhookNamespace: string): Result<{ policy: Policy; digest: string; policyDigest: string }, CodedError[]> {
-  let text: string;
+type LoadedPolicy = { policy: Policy; digest: string; policyDigest: string };
+
+export function loadPolicyFile(path: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
+  const read = readPolicyText(path);
+  return read.ok ? parsePolicyText(read.value, webhookNamespace) : read;
+}
+
+function readPolicyText(path: string): Result<string, CodedError[]> {
   try {
-    text = readFileSync(path, 'utf8');
+    return ok(readFileSync(path, 'utf8'));
   } catch (cause) {
     return err([{ code: 'POLICY_READ', path, message: (cause as Error).message }]);
   }
+}
+
+function parsePolicyText(text: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
   const parsed = parsePolicyDocument(text, { webhookNamespace });
   if (!parsed.ok) return parsed;
-  return ok({ policy: parsed.value.policy, digest: createHash('sha256').update(text).digest('hex'), policyDigest: policyDigest(parsed.value.document) });
+  return ok({ policy: parsed.value.policy, digest: textDigest(text), policyDigest: policyDigest(parsed.value.document) });
 }
+
+const textDigest = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /**
  * A policy file kept in force and reloaded on change. The first load must succeed (the caller decides to
@@ -66,22 +77,25 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   let failedDigest: string | undefined;
 
   const reload = (): PolicyReloadEvent => {
-    let loaded: ReturnType<typeof loadPolicyFile>;
+    let loaded: Result<LoadedPolicy, CodedError[]>;
     try {
-      loaded = loadPolicyFile(options.path, options.webhookNamespace);
+      const read = readPolicyText(options.path);
+      // The poll runs every few seconds: text seen before (in force, or refused already) is not parsed again.
+      const seen = read.ok ? textDigest(read.value) : JSON.stringify(read.error);
+      if (seen === digest) {
+        // Back to the policy in force: the same mistake made again later is news again.
+        failedDigest = undefined;
+        return { result: 'unchanged', path: options.path };
+      }
+      if (seen === failedDigest) return { result: 'unchanged', path: options.path };
+      loaded = read.ok ? parsePolicyText(read.value, options.webhookNamespace) : read;
+      if (!loaded.ok) failedDigest = seen;
     } catch (cause) {
       // A reload runs from a timer: whatever goes wrong must leave the last good policy, never end the process.
       loaded = err([{ code: 'POLICY_READ', path: options.path, message: (cause as Error).message }]);
     }
-    if (!loaded.ok) {
-      // Report a given bad content once, not on every poll.
-      const key = JSON.stringify(loaded.error);
-      if (key === failedDigest) return { result: 'unchanged', path: options.path };
-      failedDigest = key;
-      return emit({ result: 'failure', path: options.path, errors: loaded.error });
-    }
+    if (!loaded.ok) return emit({ result: 'failure', path: options.path, errors: loaded.error });
     failedDigest = undefined;
-    if (loaded.value.digest === digest) return { result: 'unchanged', path: options.path };
     policy = loaded.value.policy;
     digest = loaded.value.digest;
     documentDigest = loaded.value.policyDigest;

@@ -15,8 +15,21 @@ export interface ParseOptions {
   webhookNamespace: string;
 }
 
+export interface ParsedPolicyDocument {
+  /** The document as written, after the schema and semantic checks: what generators read match criteria from. */
+  document: PolicyDocument;
+  /** The compiled policy the webhook serves from the same text. */
+  policy: Policy;
+}
+
 /** Untrusted YAML text -> a compiled policy, or every problem found, each with the path of the bad field. */
 export function parsePolicy(text: string, options: ParseOptions): Result<Policy, CodedError[]> {
+  const parsed = parsePolicyDocument(text, options);
+  return parsed.ok ? ok(parsed.value.policy) : parsed;
+}
+
+/** Like parsePolicy, keeping the validated document too (render vap, the policy digest): one YAML parse for both. */
+export function parsePolicyDocument(text: string, options: ParseOptions): Result<ParsedPolicyDocument, CodedError[]> {
   const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
   if (!Array.isArray(documents)) {
     return err([{ code: 'POLICY_NOT_ONE_DOCUMENT', message: 'the policy file is empty' }]);
@@ -50,7 +63,7 @@ export function parsePolicy(text: string, options: ParseOptions): Result<Policy,
   return parsePolicyObject(value, options);
 }
 
-export function parsePolicyObject(value: unknown, options: ParseOptions): Result<Policy, CodedError[]> {
+export function parsePolicyObject(value: unknown, options: ParseOptions): Result<ParsedPolicyDocument, CodedError[]> {
   if (!validateDocument(value)) {
     // A bad key reports twice: the key's own pattern failure (with propertyName set) and the propertyNames summary.
     const errors = (validateDocument.errors ?? []).filter((e) => e.propertyName === undefined);
@@ -59,7 +72,7 @@ export function parsePolicyObject(value: unknown, options: ParseOptions): Result
   const document = value as PolicyDocument;
   const problems = checkPolicySemantics(document);
   if (problems.length > 0) return err(problems);
-  return ok(compilePolicy(document, options.webhookNamespace));
+  return ok({ document, policy: compilePolicy(document, options.webhookNamespace) });
 }
 
 /** `/spec/rules/0/match` -> `spec.rules[0].match`, the way kubectl explain spells paths. */

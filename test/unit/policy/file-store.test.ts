@@ -72,3 +72,17 @@ test('a reload of unresolvable YAML is a refusal event, never an exception out o
   assert.equal(store.current().rules[0]!.name, 'first');
   store.close();
 });
+
+test('unchanged text is no event; a mistake repeated after a fix is reported again', () => {
+  const { path, store, events } = setup();
+  assert.equal(store.reload().result, 'unchanged');
+  const bad = policyText('second').replace('runtime: gvisor', 'runtime: nope');
+  writeFileSync(path, bad);
+  assert.equal(store.reload().result, 'failure');
+  writeFileSync(path, policyText('first'));
+  assert.equal(store.reload().result, 'unchanged');
+  writeFileSync(path, bad);
+  assert.equal(store.reload().result, 'failure');
+  assert.deepEqual(events.map((e) => e.result), ['failure', 'failure']);
+  store.close();
+});

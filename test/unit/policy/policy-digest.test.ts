@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { policyDigest } from '../../../src/policy/policy-digest.ts';
-import { parsePolicyDocument } from '../../../src/policy/vap/parse-document.ts';
+import { parsePolicyDocument } from '../../../src/policy/parse.ts';
 
 const digestOf = (text: string): string => {
   const parsed = parsePolicyDocument(text, { webhookNamespace: 'sandbox-admission' });

@@ -8,7 +8,7 @@ import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command
 import { compileGlob } from '../../../src/decision/glob.ts';
 import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
 import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
-import { parsePolicyDocument } from '../../../src/policy/vap/parse-document.ts';
+import { parsePolicyDocument } from '../../../src/policy/parse.ts';
 
 const REPO = new URL('../../../', import.meta.url);
 const EXAMPLE_POLICY = new URL('manifests/base/policy.yaml', REPO);
