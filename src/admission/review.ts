@@ -1,6 +1,7 @@
 import type { CodedError } from '../errors.ts';
 import type { Decision } from '../decision/types.ts';
 import { err, ok, type Result } from '../util/result.ts';
+import { isPlainObject } from '../util/shape.ts';
 
 export const REVIEW_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type ReviewApiVersion = (typeof REVIEW_API_VERSIONS)[number];
@@ -27,7 +28,7 @@ export interface AdmissionRequest {
 
 /** Untrusted JSON -> AdmissionRequest, or the first thing wrong with it (answered with HTTP 400). */
 export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError> {
-  if (!isObject(body)) return err({ code: 'REVIEW_NOT_OBJECT', message: 'expected a JSON object (an AdmissionReview)' });
+  if (!isPlainObject(body)) return err({ code: 'REVIEW_NOT_OBJECT', message: 'expected a JSON object (an AdmissionReview)' });
   const apiVersion = body.apiVersion;
   if (!REVIEW_API_VERSIONS.includes(apiVersion as ReviewApiVersion)) {
     return err({ code: 'REVIEW_API_VERSION', path: 'apiVersion', message: `got ${JSON.stringify(apiVersion)}; send admission.k8s.io/v1 (or v1beta1)` });
@@ -36,7 +37,7 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
     return err({ code: 'REVIEW_KIND', path: 'kind', message: `got ${JSON.stringify(body.kind)}, expected "AdmissionReview"` });
   }
   const request = body.request;
-  if (!isObject(request)) return err({ code: 'REVIEW_NO_REQUEST', path: 'request', message: 'the review has no request object' });
+  if (!isPlainObject(request)) return err({ code: 'REVIEW_NO_REQUEST', path: 'request', message: 'the review has no request object' });
   if (typeof request.uid !== 'string' || request.uid === '') {
     return err({ code: 'REVIEW_NO_UID', path: 'request.uid', message: 'request.uid must be a non-empty string' });
   }
@@ -46,13 +47,13 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
   if (request.namespace !== undefined && typeof request.namespace !== 'string') return bad('namespace', 'a string');
   if (request.name !== undefined && typeof request.name !== 'string') return bad('name', 'a string');
   if (request.subResource !== undefined && typeof request.subResource !== 'string') return bad('subResource', 'a string');
-  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') return bad('kind', 'an object with group, version and kind');
-  if (!isObject(request.resource) || typeof request.resource.resource !== 'string') return bad('resource', 'an object with group, version and resource');
-  if (request.object !== undefined && request.object !== null && !isObject(request.object)) return bad('object', 'an object');
-  if (request.oldObject !== undefined && request.oldObject !== null && !isObject(request.oldObject)) return bad('oldObject', 'an object');
-  if (request.userInfo !== undefined && !isObject(request.userInfo)) return bad('userInfo', 'an object');
+  if (!isPlainObject(request.kind) || typeof request.kind.kind !== 'string') return bad('kind', 'an object with group, version and kind');
+  if (!isPlainObject(request.resource) || typeof request.resource.resource !== 'string') return bad('resource', 'an object with group, version and resource');
+  if (request.object !== undefined && request.object !== null && !isPlainObject(request.object)) return bad('object', 'an object');
+  if (request.oldObject !== undefined && request.oldObject !== null && !isPlainObject(request.oldObject)) return bad('oldObject', 'an object');
+  if (request.userInfo !== undefined && !isPlainObject(request.userInfo)) return bad('userInfo', 'an object');
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') return bad('dryRun', 'a boolean');
-  const userInfo = isObject(request.userInfo) ? request.userInfo : {};
+  const userInfo = isPlainObject(request.userInfo) ? request.userInfo : {};
   return ok({
     apiVersion: apiVersion as ReviewApiVersion,
     uid: request.uid,
@@ -94,9 +95,5 @@ export function encodeAllowed(request: Pick<AdmissionRequest, 'apiVersion' | 'ui
 
 // The API server refuses warnings with control characters; keep them on one line.
 const sanitizeWarning = (w: string): string => w.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');

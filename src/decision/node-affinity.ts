@@ -1,4 +1,5 @@
 import type { NodeSelectorRequirement, NodeSelectorTerm, Pod } from '../k8s/pod.ts';
+import { asPlainObject } from '../util/shape.ts';
 import { pointer, type PatchOperation } from './json-pointer.ts';
 import type { SchedulingConflict } from './node-selector.ts';
 
@@ -16,15 +17,15 @@ export function planNodeAffinity(
 ): { ops: PatchOperation[]; conflicts: SchedulingConflict[] } {
   if (wanted.length === 0) return { ops: [], conflicts: [] };
   const freshTerm = (): NodeSelectorTerm => ({ matchExpressions: wanted.map(copyRequirement) });
-  const affinity = asObject(pod.spec?.affinity);
+  const affinity = asPlainObject(pod.spec?.affinity);
   if (!affinity) {
     return { ops: [add(['spec', 'affinity'], { nodeAffinity: { [REQUIRED]: { nodeSelectorTerms: [freshTerm()] } } })], conflicts: [] };
   }
-  const nodeAffinity = asObject(affinity.nodeAffinity);
+  const nodeAffinity = asPlainObject(affinity.nodeAffinity);
   if (!nodeAffinity) {
     return { ops: [add(['spec', 'affinity', 'nodeAffinity'], { [REQUIRED]: { nodeSelectorTerms: [freshTerm()] } })], conflicts: [] };
   }
-  const required = asObject(nodeAffinity[REQUIRED]);
+  const required = asPlainObject(nodeAffinity[REQUIRED]);
   if (!required) {
     return { ops: [add(['spec', 'affinity', 'nodeAffinity', REQUIRED], { nodeSelectorTerms: [freshTerm()] })], conflicts: [] };
   }
@@ -37,7 +38,7 @@ export function planNodeAffinity(
   const conflicts: SchedulingConflict[] = [];
   terms.forEach((rawTerm: unknown, i: number) => {
     const termPath = ['spec', 'affinity', 'nodeAffinity', REQUIRED, 'nodeSelectorTerms', i];
-    const term = asObject(rawTerm) as NodeSelectorTerm | undefined;
+    const term = asPlainObject(rawTerm) as NodeSelectorTerm | undefined;
     const existing = Array.isArray(term?.matchExpressions) ? term.matchExpressions : undefined;
     const missing: NodeSelectorRequirement[] = [];
     for (const req of wanted) {
@@ -66,10 +67,6 @@ function copyRequirement(r: NodeSelectorRequirement): NodeSelectorRequirement {
 
 function add(tokens: Array<string | number>, value: unknown): PatchOperation {
   return { op: 'add', path: pointer(...tokens), value };
-}
-
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 const valuesOf = (r: NodeSelectorRequirement): string[] => (Array.isArray(r.values) ? r.values.map(String) : []);

@@ -1,3 +1,4 @@
+import { isPlainObject } from '../util/shape.ts';
 import type { ObjectMeta, Pod, PodSpec } from './pod.ts';
 
 /** Where a kind keeps its pod template. Kinds are matched by name only, so old API versions (extensions/v1beta1, batch/v1beta1) work too. */
@@ -27,7 +28,7 @@ export interface PodSource {
 /** The pod a manifest object describes, or undefined when the object holds no pod. */
 export function extractPod(object: Record<string, unknown>): PodSource | undefined {
   const kind = typeof object.kind === 'string' ? object.kind : '';
-  const metadata = (isObject(object.metadata) ? object.metadata : {}) as ObjectMeta;
+  const metadata = (isPlainObject(object.metadata) ? object.metadata : {}) as ObjectMeta;
   const ref = `${kind}/${metadata.name ?? metadata.generateName ?? '<unnamed>'}`;
   const namespace = typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : undefined;
   if (kind === 'Pod') {
@@ -36,7 +37,7 @@ export function extractPod(object: Record<string, unknown>): PodSource | undefin
   const path = TEMPLATE_PATHS[kind];
   if (!path) return undefined;
   const template = getPath(object, path);
-  if (!isObject(template)) return undefined;
+  if (!isPlainObject(template)) return undefined;
   const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: structuredClone((template.metadata ?? {}) as ObjectMeta), spec: structuredClone((template.spec ?? {}) as PodSpec) };
   return {
     ref,
@@ -55,18 +56,14 @@ export function extractPod(object: Record<string, unknown>): PodSource | undefin
 
 /** Flatten `kind: List` (what `kubectl get -o yaml` prints) into its items. */
 export function flattenLists(objects: unknown[]): unknown[] {
-  return objects.flatMap((o) => (isObject(o) && typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items) ? flattenLists(o.items) : [o]));
+  return objects.flatMap((o) => (isPlainObject(o) && typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items) ? flattenLists(o.items) : [o]));
 }
 
 function getPath(object: unknown, path: readonly string[]): unknown {
   let current = object;
   for (const key of path) {
-    if (!isObject(current)) return undefined;
+    if (!isPlainObject(current)) return undefined;
     current = current[key];
   }
   return current;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

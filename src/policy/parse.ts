@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
 import { parseAllDocuments } from 'yaml';
+import { escapePointerToken } from '../decision/json-pointer.ts';
 import type { CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { compilePolicy } from './compile.ts';
@@ -94,13 +95,13 @@ function describeSchemaError(e: ErrorObject): CodedError {
     case 'additionalProperties':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapeToken(params.additionalProperty)}`),
+        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.additionalProperty))}`),
         message: 'unknown field (check the spelling; see the README for the policy format)',
       };
     case 'required':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapeToken(params.missingProperty)}`),
+        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`),
         message: 'required field is missing',
       };
     case 'enum':
@@ -114,7 +115,7 @@ function describeSchemaError(e: ErrorObject): CodedError {
     case 'propertyNames':
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapeToken(params.propertyName)}`),
+        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.propertyName))}`),
         message: 'is not a valid key (a label key: an optional DNS prefix and "/", then letters, digits, "-", "_", "." up to 63 characters)',
       };
     case 'pattern':
@@ -123,8 +124,6 @@ function describeSchemaError(e: ErrorObject): CodedError {
       return { code: 'POLICY_SCHEMA', path: base, message: e.message ?? 'is invalid' };
   }
 }
-
-const escapeToken = (token: unknown): string => String(token).replace(/~/g, '~0').replace(/\//g, '~1');
 
 function describePattern(e: ErrorObject): string {
   if (e.schemaPath.includes('runtimeClassName')) return 'a lowercase DNS subdomain such as "gvisor"';

@@ -2,3 +2,8 @@
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+/** The value when it is a JSON object, else undefined: for walking optional nested fields of untrusted input. */
+export function asPlainObject(value: unknown): Record<string, unknown> | undefined {
+  return isPlainObject(value) ? value : undefined;
+}

@@ -4,7 +4,6 @@
 import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -24,23 +23,11 @@ spec:
     - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}
 `;
 
-function get(url: string, ca: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 describe('the webhook reports ValidatingAdmissionPolicies generated from another policy', { skip: bins.skip ?? false }, () => {
   let cluster: Cluster;
   let webhook: WebhookProcess;
   const generated: string[] = [];
-  const readyz = async () => JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { ready: boolean; detail: { admissionPolicyStale?: string[] } };
+  const readyz = async () => JSON.parse((await webhook.get('/readyz')).text) as { ready: boolean; detail: { admissionPolicyStale?: string[] } };
 
   before(async () => {
     cluster = await startCluster({ binaries: bins.binaries! });
@@ -72,7 +59,7 @@ describe('the webhook reports ValidatingAdmissionPolicies generated from another
     assert.equal(match.length, 1, 'the first check did not report the generated policies as matching');
     const before = await readyz();
     assert.equal(before.detail.admissionPolicyStale, undefined);
-    assert.match((await get(`${webhook.url}/metrics`, webhook.caPem)).text, /^sandbox_admission_admission_policy_stale 0$/m);
+    assert.match((await webhook.get('/metrics')).text, /^sandbox_admission_admission_policy_stale 0$/m);
 
     // A reformatted but identical policy is not a change.
     writeFileSync(join(cluster.dir, 'policy.yaml'), `# same policy, other formatting\n${POLICY.replace('metadata: {name: e2e-digest}', 'metadata:\n  name: e2e-digest')}`);
@@ -90,7 +77,7 @@ describe('the webhook reports ValidatingAdmissionPolicies generated from another
     assert.deepEqual(stale, [...generated].sort());
     const ready = await readyz();
     assert.equal(ready.ready, true, 'a stale admission policy must not take the webhook out of service');
-    assert.match((await get(`${webhook.url}/metrics`, webhook.caPem)).text, /^sandbox_admission_admission_policy_stale 1$/m);
+    assert.match((await webhook.get('/metrics')).text, /^sandbox_admission_admission_policy_stale 1$/m);
     const warnings = await webhook.waitForLogLines((l) => typeof l.msg === 'string' && l.msg.startsWith('ValidatingAdmissionPolicies were generated from another policy'));
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0]!.stale, [...generated].sort());

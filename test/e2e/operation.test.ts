@@ -4,7 +4,6 @@
 import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { resolveBinaries } from './harness/binaries.ts';
@@ -20,18 +19,6 @@ spec:
   rules:
     - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}
 `;
-
-function get(url: string, ca: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? false }, () => {
   let cluster: Cluster;
@@ -55,13 +42,13 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
   });
 
   it('a profile without its RuntimeClass is reported in /readyz and /metrics, and clears when the class appears', async () => {
-    const ready = JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { ready: boolean; detail: { runtimeClassProblems?: Array<{ profile: string; problem: string }> } };
+    const ready = JSON.parse((await webhook.get('/readyz')).text) as { ready: boolean; detail: { runtimeClassProblems?: Array<{ profile: string; problem: string }> } };
     assert.equal(ready.ready, true, 'a missing class is reported, not a reason to stop serving');
     assert.deepEqual(ready.detail.runtimeClassProblems, [{ profile: 'kata', runtimeClassName: 'kata', problem: 'missing' }]);
-    assert.match((await get(`${webhook.url}/metrics`, webhook.caPem)).text, /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/);
+    assert.match((await webhook.get('/metrics')).text, /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/);
     await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata' } });
     await waitFor(async () => {
-      const detail = (JSON.parse((await get(`${webhook.url}/readyz`, webhook.caPem)).text) as { detail: { runtimeClassProblems?: unknown } }).detail;
+      const detail = (JSON.parse((await webhook.get('/readyz')).text) as { detail: { runtimeClassProblems?: unknown } }).detail;
       return detail.runtimeClassProblems === undefined;
     });
   });

@@ -17,6 +17,8 @@ export interface WebhookProcess {
   caPem: string;
   logPath: string;
   process: ManagedProcess;
+  /** GET a path of the webhook (/readyz, /metrics) over HTTPS, verifying its CA. */
+  get(path: string): Promise<{ status: number; text: string }>;
   /** Parsed JSON log lines written so far. */
   logLines(): Array<Record<string, unknown>>;
   /**
@@ -55,6 +57,7 @@ export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: s
     caPem: ca.certPem,
     logPath,
     process: proc,
+    get: (path) => httpsGet(`${url}${path}`, ca.certPem),
     logLines,
     waitForLogLines: async (predicate, count = 1) => {
       const deadline = Date.now() + 5000;
@@ -72,19 +75,21 @@ async function waitReady(url: string, caPem: string, proc: ManagedProcess, logPa
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (proc.hasExited()) throw new Error(`webhook exited during start-up:\n${logTail(logPath)}`);
-    if ((await getStatus(`${url}/readyz`, caPem)) === 200) return;
+    if ((await httpsGet(`${url}/readyz`, caPem)).status === 200) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`webhook not ready after 30s:\n${logTail(logPath)}`);
 }
 
-function getStatus(url: string, ca: string): Promise<number> {
+/** One GET over a CA-verifying connection; status 0 when nothing answered (not listening yet, or gone). */
+function httpsGet(url: string, ca: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve) => {
     const req = request(url, { ca, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, text: '' }));
     req.on('timeout', () => req.destroy());
     req.end();
   });
