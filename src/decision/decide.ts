@@ -21,7 +21,8 @@ interface GoverningRule {
   action: Action;
   mode: Mode;
   profile: Profile | undefined;
-  allowed: readonly Profile[];
+  /** The runtimeClassNames that satisfy it. */
+  allowedClasses: readonly string[];
   /** Problems with the rule itself (a namespace label naming no profile): reported as violations. */
   problems: Violation[];
 }
@@ -52,7 +53,7 @@ function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
   const subject = buildMatchSubject(input);
   const rule = input.policy.rules.find((r) => r.matches(subject));
   const fromRule: GoverningRule | undefined = rule
-    ? { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowed: rule.allowed, problems: [] }
+    ? { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowedClasses: rule.allowedClasses, problems: [] }
     : undefined;
   const fromLabel = findNamespaceLabelRule(input);
   if (!fromLabel || (fromRule && strictness(fromRule) >= strictness(fromLabel))) return fromRule;
@@ -86,7 +87,7 @@ function findNamespaceLabelRule(input: DecisionInput): GoverningRule | undefined
     action: 'sandbox',
     mode,
     profile,
-    allowed: [...input.policy.profiles.values()],
+    allowedClasses: input.policy.allRuntimeClasses,
     problems,
   };
 }
@@ -101,7 +102,7 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
     return reportViolations(rule, pod, [{ kind: 'malformed-pod', message: 'the pod has no spec object, so it cannot be checked or sandboxed', paths: ['spec'] }]);
   }
   const asked = runtimeClassOf(pod);
-  const allowedClasses = rule.allowed.map((p) => p.runtimeClassName);
+  const allowedClasses = rule.allowedClasses;
   const violations: Violation[] = [...rule.problems];
   const ops: PatchOperation[] = [];
   let profile: Profile | undefined;
@@ -183,7 +184,7 @@ function reportViolations(rule: GoverningRule, pod: Pod, violations: Violation[]
   }
 }
 
-function runtimeNotAllowed(rule: GoverningRule, asked: string, allowed: string[]): Violation {
+function runtimeNotAllowed(rule: GoverningRule, asked: string, allowed: readonly string[]): Violation {
   const fix = rule.action === 'sandbox'
     ? `remove spec.runtimeClassName so sandbox-admission chooses, or set it to one of: ${allowed.join(', ')}`
     : `set spec.runtimeClassName to one of: ${allowed.join(', ')}`;

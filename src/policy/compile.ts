@@ -20,6 +20,7 @@ export function compilePolicy(document: PolicyDocument, webhookNamespace: string
       mode: rule.mode ?? 'enforce',
       profile,
       allowed,
+      allowedClasses: allowed.map((p) => p.runtimeClassName),
       matches: compileMatch(rule.match ?? {}),
     };
   });
@@ -27,6 +28,7 @@ export function compilePolicy(document: PolicyDocument, webhookNamespace: string
     name: document.metadata?.name ?? 'sandbox-policy',
     exemptNamespaces: new Set([...(document.spec.exemptNamespaces ?? DEFAULT_EXEMPT_NAMESPACES), webhookNamespace]),
     profiles,
+    allRuntimeClasses: allProfiles.map((p) => p.runtimeClassName),
     profilesByRuntimeClass: new Map(allProfiles.map((p) => [p.runtimeClassName, p])),
     namespaceLabels: {
       enabled: document.spec.namespaceLabels?.enabled ?? true,

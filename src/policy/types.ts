@@ -108,6 +108,8 @@ export interface CompiledRule {
   profile: Profile | undefined;
   /** Profiles whose runtime classes satisfy this rule, in policy order. */
   allowed: readonly Profile[];
+  /** Their runtimeClassNames, computed once at load for the per-request checks and messages. */
+  allowedClasses: readonly string[];
   matches(subject: MatchSubject): boolean;
 }
 
@@ -115,6 +117,8 @@ export interface Policy {
   name: string;
   exemptNamespaces: ReadonlySet<string>;
   profiles: ReadonlyMap<string, Profile>;
+  /** Every profile's runtimeClassName, in policy order: what a namespace label accepts. */
+  allRuntimeClasses: readonly string[];
   /** runtimeClassName -> profile, for pods that already ask for a class. */
   profilesByRuntimeClass: ReadonlyMap<string, Profile>;
   namespaceLabels: { enabled: boolean; defaultMode: Mode; allowedGroups: ReadonlySet<string>; allowedUsers: ReadonlySet<string> };
