@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from './admission/review-handler.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from './admission/server.ts';
-import { findRuntimeClassProblems, type RuntimeClassProblem } from './cluster/runtime-class-report.ts';
+import { startRuntimeClassMonitor } from './cluster/runtime-class-report.ts';
 import { formatCodedError, type CodedError } from './errors.ts';
 import type { Metrics } from './observe/metrics.ts';
 import { recordPolicyReload } from './observe/metrics.ts';
@@ -65,21 +65,17 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   recordPolicyReload(metrics, 'success', new Date());
   metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
-  let classProblems: RuntimeClassProblem[] = [];
-  const checkRuntimeClasses = (): void => {
-    const classes = deps.cluster.runtimeClasses();
-    if (!classes) return;
-    const next = findRuntimeClassProblems(policy.current(), classes);
-    if (JSON.stringify(next) === JSON.stringify(classProblems)) return;
-    metrics.profileRuntimeClassProblems.reset();
-    for (const p of next) metrics.profileRuntimeClassProblems.set({ profile: p.profile, runtime_class: p.runtimeClassName, problem: p.problem }, 1);
-    if (next.length > 0) logger.warn({ problems: next }, 'runtime profiles the cluster cannot honour; their pods will be refused');
-    else logger.info({}, 'every runtime profile has a sandbox RuntimeClass');
-    classProblems = next;
-  };
-  checkRuntimeClasses();
-  const classTimer = setInterval(checkRuntimeClasses, deps.runtimeClassCheckIntervalMs ?? 10_000);
-  classTimer.unref();
+  const classMonitor = startRuntimeClassMonitor({
+    policy: policy.current,
+    runtimeClasses: deps.cluster.runtimeClasses,
+    intervalMs: deps.runtimeClassCheckIntervalMs ?? 10_000,
+    onChange: (problems) => {
+      metrics.profileRuntimeClassProblems.reset();
+      for (const p of problems) metrics.profileRuntimeClassProblems.set({ profile: p.profile, runtime_class: p.runtimeClassName, problem: p.problem }, 1);
+      if (problems.length > 0) logger.warn({ problems }, 'runtime profiles the cluster cannot honour; their pods will be refused');
+      else logger.info({}, 'every runtime profile has a sandbox RuntimeClass');
+    },
+  });
 
   let draining = false;
   const handleReview = buildReviewHandler({ policy: policy.current, ...deps.cluster });
@@ -91,8 +87,19 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
+      const runtimeClassProblems = classMonitor.problems();
       const admissionPolicyStale = deps.admissionPolicyCheck?.stale() ?? [];
-      return { ready: !draining && extra.ready, detail: { policy: policy.current().name, draining, ...extra.detail, ...(classProblems.length > 0 ? { runtimeClassProblems: classProblems } : {}), ...(admissionPolicyStale.length > 0 ? { admissionPolicyStale: [...admissionPolicyStale] } : {}) } };
+      // Problems are reported, not made a reason to stop serving: an unready webhook would block every pod.
+      return {
+        ready: !draining && extra.ready,
+        detail: {
+          policy: policy.current().name,
+          draining,
+          ...extra.detail,
+          ...(runtimeClassProblems.length > 0 ? { runtimeClassProblems } : {}),
+          ...(admissionPolicyStale.length > 0 ? { admissionPolicyStale: [...admissionPolicyStale] } : {}),
+        },
+      };
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });
@@ -103,7 +110,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     policy,
     shutdown: async () => {
       draining = true;
-      clearInterval(classTimer);
+      classMonitor.stop();
       await closeGracefully(server, config.drainDelayMs);
       policy.close();
     },

@@ -18,3 +18,34 @@ export function findRuntimeClassProblems(policy: Policy, classes: ReadonlyMap<st
   }
   return problems;
 }
+
+export interface RuntimeClassMonitor {
+  /** The problems found by the last check ([] when every profile has a sandbox RuntimeClass). */
+  problems(): readonly RuntimeClassProblem[];
+  stop(): void;
+}
+
+/**
+ * Re-checks the profiles against the cluster's RuntimeClasses on an interval (both change without a restart) and
+ * reports only changes: one log line, and the gauge set to the current problems. No cluster facts, no checks.
+ */
+export function startRuntimeClassMonitor(options: {
+  policy: () => Policy;
+  runtimeClasses: () => ReadonlyMap<string, RuntimeClassFacts> | undefined;
+  onChange: (problems: readonly RuntimeClassProblem[]) => void;
+  intervalMs: number;
+}): RuntimeClassMonitor {
+  let current: RuntimeClassProblem[] = [];
+  const check = (): void => {
+    const classes = options.runtimeClasses();
+    if (!classes) return;
+    const next = findRuntimeClassProblems(options.policy(), classes);
+    if (JSON.stringify(next) === JSON.stringify(current)) return;
+    current = next;
+    options.onChange(next);
+  };
+  check();
+  const timer = setInterval(check, options.intervalMs);
+  timer.unref();
+  return { problems: () => current, stop: () => clearInterval(timer) };
+}

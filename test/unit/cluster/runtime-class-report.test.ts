@@ -12,3 +12,20 @@ test('profiles whose RuntimeClass is missing or runs runc are reported', () => {
   ]);
   assert.deepEqual(findRuntimeClassProblems(policy, new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }], ['kata', { name: 'kata', handler: 'kata-qemu' }]])), []);
 });
+
+test('the monitor reports changes only, and nothing without cluster facts', async () => {
+  const { startRuntimeClassMonitor } = await import('../../../src/cluster/runtime-class-report.ts');
+  const policy = policyWithRules('    []');
+  let classes: Map<string, { name: string; handler: string }> | undefined;
+  const seen: unknown[] = [];
+  const monitor = startRuntimeClassMonitor({ policy: () => policy, runtimeClasses: () => classes, intervalMs: 5, onChange: (p) => seen.push(p.map((x) => x.profile)) });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(seen, []);
+  classes = new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }]]);
+  await new Promise((r) => setTimeout(r, 30));
+  classes = new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }], ['kata', { name: 'kata', handler: 'kata' }]]);
+  await new Promise((r) => setTimeout(r, 30));
+  monitor.stop();
+  assert.deepEqual(seen, [['kata'], []]);
+  assert.deepEqual(monitor.problems(), []);
+});
