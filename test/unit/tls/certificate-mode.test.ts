@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveCertificateMode } from '../../../src/cli/serve-command.ts';
+import { resolveCertificateMode } from '../../../src/cli/serve-certificates.ts';
 
 const none = { dev: false, cluster: false };
 
