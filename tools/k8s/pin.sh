@@ -28,6 +28,10 @@ goline="$(awk '$1=="go"{print $2; exit}' "$gomod")"
   echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
   # kubectl renders (kustomize) and server-side applies manifests/ in the e2e suite.
   echo "tool k8s.io/kubernetes/cmd/kubectl"
+  # The node suite (test/e2e/node/) runs a scheduler, the controllers and a kubelet of the same release.
+  echo "tool k8s.io/kubernetes/cmd/kube-scheduler"
+  echo "tool k8s.io/kubernetes/cmd/kube-controller-manager"
+  echo "tool k8s.io/kubernetes/cmd/kubelet"
   echo
   echo "require k8s.io/kubernetes ${ver}"
   echo
