@@ -26,20 +26,26 @@ export function isCI(): boolean {
   return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
 }
 
-function parsePaths(stdout: string): Binaries {
+/** The `name=<path>` lines a build script prints, checked for the names it must print. */
+export function parseScriptPaths<K extends string>(script: string, stdout: string, names: readonly K[]): Record<K, string> {
   const kv = new Map<string, string>();
   for (const line of stdout.split('\n')) {
     const i = line.indexOf('=');
     if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
   }
-  const kubeApiserver = kv.get('kube-apiserver');
-  const kubectl = kv.get('kubectl');
-  const etcd = kv.get('etcd');
-  if (!kubeApiserver || !kubectl || !etcd) throw new Error(`build-binaries.sh printed no binary paths:\n${stdout}`);
-  return { kubeApiserver, kubectl, etcd };
+  const missing = names.filter((n) => !kv.get(n));
+  if (missing.length > 0) throw new Error(`${script} printed no path for ${missing.join(', ')}:\n${stdout}`);
+  return Object.fromEntries(names.map((n) => [n, kv.get(n)!])) as Record<K, string>;
 }
 
-function isExecutable(path: string): boolean {
+const API_NAMES = ['kube-apiserver', 'kubectl', 'etcd'] as const;
+
+function parsePaths(stdout: string): Binaries {
+  const p = parseScriptPaths(SCRIPT, stdout, API_NAMES);
+  return { kubeApiserver: p['kube-apiserver'], kubectl: p.kubectl, etcd: p.etcd };
+}
+
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -52,7 +58,7 @@ function allExecutable(paths: Binaries): boolean {
   return isExecutable(paths.kubeApiserver) && isExecutable(paths.kubectl) && isExecutable(paths.etcd);
 }
 
-function hasGo(): boolean {
+export function hasGo(): boolean {
   const r = spawnSync('go', ['version'], {
     env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/local/go/bin` },
     stdio: 'ignore',
@@ -60,7 +66,7 @@ function hasGo(): boolean {
   return r.status === 0;
 }
 
-function loud(msg: string): void {
+export function loud(msg: string): void {
   const bar = '!'.repeat(78);
   process.stderr.write(`\n${bar}\n${msg}\n${bar}\n\n`);
 }
