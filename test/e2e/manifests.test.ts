@@ -19,6 +19,7 @@ import { renderVapText } from '../../src/cli/render-vap-command.ts';
 import { describeApiError, plain } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { startCluster, type Cluster } from './harness/cluster.ts';
+import { forTestCluster, isWebhookConfig, renderKustomization, type Manifest, type WebhookConfig } from './harness/manifests.ts';
 import { freePort } from './harness/ports.ts';
 
 const bins = resolveBinaries();
@@ -26,8 +27,6 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'sandbox-admission';
 const SA_USER = `system:serviceaccount:${NS}:sandbox-admission`;
 const EXEMPT = ['kube-system', 'kube-public', 'kube-node-lease', NS];
-
-type Manifest = k8s.KubernetesObject & Record<string, unknown>;
 
 /** '.' is manifests/ itself, what `kubectl apply -k manifests/` installs: the recommended default. */
 const FLAVOURS = ['base', '.', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata'] as const;
@@ -68,11 +67,7 @@ function kubectl(args: string[], input?: string): { status: number | null; stdou
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function render(dir: string): Manifest[] {
-  const r = kubectl(['kustomize', join(REPO, 'manifests', dir)]);
-  assert.equal(r.status, 0, `kubectl kustomize manifests/${dir} failed:\n${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
-}
+const render = (dir: string) => renderKustomization(bins.binaries!.kubectl, dir);
 
 function find<T>(objects: Manifest[], kind: string, name: string): T {
   const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
@@ -85,25 +80,6 @@ function has(objects: Manifest[], kind: string, name: string): boolean {
 }
 
 const id = (o: Manifest) => `${o.kind}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name}`;
-
-type WebhookConfig = k8s.V1MutatingWebhookConfiguration | k8s.V1ValidatingWebhookConfiguration;
-const isWebhookConfig = (o: Manifest) => o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration';
-
-/** The manifests as the test applies them: loopback URLs instead of the Service, a CA in caBundle, no cert-manager kinds. */
-function forTestCluster(objects: Manifest[], port: number, caPem: string): Manifest[] {
-  return objects
-    .filter((o) => !(o.apiVersion ?? '').startsWith('cert-manager.io/'))
-    .map((o) => {
-      if (!isWebhookConfig(o)) return o;
-      const config = structuredClone(o) as unknown as WebhookConfig;
-      for (const webhook of config.webhooks ?? []) {
-        const service = webhook.clientConfig.service;
-        assert.ok(service, `${webhook.name} should call the Service in the shipped manifests`);
-        webhook.clientConfig = { url: `https://127.0.0.1:${port}${service.path ?? '/'}`, caBundle: Buffer.from(caPem).toString('base64') };
-      }
-      return config as unknown as Manifest;
-    });
-}
 
 /** What an admission webhook's refusal or a failed call looks like to the client; undefined when admitted. */
 async function refusal(call: Promise<unknown>): Promise<string | undefined> {

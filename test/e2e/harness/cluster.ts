@@ -24,6 +24,11 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Appended to kube-apiserver's arguments; a repeated flag overrides the default. */
   extraApiserverArgs?: string[];
+  /**
+   * Let the API server reach a kubelet on loopback (exec, logs): a kubelet client certificate, and the node's
+   * InternalIP preferred (the node suite publishes 127.0.0.1 there; kubelets refuse a loopback --node-ip).
+   */
+  kubeletClient?: boolean;
 }
 
 export interface Cluster {
@@ -38,6 +43,9 @@ export interface Cluster {
   dir: string;
   /** The same admin kubeconfig as a file, for kubectl while debugging. */
   kubeconfigPath: string;
+  /** The service-account signing key (PEM file) and the CA file: what a kube-controller-manager needs. */
+  serviceAccountKeyPath: string;
+  caPath: string;
   logs: { etcd: string; apiserver: string };
   stop(): Promise<void>;
 }
@@ -208,6 +216,7 @@ async function startOnce(opts: ClusterOptions): Promise<Cluster> {
       // Tests may create privileged pods: a sandboxing policy must see them.
       '--allow-privileged=true',
       '--profiling=false',
+      ...(opts.kubeletClient ? kubeletClientArgs(ca, file) : []),
       ...(opts.extraApiserverArgs ?? []),
     ];
     procs.push(startProcess('kube-apiserver', opts.binaries.kubeApiserver, args, logs.apiserver));
@@ -249,7 +258,16 @@ async function startOnce(opts: ClusterOptions): Promise<Cluster> {
     return stopping;
   };
 
-  return { kubeConfig, server, caPem: ca.certPem, ca, dir, kubeconfigPath, logs, stop };
+  return { kubeConfig, server, caPem: ca.certPem, ca, dir, kubeconfigPath, serviceAccountKeyPath: join(dir, 'sa.key'), caPath: caFile, logs, stop };
+}
+
+function kubeletClientArgs(ca: CertAuthority, file: (name: string, content: string) => string): string[] {
+  const client = issueCert(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client' });
+  return [
+    `--kubelet-client-certificate=${file('kubelet-client.crt', client.certPem)}`,
+    `--kubelet-client-key=${file('kubelet-client.key', client.keyPem)}`,
+    '--kubelet-preferred-address-types=InternalIP',
+  ];
 }
 
 function b64(s: string): string {

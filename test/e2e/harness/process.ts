@@ -43,10 +43,10 @@ function installExitHooks(): void {
   }
 }
 
-export function startProcess(name: string, bin: string, args: string[], logPath: string): ManagedProcess {
+export function startProcess(name: string, bin: string, args: string[], logPath: string, env: NodeJS.ProcessEnv = process.env): ManagedProcess {
   installExitHooks();
   const fd = openSync(logPath, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: process.env });
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env });
   closeSync(fd); // the child holds its own copy
 
   let done = false;

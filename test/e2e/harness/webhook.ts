@@ -12,9 +12,17 @@ import { logTail, startProcess, type ManagedProcess } from './process.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
+export interface ServingMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
 export interface WebhookProcess {
   url: string;
   caPem: string;
+  /** The CA and serving certificate it serves: pass them to a restart on the same port to keep the caBundle valid. */
+  serving: ServingMaterial;
   logPath: string;
   process: ManagedProcess;
   /** GET a path of the webhook (/readyz, /metrics) over HTTPS, verifying its CA. */
@@ -29,10 +37,23 @@ export interface WebhookProcess {
   stop(): Promise<void>;
 }
 
-export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: string; policyYaml: string; port?: number; extraArgs?: readonly string[] }): Promise<WebhookProcess> {
+function createServingMaterial(): ServingMaterial {
   const now = new Date();
   const ca = createCertificateAuthority({ commonName: 'sandbox-admission-e2e-webhook-ca', validityDays: 1, now });
-  const serving = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+  const cert = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
+}
+
+export async function startWebhookProcess(opts: {
+  dir: string;
+  kubeconfigPath: string;
+  policyYaml: string;
+  port?: number;
+  extraArgs?: readonly string[];
+  serving?: ServingMaterial;
+}): Promise<WebhookProcess> {
+  const serving = opts.serving ?? createServingMaterial();
+  const ca = { certPem: serving.caPem };
   const certFile = join(opts.dir, 'webhook.crt');
   const keyFile = join(opts.dir, 'webhook.key');
   const policyFile = join(opts.dir, 'policy.yaml');
@@ -55,6 +76,7 @@ export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: s
   return {
     url,
     caPem: ca.certPem,
+    serving,
     logPath,
     process: proc,
     get: (path) => httpsGet(`${url}${path}`, ca.certPem),
