@@ -5,8 +5,8 @@ import { MODE_STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
 import { isPlainObject } from '../util/shape.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
 import { findUnsupportedFeatures } from './compat.ts';
-import { pointer, type PatchOperation } from './json-pointer.ts';
-import { buildMatchSubject } from './match-subject.ts';
+import { pointer, type PatchOperation } from '../util/json-pointer.ts';
+import { buildMatchSubject } from '../match/match-subject.ts';
 import { planNodeAffinity } from './node-affinity.ts';
 import { planNodeSelector } from './node-selector.ts';
 import { planTolerations } from './tolerations.ts';
@@ -50,7 +50,7 @@ export function decide(input: DecisionInput): Decision {
  * account, images) can refine how a governed pod is sandboxed but never exempt it or soften the mode.
  */
 function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
-  const subject = buildMatchSubject(input);
+  const subject = buildMatchSubject(input.namespace, input.namespaceFacts?.labels ?? {}, input.pod);
   const rule = input.policy.rules.find((r) => r.matches(subject));
   const fromRule: GoverningRule | undefined = rule
     ? { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowedClasses: rule.allowedClasses, problems: [] }

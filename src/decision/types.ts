@@ -1,7 +1,7 @@
 import type { Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Action, Mode, Policy } from '../policy/types.ts';
-import type { PatchOperation } from './json-pointer.ts';
+import type { PatchOperation } from '../util/json-pointer.ts';
 
 export interface NamespaceFacts {
   name: string;

@@ -12,7 +12,8 @@ import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
 import { compilePolicy } from './compile.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from './defaults.ts';
 import { POLICY_DIGEST_ANNOTATION, policyDigest } from './policy-digest.ts';
-import type { MatchSpec, Mode, PodFeature, Policy, PolicyDocument, Profile } from './types.ts';
+import type { MatchSpec } from '../match/types.ts';
+import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from './types.ts';
 import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './vap/cel.ts';
 
 export interface RenderVapOptions {

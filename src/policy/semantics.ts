@@ -1,7 +1,8 @@
 import type { CodedError } from '../errors.ts';
 import type { NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
 import { BUILTIN_PROFILES } from './defaults.ts';
-import type { LabelSelector, PolicyDocument } from './types.ts';
+import type { LabelSelector } from '../match/types.ts';
+import type { PolicyDocument } from './types.ts';
 
 /** Checks the schema cannot express: references between fields and Kubernetes' own validation rules. */
 export function checkPolicySemantics(document: PolicyDocument): CodedError[] {

@@ -1,9 +1,9 @@
 /**
  * Building blocks for CEL text: literals, glob lists as RE2 regexes, metav1 label selectors and image patterns.
- * Each mirrors the matcher the decision compiles (src/decision/glob.ts, label-selector.ts, image-ref.ts), so the
+ * Each mirrors the matcher the decision compiles (src/match/glob.ts, label-selector.ts, image-ref.ts), so the
  * API server and the webhook match the same things.
  */
-import type { LabelSelector } from '../types.ts';
+import type { LabelSelector } from '../../match/types.ts';
 
 /** A CEL string literal. JSON's escapes (\" \\ \n \t \uXXXX ...) are all valid CEL escapes. */
 export function celString(value: string): string {

@@ -5,7 +5,7 @@ import { join, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command.ts';
-import { compileGlob } from '../../../src/decision/glob.ts';
+import { compileGlob } from '../../../src/match/glob.ts';
 import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
 import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
 import { parsePolicyDocument } from '../../../src/policy/parse.ts';
