@@ -6,7 +6,7 @@
  */
 import { AdmissionregistrationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { POLICY_DIGEST_ANNOTATION } from '../policy/policy-digest.ts';
-import { VAP_LABELS } from '../policy/render-vap.ts';
+import { VAP_LABELS } from '../admission-policies/validating-admission-policy.ts';
 
 export interface GeneratedPolicy {
   name: string;

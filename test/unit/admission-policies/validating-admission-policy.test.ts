@@ -6,8 +6,8 @@ import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command.ts';
 import { compileGlob } from '../../../src/match/glob.ts';
-import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
-import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
+import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/admission-policies/validating-admission-policy.ts';
+import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/admission-policies/cel.ts';
 import { parsePolicyDocument } from '../../../src/policy/parse.ts';
 
 const REPO = new URL('../../../', import.meta.url);

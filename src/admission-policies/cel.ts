@@ -3,7 +3,7 @@
  * Each mirrors the matcher the decision compiles (src/match/glob.ts, label-selector.ts, image-ref.ts), so the
  * API server and the webhook match the same things.
  */
-import type { LabelSelector } from '../../match/types.ts';
+import type { LabelSelector } from '../match/types.ts';
 
 /** A CEL string literal. JSON's escapes (\" \\ \n \t \uXXXX ...) are all valid CEL escapes. */
 export function celString(value: string): string {
@@ -108,7 +108,7 @@ export function celLabelSelector(labels: string, selector: LabelSelector): strin
 
 /**
  * One image pattern as a CEL condition on a normalised reference `ref` = [host, path] (see the `imageRefs`
- * variable in render-vap.ts): exactly compileImagePattern's rules, with string functions instead of regexes
+ * variable in validating-admission-policy.ts): exactly compileImagePattern's rules, with string functions instead of regexes
  * (a regex's CEL cost is multiplied by the pattern's length). The host is lowercased, `*.corp` matches any host
  * ending in `.corp`, `index.docker.io` means `docker.io`, and a path prefix matches whole segments.
  */

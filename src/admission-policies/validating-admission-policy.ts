@@ -9,12 +9,12 @@
  */
 import { stringify } from 'yaml';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
-import { compilePolicy } from './compile.ts';
-import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from './defaults.ts';
-import { POLICY_DIGEST_ANNOTATION, policyDigest } from './policy-digest.ts';
+import { compilePolicy } from '../policy/compile.ts';
+import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
+import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
 import type { MatchSpec } from '../match/types.ts';
-import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from './types.ts';
-import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './vap/cel.ts';
+import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from '../policy/types.ts';
+import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './cel.ts';
 
 export interface RenderVapOptions {
   /** The webhook's namespace: always exempt, as in the webhook. */
