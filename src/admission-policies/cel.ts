@@ -10,6 +10,23 @@ export function celString(value: string): string {
   return JSON.stringify(value);
 }
 
+const SLOT = '\u0000';
+
+/**
+ * A sentence of the decision's vocabulary (decision/messages.ts) as a CEL string expression: `format` is called
+ * with a marker for each slot, and each marker becomes that slot's CEL expression, the text around it literals.
+ * The API server's message is then the webhook's, word for word.
+ */
+export function celMessage<K extends string>(format: (slots: Record<K, string>) => string, expressions: Readonly<Record<K, string>>): string {
+  const keys = Object.keys(expressions) as K[];
+  const slots = Object.fromEntries(keys.map((key) => [key, `${SLOT}${key}${SLOT}`])) as Record<K, string>;
+  // Split on the markers: even parts are literal text, odd parts slot names.
+  return format(slots)
+    .split(SLOT)
+    .flatMap((part, i) => (i % 2 === 1 ? [expressions[part as K]] : part === '' ? [] : [celString(part)]))
+    .join(' + ');
+}
+
 export function celList(values: readonly string[]): string {
   return `[${values.map(celString).join(', ')}]`;
 }

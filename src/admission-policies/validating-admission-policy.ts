@@ -14,7 +14,18 @@ import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/default
 import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
 import type { MatchSpec } from '../match/types.ts';
 import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from '../policy/types.ts';
-import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './cel.ts';
+import {
+  formatDenial,
+  formatModeNotice,
+  formatNamespaceLabelInvalid,
+  formatNamespaceLabelRuleLabel,
+  formatNoSandboxRuntime,
+  formatRuleLabel,
+  formatRuntimeNotAllowed,
+  formatUnsupportedFeatures,
+  POD_AUDIENCE,
+} from '../decision/messages.ts';
+import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celMessage, celString } from './cel.ts';
 
 export interface RenderVapOptions {
   /** The webhook's namespace: always exempt, as in the webhook. */
@@ -33,15 +44,15 @@ const NAME_PREFIX = 'sandbox-admission';
 const MODES: readonly Mode[] = ['enforce', 'warn', 'audit'];
 /** What a binding does with a failed validation, per mode: the decision's warn mode also leaves audit annotations. */
 const VALIDATION_ACTIONS: Readonly<Record<Mode, readonly string[]>> = { enforce: ['Deny'], warn: ['Warn', 'Audit'], audit: ['Audit'] };
-/** How the decision words a violation in each mode (decide.ts reportViolations). */
+/** How the decision words a violation in each mode (decide.ts reportViolations): the sentence before the violations. */
 const MESSAGE_PREFIX: Readonly<Record<Mode, string>> = {
-  enforce: 'sandbox-admission denied this pod: ',
-  warn: 'sandbox-admission (warn mode, admitted unchanged): ',
-  audit: 'sandbox-admission (audit mode, admitted unchanged): ',
+  enforce: formatDenial(POD_AUDIENCE, ''),
+  warn: formatModeNotice('warn', ''),
+  audit: formatModeNotice('audit', ''),
 };
-/** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
 /** The labels on every generated object; the webhook finds the policies in the cluster by them. */
 export const VAP_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': NAME_PREFIX, 'app.kubernetes.io/component': 'validating-admission-policy' };
+/** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const v = (name: string): string => `variables.${name}`;
@@ -198,9 +209,9 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
   }
 
   // How messages name the governing rule (decide.ts GoverningRule.label).
-  add('governedBy', labelsEnabled
-    ? `${v('rule')} != "" ? "rule \\"" + ${v('rule')} + "\\"" : ${celString(`label ${NAMESPACE_RUNTIME_LABEL}=`)} + ${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}] + " on namespace \\"" + request.namespace + "\\""`
-    : `"rule \\"" + ${v('rule')} + "\\""`);
+  const ruleLabel = celMessage(({ rule }) => formatRuleLabel(rule), { rule: v('rule') });
+  const labelRuleLabel = celMessage(formatNamespaceLabelRuleLabel, { wanted: `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`, namespace: 'request.namespace' });
+  add('governedBy', labelsEnabled ? `${v('rule')} != "" ? ${ruleLabel} : ${labelRuleLabel}` : ruleLabel);
 
   // The runtime classes that satisfy the governing rule: allowedRuntimes, or every profile.
   const allClasses = [...policy.profiles.values()].map((p) => p.runtimeClassName);
@@ -259,20 +270,24 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   if (labelsEnabled) {
     const wanted = `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`;
     const known = [...policy.profiles.keys()];
-    parts.push(
-      `(${v('rule')} == "" && !(${wanted} in ${celList(known)}) ? ["namespace \\"" + request.namespace + "\\" asks for runtime profile \\"" + ${wanted} + ${celString(`", which the policy does not define (known: ${known.join(', ')}); fix the ${NAMESPACE_RUNTIME_LABEL} label`)}] : [])`,
-    );
+    const invalid = celMessage(({ namespace, wanted: asked }) => formatNamespaceLabelInvalid({ namespace, wanted: asked, known: known.join(', ') }), {
+      namespace: 'request.namespace',
+      wanted,
+    });
+    parts.push(`(${v('rule')} == "" && !(${wanted} in ${celList(known)}) ? [${invalid}] : [])`);
   }
   const displayNames = `{${[...policy.profiles.values()].map((p: Profile) => `${celString(p.runtimeClassName)}: ${celString(p.displayName)}`).join(', ')}}`;
+  // Without mutation every rule insists like require (decide.ts decide), so the fix never says "remove".
+  const notAllowed = celMessage(({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates: false }), { asked: rc, governedBy: by, allowed });
   const runtime = [
-    `(${rc} == "" ? [${by} + " requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: " + ${allowed}] :`,
-    `!(${rc} in ${v('allowed')}) ? ["the pod asks for runtimeClassName \\"" + ${rc} + "\\" but " + ${by} + " requires a sandbox runtime (allowed: " + ${allowed} + "); set spec.runtimeClassName to one of: " + ${allowed}] :`,
+    `(${rc} == "" ? [${celMessage(formatNoSandboxRuntime, { governedBy: by, allowed })}] :`,
+    `!(${rc} in ${v('allowed')}) ? [${notAllowed}] :`,
   ];
   if (hasFeatureChecks) {
     const list = v('unsupported');
     runtime.push(
       `size(${list}) == 0 ? [] :`,
-      `[${displayNames}[${rc}] + " (runtimeClassName \\"" + ${rc} + "\\") cannot host " + ${list}.join(", ") + "; remove " + (size(${list}) == 1 ? "it" : "them") + " or ask for an exemption from " + ${by}])`,
+      `[${celMessage(formatUnsupportedFeatures, { displayName: `${displayNames}[${rc}]`, runtimeClassName: rc, paths: `${list}.join(", ")`, pronoun: `(size(${list}) == 1 ? "it" : "them")`, governedBy: by })}])`,
     );
   } else {
     runtime.push('[])');

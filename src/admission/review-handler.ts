@@ -79,10 +79,10 @@ async function check(subject: Subject, endpoint: ReviewEndpoint, request: Admiss
       // would be created now, but only refuse what the new containers changed, so pods that predate the
       // webhook can still be debugged.
       const nsFacts = await namespaceFacts(request, facts);
-      const judge = (pod: Pod) => decide({ operation: 'CREATE', namespace: request.namespace, pod, requester: request.userInfo, namespaceFacts: nsFacts, policy, runtimeClasses: facts.runtimeClasses(), mutate: false });
+      const judge = (pod: Pod) => decide({ operation: 'CREATE', namespace: request.namespace, pod, requester: request.userInfo, namespaceFacts: nsFacts, policy, runtimeClasses: facts.runtimeClasses(), mutate: false, audience: { kind: 'ephemeral-container' } });
       const after = judge(object as Pod);
       if (after.allowed || (oldObject && !judge(oldObject as Pod).allowed)) return features;
-      return { ...features, allowed: false, rule: after.rule, mode: after.mode, reason: 'ephemeral container makes the pod violate the policy', message: after.message?.replace('sandbox-admission denied this pod:', 'sandbox-admission denied this ephemeral container: with it the pod') ?? 'denied', auditAnnotations: after.auditAnnotations };
+      return { ...features, allowed: false, rule: after.rule, mode: after.mode, reason: 'ephemeral container makes the pod violate the policy', message: after.message ?? 'denied', auditAnnotations: after.auditAnnotations };
     }
     case 'workload':
       return evaluatePodTemplate({ operation: request.operation, object, oldObject, namespace: request.namespace, namespaceFacts: await namespaceFacts(request, facts), requester: request.userInfo, policy, runtimeClasses: facts.runtimeClasses() });

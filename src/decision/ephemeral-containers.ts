@@ -2,6 +2,7 @@ import type { Container, Pod } from '../k8s/pod.ts';
 import type { Policy } from '../policy/types.ts';
 import { findUnsupportedFeatures } from './compat.ts';
 import { runtimeClassOf } from './decide.ts';
+import { formatEphemeralUnsupported } from './messages.ts';
 import type { Verdict } from './types.ts';
 
 /**
@@ -29,7 +30,7 @@ export function checkEphemeralContainers(pod: Pod, oldPod: Pod | undefined, poli
     ...base,
     allowed: false,
     reason: 'ephemeral container refused',
-    message: `sandbox-admission denied this ephemeral container: the pod runs in ${profile.displayName} (runtimeClassName "${profile.runtimeClassName}"), which cannot host ${names.join(', ')}; debug without those settings`,
+    message: formatEphemeralUnsupported({ displayName: profile.displayName, runtimeClassName: profile.runtimeClassName, containers: names.join(', ') }),
     auditAnnotations: { decision: 'denied', violation: 'unsupported-feature' },
   };
 }
