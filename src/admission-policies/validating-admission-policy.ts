@@ -130,15 +130,27 @@ interface Variable {
 }
 
 function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
+  const labelsEnabled = policy.namespaceLabels.enabled;
+  const unsupported = unsupportedVariables(policy);
+  return [
+    ...factVariables(document, labelsEnabled),
+    ...governingRuleVariables(document, policy),
+    governedByVariable(labelsEnabled),
+    allowedVariable(policy),
+    { name: 'runtimeClassName', expression: 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""' },
+    ...unsupported,
+    { name: 'violations', expression: violationsExpression(policy, labelsEnabled, unsupported.length > 0) },
+  ];
+}
+
+/** What the rules look at, as buildMatchSubject gathers it; only the facts some rule (or the labels) uses. */
+function factVariables(document: PolicyDocument, labelsEnabled: boolean): Variable[] {
   const specs = (document.spec.rules ?? []).map((r) => r.match ?? {});
   const uses = (pick: (m: MatchSpec) => unknown): boolean => specs.some((m) => pick(m) !== undefined);
-  const labelsEnabled = policy.namespaceLabels.enabled;
   const out: Variable[] = [];
   const add = (name: string, expression: string): void => {
     out.push({ name, expression });
   };
-
-  // Facts, as buildMatchSubject gathers them.
   if (labelsEnabled || uses((m) => m.namespaceSelector)) {
     add('namespaceLabels', 'has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}');
   }
@@ -157,21 +169,40 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
       ' + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, has(c.image) ? c.image : "") : [])',
       ').filter(i, i != "")',
     ].join('\n'));
-    // image-ref.ts parseImageLocation into [host, path] pairs, one step per map (CEL has no let) and a few steps
-    // per variable (each variable has its own per-call cost limit): drop the digest; the first segment is the
-    // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io is
-    // docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
-    // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
-    add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
-    add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
-    add('imageHostPaths', `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`);
-    add('imageRefs', [
-      `${v('imageHostPaths')}`,
-      '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
-      '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
-    ].join('\n'));
+    out.push(...imageRefVariables());
   }
+  return out;
+}
 
+/** Every container image (variables.images) as a [host, path] pair. */
+function imageRefVariables(): Variable[] {
+  const out: Variable[] = [];
+  const add = (name: string, expression: string): void => {
+    out.push({ name, expression });
+  };
+  // image-ref.ts parseImageLocation into [host, path] pairs, one step per map (CEL has no let) and a few steps
+  // per variable (each variable has its own per-call cost limit): drop the digest; the first segment is the
+  // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io is
+  // docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
+  // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
+  add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
+  add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
+  add('imageHostPaths', `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`);
+  add('imageRefs', [
+    `${v('imageHostPaths')}`,
+    '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
+    '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
+  ].join('\n'));
+  return out;
+}
+
+/** `rule` (the governing rule's name, "" for a namespace label or none) and its `mode`. */
+function governingRuleVariables(document: PolicyDocument, policy: Policy): Variable[] {
+  const labelsEnabled = policy.namespaceLabels.enabled;
+  const out: Variable[] = [];
+  const add = (name: string, expression: string): void => {
+    out.push({ name, expression });
+  };
   // The first rule that matches, by name ("" when none): a chain of conditionals evaluates in order and stops
   // at the first match, so an exempt rule shields every rule after it.
   const chain = (document.spec.rules ?? []).map((rule) => {
@@ -207,13 +238,18 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     add('rule', `${v('labelMode')} != "" && ${strength(v('labelMode'))} > ${strength(v('ruleMode'))} ? "" : ${v('matchedRule')}`);
     add('mode', `${v('rule')} != "" ? ${v('ruleMode')} : ${v('labelMode')}`);
   }
+  return out;
+}
 
-  // How messages name the governing rule (decide.ts GoverningRule.label).
+/** How messages name the governing rule (decide.ts GoverningRule.label). */
+function governedByVariable(labelsEnabled: boolean): Variable {
   const ruleLabel = celMessage(({ rule }) => formatRuleLabel(rule), { rule: v('rule') });
   const labelRuleLabel = celMessage(formatNamespaceLabelRuleLabel, { wanted: `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`, namespace: 'request.namespace' });
-  add('governedBy', labelsEnabled ? `${v('rule')} != "" ? ${ruleLabel} : ${labelRuleLabel}` : ruleLabel);
+  return { name: 'governedBy', expression: labelsEnabled ? `${v('rule')} != "" ? ${ruleLabel} : ${labelRuleLabel}` : ruleLabel };
+}
 
-  // The runtime classes that satisfy the governing rule: allowedRuntimes, or every profile.
+/** The runtime classes that satisfy the governing rule: allowedRuntimes, or every profile. */
+function allowedVariable(policy: Policy): Variable {
   const allClasses = [...policy.profiles.values()].map((p) => p.runtimeClassName);
   const byAllowed = new Map<string, string[]>();
   for (const rule of policy.rules) {
@@ -223,29 +259,24 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     const key = celList(classes);
     byAllowed.set(key, [...(byAllowed.get(key) ?? []), rule.name]);
   }
-  add('allowed', [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n'));
+  return { name: 'allowed', expression: [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n') };
+}
 
-  add('runtimeClassName', 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""');
-
-  // Field paths of features the requested class's profile cannot host (compat.ts findUnsupportedFeatures).
+/** Field paths of features the requested class's profile cannot host (compat.ts findUnsupportedFeatures); none: no variable. */
+function unsupportedVariables(policy: Policy): Variable[] {
   const byFeatures = new Map<string, string[]>();
   for (const profile of policy.profiles.values()) {
     if (profile.unsupported.size === 0) continue;
     const key = [...profile.unsupported].sort().join(',');
     byFeatures.set(key, [...(byFeatures.get(key) ?? []), profile.runtimeClassName]);
   }
-  const hasFeatureChecks = byFeatures.size > 0;
-  if (hasFeatureChecks) {
-    const lines = [...byFeatures].map(([key, classes]) => {
-      const features = new Set(key.split(',') as PodFeature[]);
-      const test = classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
-      return `${test} ? ${featurePaths(features)} :`;
-    });
-    add('unsupported', [...lines, '[]'].join('\n'));
-  }
-
-  add('violations', violationsExpression(policy, labelsEnabled, hasFeatureChecks));
-  return out;
+  if (byFeatures.size === 0) return [];
+  const lines = [...byFeatures].map(([key, classes]) => {
+    const features = new Set(key.split(',') as PodFeature[]);
+    const test = classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
+    return `${test} ? ${featurePaths(features)} :`;
+  });
+  return [{ name: 'unsupported', expression: [...lines, '[]'].join('\n') }];
 }
 
 /** compile.ts compileMatch: every criterion present must hold, in the same order. */
