@@ -119,54 +119,18 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
     return reportViolations(rule, input, [{ kind: 'malformed-pod', message: formatMalformedPod(), paths: ['spec'] }]);
   }
   const asked = runtimeClassOf(pod);
-  const allowedClasses = rule.allowedClasses;
-  const violations: Violation[] = [...rule.problems];
-  const ops: PatchOperation[] = [];
-  let profile: Profile | undefined;
-
-  if (asked !== undefined) {
-    if (allowedClasses.includes(asked)) profile = input.policy.profilesByRuntimeClass.get(asked);
-    else violations.push(runtimeNotAllowed(rule, asked, allowedClasses));
-  } else if (rule.action === 'require') {
-    violations.push({
-      kind: 'no-sandbox-runtime',
-      message: formatNoSandboxRuntime({ governedBy: rule.label, allowed: allowedClasses.join(', ') }),
-      paths: ['spec.runtimeClassName'],
-    });
-  } else {
-    profile = rule.profile;
-  }
-
+  const runtime = resolveRuntime(rule, input, asked);
+  const profile = runtime.profile;
+  const violations: Violation[] = [...rule.problems, ...runtime.violations];
+  let ops: PatchOperation[] = [];
   if (profile) {
-    violations.push(...checkRuntimeClass(profile, input));
-    const features = findUnsupportedFeatures(pod, profile.unsupported);
-    if (features.length > 0) {
-      violations.push({
-        kind: 'unsupported-feature',
-        message: formatUnsupportedFeatures({
-          displayName: profile.displayName,
-          runtimeClassName: profile.runtimeClassName,
-          paths: features.map((f) => f.path).join(', '),
-          pronoun: pronounFor(features.length),
-          governedBy: rule.label,
-        }),
-        paths: features.map((f) => f.path),
-      });
-    }
+    violations.push(...checkProfile(rule, profile, input));
     if (rule.action === 'sandbox') {
-      if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
-      const scheduling = schedulingFor(profile, input);
-      for (const plan of [
-        planNodeSelector(pod, scheduling.nodeSelector, profile.name),
-        planNodeAffinity(pod, profile.nodeAffinity, profile.name),
-      ]) {
-        ops.push(...plan.ops);
-        violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
-      }
-      ops.push(...planTolerations(pod, scheduling.tolerations));
+      const plan = planSandbox(profile, input, asked);
+      ops = plan.ops;
+      violations.push(...plan.violations);
     }
   }
-
   if (violations.length > 0) return reportViolations(rule, input, violations);
 
   const decision: Decision = {
@@ -182,6 +146,55 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
     }
   }
   return decision;
+}
+
+/** The profile the pod runs in: the one its allowed class belongs to, or the one a sandbox rule injects. */
+function resolveRuntime(rule: GoverningRule, input: DecisionInput, asked: string | undefined): { profile: Profile | undefined; violations: Violation[] } {
+  const allowedClasses = rule.allowedClasses;
+  if (asked !== undefined) {
+    if (allowedClasses.includes(asked)) return { profile: input.policy.profilesByRuntimeClass.get(asked), violations: [] };
+    return { profile: undefined, violations: [runtimeNotAllowed(rule, asked, allowedClasses)] };
+  }
+  if (rule.action === 'require') {
+    const message = formatNoSandboxRuntime({ governedBy: rule.label, allowed: allowedClasses.join(', ') });
+    return { profile: undefined, violations: [{ kind: 'no-sandbox-runtime', message, paths: ['spec.runtimeClassName'] }] };
+  }
+  return { profile: rule.profile, violations: [] };
+}
+
+/** What keeps the profile from hosting the pod: its RuntimeClass in the cluster, the features it cannot host. */
+function checkProfile(rule: GoverningRule, profile: Profile, input: DecisionInput): Violation[] {
+  const violations = checkRuntimeClass(profile, input);
+  const features = findUnsupportedFeatures(input.pod, profile.unsupported);
+  if (features.length > 0) {
+    violations.push({
+      kind: 'unsupported-feature',
+      message: formatUnsupportedFeatures({
+        displayName: profile.displayName,
+        runtimeClassName: profile.runtimeClassName,
+        paths: features.map((f) => f.path).join(', '),
+        pronoun: pronounFor(features.length),
+        governedBy: rule.label,
+      }),
+      paths: features.map((f) => f.path),
+    });
+  }
+  return violations;
+}
+
+/** The operations that move the pod into the profile (class, nodeSelector, affinity, tolerations) and their conflicts. */
+function planSandbox(profile: Profile, input: DecisionInput, asked: string | undefined): { ops: PatchOperation[]; violations: Violation[] } {
+  const pod = input.pod;
+  const ops: PatchOperation[] = [];
+  const violations: Violation[] = [];
+  if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
+  const scheduling = schedulingFor(profile, input);
+  for (const plan of [planNodeSelector(pod, scheduling.nodeSelector, profile.name), planNodeAffinity(pod, profile.nodeAffinity, profile.name)]) {
+    ops.push(...plan.ops);
+    violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
+  }
+  ops.push(...planTolerations(pod, scheduling.tolerations));
+  return { ops, violations };
 }
 
 /** enforce rejects; warn and audit admit the pod exactly as asked and say what enforce would have done. */
