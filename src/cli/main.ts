@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate } from './evaluate-command.ts';
 import { runRenderVap } from './render-vap-command.ts';
-import { runServe, type ServeOptions } from './serve-command.ts';
-import { EXAMPLE_POLICY_PATH } from './paths.ts';
+import { runServe, type ServeOptions } from '../main/serve.ts';
+import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 
 /** `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree. */
 export function buildProgram(): Command {

@@ -86,3 +86,16 @@ test('unchanged text is no event; a mistake repeated after a fix is reported aga
   assert.deepEqual(events.map((e) => e.result), ['failure', 'failure']);
   store.close();
 });
+
+test('listeners added with onReload hear every success and refusal, after options.onReload', () => {
+  const { path, store, events } = setup();
+  const heard: string[] = [];
+  store.onReload((e) => heard.push(`${e.result} after ${events.length}`));
+  store.reload();
+  writeFileSync(path, policyText('second'));
+  store.reload();
+  writeFileSync(path, policyText('third').replace('runtime: gvisor', 'runtime: nope'));
+  store.reload();
+  assert.deepEqual(heard, ['success after 1', 'failure after 2']);
+  store.close();
+});
