@@ -262,7 +262,7 @@ function allowedVariable(policy: Policy): Variable {
   return { name: 'allowed', expression: [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n') };
 }
 
-/** Field paths of features the requested class's profile cannot host (compat.ts findUnsupportedFeatures); none: no variable. */
+/** Field paths of features the requested class's profile cannot host (unsupported-features.ts findUnsupportedFeatures); none: no variable. */
 function unsupportedVariables(policy: Policy): Variable[] {
   const byFeatures = new Map<string, string[]>();
   for (const profile of policy.profiles.values()) {
@@ -327,7 +327,7 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   return parts.join('\n+ ');
 }
 
-/** Every place the pod uses one of `features`, as kubectl-style paths, in compat.ts's order. */
+/** Every place the pod uses one of `features`, as kubectl-style paths, in unsupported-features.ts's order. */
 function featurePaths(features: ReadonlySet<PodFeature>): string {
   const parts: string[] = [];
   const flag = (feature: PodFeature, condition: string, path: string): void => {

@@ -4,7 +4,7 @@ import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '
 import { MODE_STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
 import { isPlainObject } from '../util/shape.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
-import { findUnsupportedFeatures } from './compat.ts';
+import { findUnsupportedFeatures } from './unsupported-features.ts';
 import { pointer, type PatchOperation } from '../util/json-pointer.ts';
 import { buildMatchSubject } from '../match/match-subject.ts';
 import {

@@ -1,6 +1,6 @@
 import type { Container, Pod } from '../k8s/pod.ts';
 import type { Policy } from '../policy/types.ts';
-import { findUnsupportedFeatures } from './compat.ts';
+import { findUnsupportedFeatures } from './unsupported-features.ts';
 import { decide, runtimeClassOf } from './decide.ts';
 import { formatEphemeralUnsupported } from './messages.ts';
 import type { DecisionInput, Verdict } from './types.ts';

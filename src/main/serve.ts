@@ -3,7 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
-import { listGeneratedPolicies } from '../cluster/admission-policy-check.ts';
+import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createLogger } from '../observe/logger.ts';

@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
-import { createAdmissionPolicyCheck, type GeneratedPolicy } from '../cluster/admission-policy-check.ts';
-import { startRuntimeClassMonitor } from '../cluster/runtime-class-report.ts';
+import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
+import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { recordPolicyReload } from '../observe/metrics.ts';
@@ -64,7 +64,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
   const drift = deps.generatedPolicies
-    ? createAdmissionPolicyCheck({
+    ? createAdmissionPolicyDriftCheck({
         list: deps.generatedPolicies.list,
         expectedDigest: policy.policyDigest,
         setStale: (value) => metrics.admissionPolicyStale.set(value),
