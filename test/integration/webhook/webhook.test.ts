@@ -20,7 +20,7 @@ import { sendHttps } from '../admission/https-client.ts';
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'it-ca', validityDays: 1, now });
 const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
-const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../fixtures/reviews/untrusted-pod.json', import.meta.url), 'utf8')) as { request: { uid: string; object: object } };
+const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as { request: { uid: string; object: object } };
 const POLICY = readFileSync(new URL('../../../manifests/base/policy.yaml', import.meta.url), 'utf8');
 
 describe('the webhook over HTTPS, real pipeline end to end', () => {
