@@ -120,7 +120,7 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
 function reachableModes(policy: Policy): Mode[] {
   const used = new Set<Mode>(['enforce']);
   for (const rule of policy.rules) if (rule.action !== 'exempt') used.add(rule.mode);
-  if (policy.namespaceLabels.enabled) MODES.forEach((m) => used.add(m));
+  if (policy.namespaceLabels.enabled) for (const m of MODES) used.add(m);
   return MODES.filter((m) => used.has(m));
 }
 

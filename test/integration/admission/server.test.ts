@@ -202,7 +202,7 @@ describe('admission HTTPS server', () => {
     const errors = linesWith('admission request failed');
     assert.equal(errors.length, 2);
     assert.equal(errors[0]?.['level'], 'error');
-    assert.equal((errors[0]?.['err'] as { message: string }).message, 'pipeline exploded');
+    assert.equal((errors[0]?.['err'] as { message: string } | undefined)?.message, 'pipeline exploded');
     assert.equal((await postReview('/mutate', buildReview('after-500'))).status, 200);
   });
 

@@ -23,7 +23,9 @@ function fakeInformer(failures: boolean[]) {
     list: () => [],
   };
   const factory = (() => informer as unknown as Informer<KubernetesObject> & ObjectCache<KubernetesObject>) as unknown as InformerFactory;
-  const emit = (verb: string, arg: unknown) => (handlers.get(verb) ?? []).forEach((cb) => cb(arg));
+  const emit = (verb: string, arg: unknown) => {
+    for (const cb of handlers.get(verb) ?? []) cb(arg);
+  };
   return { factory, calls, emit };
 }
 

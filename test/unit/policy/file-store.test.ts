@@ -62,7 +62,7 @@ test('an invalid policy at start-up throws with the problems attached', () => {
   writeFileSync(path, 'kind: Nope\n');
   assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), (e: Error & { problems?: unknown[] }) => (e.problems?.length ?? 0) > 0);
   // The message alone must say what to fix: it is what `serve` prints before exiting.
-  assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), /is invalid:\n  POLICY_SCHEMA at [a-z]/);
+  assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), /is invalid:\n {2}POLICY_SCHEMA at [a-z]/);
 });
 
 test('a reload of unresolvable YAML is a refusal event, never an exception out of the timer', () => {
