@@ -28,7 +28,7 @@ if (!certFile || !keyFile) {
   process.exit(2);
 }
 
-// The uid of test/fixtures/reviews/untrusted-pod.json; a real answer echoes the request's, which needs parsing.
+// The uid of examples/untrusted-pod-review.json; a real answer echoes the request's, which needs parsing.
 const answer = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',

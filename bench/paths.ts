@@ -6,6 +6,6 @@ export const REPO_ROOT = join(import.meta.dirname, '..');
 export const WEBHOOK_MAIN = join(REPO_ROOT, 'bench', 'webhook-main.ts');
 export const BASELINE_SERVER = join(REPO_ROOT, 'bench', 'baseline-server.ts');
 export const EXAMPLE_POLICY_FILE = join(REPO_ROOT, 'manifests', 'base', 'policy.yaml');
-export const UNTRUSTED_REVIEW_FILE = join(REPO_ROOT, 'test', 'fixtures', 'reviews', 'untrusted-pod.json');
+export const UNTRUSTED_REVIEW_FILE = join(REPO_ROOT, 'examples', 'untrusted-pod-review.json');
 export const WEBHOOK_CONFIGURATION_FILE = join(REPO_ROOT, 'manifests', 'base', 'mutating-webhook.yaml');
 export const DEPLOYMENT_FILE = join(REPO_ROOT, 'manifests', 'base', 'deployment.yaml');

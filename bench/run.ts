@@ -266,7 +266,7 @@ function checkAnswer(answer: ProbeAnswer, expect: Expectation): string | undefin
 function describeMix(bodies: readonly LoadBody[]): string {
   const counts = new Map<string, number>();
   for (const b of bodies) counts.set(b.kind, (counts.get(b.kind) ?? 0) + 1);
-  return [...counts].map(([k, n]) => `${n} ${k === 'large' ? '1 MiB' : k}`).join(', ') + ` per ${bodies.length}`;
+  return `${[...counts].map(([k, n]) => `${n} ${k === 'large' ? '1 MiB' : k}`).join(', ')} per ${bodies.length}`;
 }
 
 /** The webhook timeout (mutating webhook configuration) and the memory limit (Deployment) the numbers are judged by. */

@@ -1,30 +1,21 @@
-/** The JSON body of every non-200 reply from this server: a stable code for machines, a message for people. */
-export type HttpError = { status: number; code: string; message: string };
+import type { ErrorCode } from '../errors.ts';
 
-export const httpErrorCodes = {
-  bodyTooLarge: 'BODY_TOO_LARGE',
-  unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
-  emptyBody: 'EMPTY_BODY',
-  malformedJson: 'MALFORMED_JSON',
-  invalidContentLength: 'INVALID_CONTENT_LENGTH',
-  badRequest: 'BAD_REQUEST',
-  notFound: 'NOT_FOUND',
-  internalError: 'INTERNAL_ERROR',
-} as const;
+/** The JSON body of every non-200 reply from this server: a stable code for machines, a message for people. */
+export type HttpError = { status: number; code: ErrorCode; message: string };
 
 const jsonOnly = 'Content-Type must be application/json';
 
 export function buildUnsupportedMediaTypeError(): HttpError {
-  return { status: 415, code: httpErrorCodes.unsupportedMediaType, message: jsonOnly };
+  return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: jsonOnly };
 }
 
 export function buildNotFoundError(method: string, url: string): HttpError {
-  return { status: 404, code: httpErrorCodes.notFound, message: `no route for ${method} ${url}` };
+  return { status: 404, code: 'NOT_FOUND', message: `no route for ${method} ${url}` };
 }
 
 export function buildInternalError(): HttpError {
   // Never echo the thrown message: it may carry object contents or internals; the log has it.
-  return { status: 500, code: httpErrorCodes.internalError, message: 'internal error while handling the request' };
+  return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error while handling the request' };
 }
 
 /**
@@ -35,19 +26,19 @@ export function buildHttpError(error: unknown, bodyLimitBytes: number): HttpErro
   const { code, statusCode, message } = (error ?? {}) as { code?: unknown; statusCode?: unknown; message?: unknown };
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: httpErrorCodes.bodyTooLarge, message: `request body is larger than ${bodyLimitBytes} bytes` };
+      return { status: 413, code: 'BODY_TOO_LARGE', message: `request body is larger than ${bodyLimitBytes} bytes` };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return buildUnsupportedMediaTypeError();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: httpErrorCodes.emptyBody, message: 'request body is empty' };
+      return { status: 400, code: 'EMPTY_BODY', message: 'request body is empty' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, code: httpErrorCodes.malformedJson, message: 'request body is not valid JSON' };
+      return { status: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, code: httpErrorCodes.invalidContentLength, message: 'request body size does not match Content-Length' };
+      return { status: 400, code: 'INVALID_CONTENT_LENGTH', message: 'request body size does not match Content-Length' };
   }
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     // Fastify's own client errors (bad URL, aborted body...) have safe, fixed messages.
-    return { status: statusCode, code: httpErrorCodes.badRequest, message: typeof message === 'string' ? message : 'bad request' };
+    return { status: statusCode, code: 'BAD_REQUEST', message: typeof message === 'string' ? message : 'bad request' };
   }
   return buildInternalError();
 }

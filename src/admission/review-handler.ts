@@ -1,5 +1,5 @@
-import { checkEphemeralContainers } from '../decision/ephemeral-containers.ts';
 import { decide } from '../decision/decide.ts';
+import { judgeEphemeralContainers } from '../decision/ephemeral-containers.ts';
 import { guardNamespaceLabels } from '../decision/namespace-guard.ts';
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
@@ -22,16 +22,25 @@ export interface ReviewFacts {
 /** What a review is about, by resource: each kind has its own check, all of them pure. */
 type Subject = 'pod' | 'pod-ephemeral-containers' | 'namespace' | 'workload' | 'runtime-class' | 'other';
 
+/** The facts of one request, read once before the check. */
+interface RequestFacts {
+  policy: Policy;
+  namespaceFacts: NamespaceFacts | undefined;
+  runtimeClasses: ReadonlyMap<string, RuntimeClassFacts> | undefined;
+}
+
+/** What a check returns: a pod decision (it may patch) or the verdict of one of the validating checks. */
+type CheckResult = { kind: 'decision'; decision: Decision } | { kind: 'verdict'; verdict: Verdict };
+
 const WORKLOADS: Readonly<Record<string, readonly string[]>> = {
   apps: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
   batch: ['jobs', 'cronjobs'],
   '': ['replicationcontrollers', 'podtemplates'],
 };
 
-/** decode -> facts -> check (pure) -> encode, with one log record per review. */
-export function buildReviewHandler(facts: ReviewFacts, now: () => number = () => performance.now()): ReviewHandler {
+/** decode -> facts (read once) -> check (pure) -> encode; the route logs the one line and times it. */
+export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
   return async (endpoint: ReviewEndpoint, body: unknown): Promise<ReviewOutcome> => {
-    const started = now();
     const decoded = decodeReview(body);
     if (!decoded.ok) {
       const { code, message, path } = decoded.error;
@@ -48,58 +57,46 @@ export function buildReviewHandler(facts: ReviewFacts, now: () => number = () =>
     if (request.object === undefined) {
       return { kind: 'bad-request', status: 422, code: 'REVIEW_BAD_FIELD', message: 'request.object: a CREATE review must carry the object' };
     }
-    const policy = facts.policy();
-    const verdict = await check(subject, endpoint, request, policy, facts);
+    const requestFacts: RequestFacts = { policy: facts.policy(), namespaceFacts: await readNamespaceFacts(request, facts), runtimeClasses: facts.runtimeClasses() };
+    const result = check(subject, endpoint, request, requestFacts);
+    const verdict = result.kind === 'decision' ? result.decision : result.verdict;
     if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
       // The mutating webhook has already warned and annotated; the backstop only speaks when it denies.
       verdict.warnings = [];
       verdict.auditAnnotations = {};
     }
-    const patched = 'patch' in verdict && (verdict as Decision).patch.length > 0;
-    const outcome = !verdict.allowed ? 'denied' : patched ? 'patched' : 'allowed';
-    const answer = encodeReview(request, { patch: [], ...verdict });
+    const patch = result.kind === 'decision' ? result.decision.patch : [];
+    const outcome = !verdict.allowed ? 'denied' : patch.length > 0 ? 'patched' : 'allowed';
+    const answer = encodeReview(request, { ...verdict, patch });
     // Nothing governed the object: no mode applied, and a metric label of "enforce" would say otherwise.
     const mode = verdict.action === 'none' ? 'none' : verdict.mode;
-    return reviewed(endpoint, answer, { ...requestLog(request), ...verdictLog(verdict), durationMs: round(now() - started) }, verdict.action, outcome, mode);
+    return reviewed(endpoint, answer, { ...requestLog(request), ...resultLog(result) }, verdict.action, outcome, mode);
   };
 }
 
-async function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionRequest, policy: Policy, facts: ReviewFacts): Promise<Verdict | Decision> {
+/** Dispatch to the pure check of the subject. */
+function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionRequest, facts: RequestFacts): CheckResult {
   const object = request.object as Record<string, unknown>;
   const oldObject = request.oldObject as Record<string, unknown> | undefined;
+  const { policy, namespaceFacts, runtimeClasses } = facts;
+  const shared = { namespace: request.namespace, requester: request.userInfo, namespaceFacts, policy, runtimeClasses };
   switch (subject) {
     case 'namespace':
-      return guardNamespaceLabels({ operation: request.operation, labels: labelsOf(object), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy });
+      return verdictOf(guardNamespaceLabels({ operation: request.operation, labels: labelsOf(object), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy }));
     case 'runtime-class':
-      return flagRuntimeClass(object, policy);
-    case 'pod-ephemeral-containers': {
-      const features = checkEphemeralContainers(object as Pod, oldObject as Pod | undefined, policy);
-      if (!features.allowed) return features;
-      // A debug container's image can make a pod governed that was not (images.notFrom): judge the pod as it
-      // would be created now, but only refuse what the new containers changed, so pods that predate the
-      // webhook can still be debugged.
-      const nsFacts = await namespaceFacts(request, facts);
-      const judge = (pod: Pod) => decide({ operation: 'CREATE', namespace: request.namespace, pod, requester: request.userInfo, namespaceFacts: nsFacts, policy, runtimeClasses: facts.runtimeClasses(), mutate: false });
-      const after = judge(object as Pod);
-      if (after.allowed || (oldObject && !judge(oldObject as Pod).allowed)) return features;
-      return { ...features, allowed: false, rule: after.rule, mode: after.mode, reason: 'ephemeral container makes the pod violate the policy', message: after.message?.replace('sandbox-admission denied this pod:', 'sandbox-admission denied this ephemeral container: with it the pod') ?? 'denied', auditAnnotations: after.auditAnnotations };
-    }
+      return verdictOf(flagRuntimeClass(object, policy));
+    case 'pod-ephemeral-containers':
+      return verdictOf(judgeEphemeralContainers({ ...shared, pod: object as Pod, oldPod: oldObject as Pod | undefined }));
     case 'workload':
-      return evaluatePodTemplate({ operation: request.operation, object, oldObject, namespace: request.namespace, namespaceFacts: await namespaceFacts(request, facts), requester: request.userInfo, policy, runtimeClasses: facts.runtimeClasses() });
-    default:
-      return decide({
-        operation: request.operation,
-        subResource: request.subResource,
-        namespace: request.namespace,
-        pod: object as Pod,
-        requester: request.userInfo,
-        namespaceFacts: await namespaceFacts(request, facts),
-        policy,
-        runtimeClasses: facts.runtimeClasses(),
-        mutate: endpoint === 'mutate',
-      });
+      return verdictOf(evaluatePodTemplate({ ...shared, operation: request.operation, object, oldObject }));
+    default: {
+      const decision = decide({ ...shared, operation: request.operation, subResource: request.subResource, pod: object as Pod, mutate: endpoint === 'mutate' });
+      return { kind: 'decision', decision };
+    }
   }
 }
+
+const verdictOf = (verdict: Verdict): CheckResult => ({ kind: 'verdict', verdict });
 
 function classify(request: AdmissionRequest): Subject {
   const { group, resource } = request.resource;
@@ -115,7 +112,7 @@ function classify(request: AdmissionRequest): Subject {
   return 'other';
 }
 
-async function namespaceFacts(request: AdmissionRequest, facts: ReviewFacts): Promise<NamespaceFacts | undefined> {
+async function readNamespaceFacts(request: AdmissionRequest, facts: ReviewFacts): Promise<NamespaceFacts | undefined> {
   if (request.namespace === '') return undefined;
   const labels = await facts.namespaceLabels(request.namespace);
   return labels === undefined ? undefined : { name: request.namespace, labels };
@@ -143,19 +140,21 @@ function requestLog(request: AdmissionRequest): Record<string, unknown> {
   };
 }
 
-function verdictLog(verdict: Verdict | Decision): Record<string, unknown> {
-  const decision = verdict as Partial<Decision>;
+function resultLog(result: CheckResult): Record<string, unknown> {
+  if (result.kind === 'verdict') {
+    const { verdict } = result;
+    return { allowed: verdict.allowed, rule: verdict.rule, action: verdict.action, mode: verdict.mode, reason: verdict.reason };
+  }
+  const { decision } = result;
   return {
-    allowed: verdict.allowed,
-    ...(decision.source ? { source: decision.source } : {}),
-    rule: verdict.rule,
-    action: verdict.action,
-    mode: verdict.mode,
-    ...('runtimeClassName' in verdict ? { runtime: decision.runtimeClassName } : {}),
-    ...(decision.patch ? { patchOps: decision.patch.length } : {}),
-    reason: verdict.reason,
-    ...(decision.violations && decision.violations.length > 0 ? { violations: decision.violations.map((v) => v.kind) } : {}),
+    allowed: decision.allowed,
+    source: decision.source,
+    rule: decision.rule,
+    action: decision.action,
+    mode: decision.mode,
+    runtime: decision.runtimeClassName,
+    patchOps: decision.patch.length,
+    reason: decision.reason,
+    ...(decision.violations.length > 0 ? { violations: decision.violations.map((v) => v.kind) } : {}),
   };
 }
-
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.ts';
+
 /**
  * What the review pipeline hands back to the HTTP layer. The server never looks inside an
  * AdmissionReview: it only relays `body` with `status`, and logs `log` as one line.
@@ -16,7 +18,7 @@ export type ReviewOutcome =
       kind: 'bad-request';
       /** 400 for a body that is not an AdmissionReview; 422 for a review we cannot act on. */
       status: 400 | 422;
-      code: string;
+      code: ErrorCode;
       message: string;
     };
 

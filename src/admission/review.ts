@@ -94,6 +94,7 @@ export function encodeAllowed(request: Pick<AdmissionRequest, 'apiVersion' | 'ui
 }
 
 // The API server refuses warnings with control characters; keep them on one line.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it removes.
 const sanitizeWarning = (w: string): string => w.replace(/[\u0000-\u001f\u007f]+/g, ' ');
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');

@@ -77,7 +77,7 @@ export function formatAuditTable(entries: readonly AuditEntry[]): string {
   const rows = entries.map((e) => [e.namespace, e.pod, e.rule, e.mode, e.runtimeClassName ?? '<none>', describeFinding(e)]);
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('');
-  return [line(HEADERS), ...rows.map(line)].join('\n') + '\n';
+  return `${[line(HEADERS), ...rows.map(line)].join('\n')}\n`;
 }
 
 function describeFinding(entry: AuditEntry): string {

@@ -4,7 +4,7 @@ import { formatCodedError } from '../errors.ts';
 import { parsePolicy } from '../policy/parse.ts';
 import { evaluateManifests, type Evaluation } from './evaluate.ts';
 import { parseManifests } from './manifest.ts';
-import { parseNamespaceLabels } from './namespace-labels.ts';
+import { parseNamespaceLabels } from '../main/namespace-labels.ts';
 
 export interface EvaluateCommandOptions {
   file: string;

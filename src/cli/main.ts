@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
-import { runEvaluate } from './evaluate-command.ts';
-import { runRenderVap } from './render-vap-command.ts';
-import { runServe, type ServeOptions } from './serve-command.ts';
-import { EXAMPLE_POLICY_PATH } from './paths.ts';
+import { type EvaluateCommandOptions, runEvaluate } from './evaluate-command.ts';
+import { type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
+import { runServe, type ServeOptions } from '../main/serve.ts';
+import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 
 /** `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree. */
 export function buildProgram(): Command {
@@ -20,7 +20,7 @@ export function buildProgram(): Command {
     .option('--namespace-labels <ns=key=value,...>', 'labels of the namespaces, as the cluster would have them (repeatable)', collect, [])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .action((opts: { file: string; policy: string; namespace: string; namespaceLabels: string[]; output: 'yaml' | 'json'; webhookNamespace: string }) => {
+    .action((opts: EvaluateCommandOptions) => {
       process.exitCode = runEvaluate(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     });
 
@@ -49,7 +49,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     // Usage errors exit 2, like an unreadable or invalid policy.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
-    .action((opts: { policy: string; webhookNamespace: string; output: 'yaml' | 'json' }) => {
+    .action((opts: RenderVapCommandOptions) => {
       process.exitCode = runRenderVap(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { formatCodedError } from '../errors.ts';
-import { buildValidatingAdmissionPolicies, formatVapJson, formatVapYaml } from '../policy/render-vap.ts';
+import { buildValidatingAdmissionPolicies, formatVapJson, formatVapYaml } from '../admission-policies/validating-admission-policy.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
 
 export interface RenderVapCommandOptions {

@@ -15,6 +15,9 @@ export interface SyncedInformer<T extends KubernetesObject> {
   stop(): Promise<void>;
 }
 
+/** client-node's makeInformer, replaceable in tests. */
+export type InformerFactory = <T extends KubernetesObject>(kubeConfig: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
+
 /**
  * A client-node informer that knows whether its cache can be trusted. client-node's start() resolves even
  * when the first list failed, and after a watch error the informer stays stopped; this wrapper counts
@@ -24,9 +27,9 @@ export function createSyncedInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   path: string,
   list: () => Promise<KubernetesListObject<T>>,
-  options: { resource: string; log: InformerLog; retryMs?: number },
+  options: { resource: string; log: InformerLog; retryMs?: number; makeInformer?: InformerFactory },
 ): SyncedInformer<T> {
-  const informer: Informer<T> & ObjectCache<T> = makeInformer(kubeConfig, path, list);
+  const informer: Informer<T> & ObjectCache<T> = (options.makeInformer ?? makeInformer)(kubeConfig, path, list);
   let errors = 0;
   let synced = false;
   let stopped = false;

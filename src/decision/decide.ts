@@ -4,9 +4,26 @@ import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '
 import { MODE_STRENGTH, parseNamespaceMode } from '../policy/mode.ts';
 import { isPlainObject } from '../util/shape.ts';
 import type { Action, Mode, Profile } from '../policy/types.ts';
-import { findUnsupportedFeatures } from './compat.ts';
-import { pointer, type PatchOperation } from './json-pointer.ts';
-import { buildMatchSubject } from './match-subject.ts';
+import { findUnsupportedFeatures } from './unsupported-features.ts';
+import { pointer, type PatchOperation } from '../util/json-pointer.ts';
+import { buildMatchSubject } from '../match/match-subject.ts';
+import {
+  formatDenial,
+  formatMalformedPod,
+  formatModeNotice,
+  formatNamespaceLabelInvalid,
+  formatNamespaceLabelRuleLabel,
+  formatNoSandboxRuntime,
+  formatRuleLabel,
+  formatRuntimeClassMissing,
+  formatRuntimeClassNotSandbox,
+  formatRuntimeNotAllowed,
+  formatSandboxedWarning,
+  formatUnsupportedFeatures,
+  formatViolationSummary,
+  POD_AUDIENCE,
+  pronounFor,
+} from './messages.ts';
 import { planNodeAffinity } from './node-affinity.ts';
 import { planNodeSelector } from './node-selector.ts';
 import { planTolerations } from './tolerations.ts';
@@ -50,10 +67,10 @@ export function decide(input: DecisionInput): Decision {
  * account, images) can refine how a governed pod is sandboxed but never exempt it or soften the mode.
  */
 function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
-  const subject = buildMatchSubject(input);
+  const subject = buildMatchSubject(input.namespace, input.namespaceFacts?.labels ?? {}, input.pod);
   const rule = input.policy.rules.find((r) => r.matches(subject));
   const fromRule: GoverningRule | undefined = rule
-    ? { source: 'rule', name: rule.name, label: `rule "${rule.name}"`, action: rule.action, mode: rule.mode, profile: rule.profile, allowedClasses: rule.allowedClasses, problems: [] }
+    ? { source: 'rule', name: rule.name, label: formatRuleLabel(rule.name), action: rule.action, mode: rule.mode, profile: rule.profile, allowedClasses: rule.allowedClasses, problems: [] }
     : undefined;
   const fromLabel = findNamespaceLabelRule(input);
   if (!fromLabel || (fromRule && strictness(fromRule) >= strictness(fromLabel))) return fromRule;
@@ -71,12 +88,12 @@ function findNamespaceLabelRule(input: DecisionInput): GoverningRule | undefined
   if (wanted === undefined) return undefined;
   const mode: Mode = parseNamespaceMode(labels[NAMESPACE_MODE_LABEL], input.policy.namespaceLabels.defaultMode);
   const profile = input.policy.profiles.get(wanted);
-  const label = `label ${NAMESPACE_RUNTIME_LABEL}=${wanted} on namespace "${input.namespace}"`;
+  const label = formatNamespaceLabelRuleLabel({ wanted, namespace: input.namespace });
   const problems: Violation[] = [];
   if (!profile) {
     problems.push({
       kind: 'namespace-label-invalid',
-      message: `namespace "${input.namespace}" asks for runtime profile "${wanted}", which the policy does not define (known: ${[...input.policy.profiles.keys()].join(', ')}); fix the ${NAMESPACE_RUNTIME_LABEL} label`,
+      message: formatNamespaceLabelInvalid({ namespace: input.namespace, wanted, known: [...input.policy.profiles.keys()].join(', ') }),
       paths: [],
     });
   }
@@ -99,52 +116,22 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
   const pod = input.pod;
   if (!isPlainObject(pod.spec)) {
     // The API server always sends a spec; only a broken manifest lacks one, and nothing can be planned into it.
-    return reportViolations(rule, pod, [{ kind: 'malformed-pod', message: 'the pod has no spec object, so it cannot be checked or sandboxed', paths: ['spec'] }]);
+    return reportViolations(rule, input, [{ kind: 'malformed-pod', message: formatMalformedPod(), paths: ['spec'] }]);
   }
   const asked = runtimeClassOf(pod);
-  const allowedClasses = rule.allowedClasses;
-  const violations: Violation[] = [...rule.problems];
-  const ops: PatchOperation[] = [];
-  let profile: Profile | undefined;
-
-  if (asked !== undefined) {
-    if (allowedClasses.includes(asked)) profile = input.policy.profilesByRuntimeClass.get(asked);
-    else violations.push(runtimeNotAllowed(rule, asked, allowedClasses));
-  } else if (rule.action === 'require') {
-    violations.push({
-      kind: 'no-sandbox-runtime',
-      message: `${rule.label} requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: ${allowedClasses.join(', ')}`,
-      paths: ['spec.runtimeClassName'],
-    });
-  } else {
-    profile = rule.profile;
-  }
-
+  const runtime = resolveRuntime(rule, input, asked);
+  const profile = runtime.profile;
+  const violations: Violation[] = [...rule.problems, ...runtime.violations];
+  let ops: PatchOperation[] = [];
   if (profile) {
-    violations.push(...checkRuntimeClass(profile, input));
-    const features = findUnsupportedFeatures(pod, profile.unsupported);
-    if (features.length > 0) {
-      violations.push({
-        kind: 'unsupported-feature',
-        message: `${profile.displayName} (runtimeClassName "${profile.runtimeClassName}") cannot host ${features.map((f) => f.path).join(', ')}; remove ${features.length === 1 ? 'it' : 'them'} or ask for an exemption from ${rule.label}`,
-        paths: features.map((f) => f.path),
-      });
-    }
+    violations.push(...checkProfile(rule, profile, input));
     if (rule.action === 'sandbox') {
-      if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
-      const scheduling = schedulingFor(profile, input);
-      for (const plan of [
-        planNodeSelector(pod, scheduling.nodeSelector, profile.name),
-        planNodeAffinity(pod, profile.nodeAffinity, profile.name),
-      ]) {
-        ops.push(...plan.ops);
-        violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
-      }
-      ops.push(...planTolerations(pod, scheduling.tolerations));
+      const plan = planSandbox(profile, input, asked);
+      ops = plan.ops;
+      violations.push(...plan.violations);
     }
   }
-
-  if (violations.length > 0) return reportViolations(rule, input.pod, violations);
+  if (violations.length > 0) return reportViolations(rule, input, violations);
 
   const decision: Decision = {
     ...base(rule, pod),
@@ -155,24 +142,73 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
   if (rule.action === 'sandbox' && profile) {
     decision.patch = [...planRuleAnnotation(pod, rule.name), ...ops];
     if (asked === undefined) {
-      decision.warnings.push(`sandbox-admission: this pod runs in ${profile.displayName} (runtimeClassName ${profile.runtimeClassName}) by ${rule.label}`);
+      decision.warnings.push(formatSandboxedWarning(input.audience ?? POD_AUDIENCE, { displayName: profile.displayName, runtimeClassName: profile.runtimeClassName, governedBy: rule.label }));
     }
   }
   return decision;
 }
 
+/** The profile the pod runs in: the one its allowed class belongs to, or the one a sandbox rule injects. */
+function resolveRuntime(rule: GoverningRule, input: DecisionInput, asked: string | undefined): { profile: Profile | undefined; violations: Violation[] } {
+  const allowedClasses = rule.allowedClasses;
+  if (asked !== undefined) {
+    if (allowedClasses.includes(asked)) return { profile: input.policy.profilesByRuntimeClass.get(asked), violations: [] };
+    return { profile: undefined, violations: [runtimeNotAllowed(rule, asked, allowedClasses)] };
+  }
+  if (rule.action === 'require') {
+    const message = formatNoSandboxRuntime({ governedBy: rule.label, allowed: allowedClasses.join(', ') });
+    return { profile: undefined, violations: [{ kind: 'no-sandbox-runtime', message, paths: ['spec.runtimeClassName'] }] };
+  }
+  return { profile: rule.profile, violations: [] };
+}
+
+/** What keeps the profile from hosting the pod: its RuntimeClass in the cluster, the features it cannot host. */
+function checkProfile(rule: GoverningRule, profile: Profile, input: DecisionInput): Violation[] {
+  const violations = checkRuntimeClass(profile, input);
+  const features = findUnsupportedFeatures(input.pod, profile.unsupported);
+  if (features.length > 0) {
+    violations.push({
+      kind: 'unsupported-feature',
+      message: formatUnsupportedFeatures({
+        displayName: profile.displayName,
+        runtimeClassName: profile.runtimeClassName,
+        paths: features.map((f) => f.path).join(', '),
+        pronoun: pronounFor(features.length),
+        governedBy: rule.label,
+      }),
+      paths: features.map((f) => f.path),
+    });
+  }
+  return violations;
+}
+
+/** The operations that move the pod into the profile (class, nodeSelector, affinity, tolerations) and their conflicts. */
+function planSandbox(profile: Profile, input: DecisionInput, asked: string | undefined): { ops: PatchOperation[]; violations: Violation[] } {
+  const pod = input.pod;
+  const ops: PatchOperation[] = [];
+  const violations: Violation[] = [];
+  if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
+  const scheduling = schedulingFor(profile, input);
+  for (const plan of [planNodeSelector(pod, scheduling.nodeSelector, profile.name), planNodeAffinity(pod, profile.nodeAffinity, profile.name)]) {
+    ops.push(...plan.ops);
+    violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
+  }
+  ops.push(...planTolerations(pod, scheduling.tolerations));
+  return { ops, violations };
+}
+
 /** enforce rejects; warn and audit admit the pod exactly as asked and say what enforce would have done. */
-function reportViolations(rule: GoverningRule, pod: Pod, violations: Violation[]): Decision {
-  const summary = violations.map((v) => v.message).join('; ');
-  const decision: Decision = { ...base(rule, pod), runtimeClassName: runtimeClassOf(pod), violations };
+function reportViolations(rule: GoverningRule, input: DecisionInput, violations: Violation[]): Decision {
+  const summary = formatViolationSummary(violations);
+  const decision: Decision = { ...base(rule, input.pod), runtimeClassName: runtimeClassOf(input.pod), violations };
   switch (rule.mode) {
     case 'enforce':
-      return { ...decision, allowed: false, reason: `denied by ${rule.label}`, message: `sandbox-admission denied this pod: ${summary}`, auditAnnotations: { decision: 'denied', rule: rule.name } };
+      return { ...decision, allowed: false, reason: `denied by ${rule.label}`, message: formatDenial(input.audience ?? POD_AUDIENCE, summary), auditAnnotations: { decision: 'denied', rule: rule.name } };
     case 'warn':
       return {
         ...decision,
         reason: `would be denied by ${rule.label} (warn mode)`,
-        warnings: violations.map((v) => `sandbox-admission (warn mode, admitted unchanged): ${v.message}`),
+        warnings: violations.map((v) => formatModeNotice('warn', v.message)),
         auditAnnotations: { decision: 'would-deny', rule: rule.name, violations: summary },
       };
     case 'audit':
@@ -185,12 +221,9 @@ function reportViolations(rule: GoverningRule, pod: Pod, violations: Violation[]
 }
 
 function runtimeNotAllowed(rule: GoverningRule, asked: string, allowed: readonly string[]): Violation {
-  const fix = rule.action === 'sandbox'
-    ? `remove spec.runtimeClassName so sandbox-admission chooses, or set it to one of: ${allowed.join(', ')}`
-    : `set spec.runtimeClassName to one of: ${allowed.join(', ')}`;
   return {
     kind: 'runtime-not-allowed',
-    message: `the pod asks for runtimeClassName "${asked}" but ${rule.label} requires a sandbox runtime (allowed: ${allowed.join(', ')}); ${fix}`,
+    message: formatRuntimeNotAllowed({ asked, governedBy: rule.label, allowed: allowed.join(', '), mutates: rule.action === 'sandbox' }),
     paths: ['spec.runtimeClassName'],
   };
 }
@@ -202,14 +235,14 @@ function checkRuntimeClass(profile: Profile, input: DecisionInput): Violation[] 
   if (!rc) {
     return [{
       kind: 'runtime-class-missing',
-      message: `RuntimeClass "${profile.runtimeClassName}" (runtime profile "${profile.name}") does not exist in this cluster; a cluster admin must create it before pods can use ${profile.displayName}`,
+      message: formatRuntimeClassMissing({ runtimeClassName: profile.runtimeClassName, profile: profile.name, displayName: profile.displayName }),
       paths: ['spec.runtimeClassName'],
     }];
   }
   if (NON_SANDBOX_HANDLERS.has(rc.handler)) {
     return [{
       kind: 'runtime-class-not-sandbox',
-      message: `RuntimeClass "${rc.name}" uses handler "${rc.handler}", which runs containers on the host kernel and is not a sandbox; a cluster admin must point it at runsc or kata`,
+      message: formatRuntimeClassNotSandbox({ runtimeClassName: rc.name, handler: rc.handler }),
       paths: ['spec.runtimeClassName'],
     }];
   }

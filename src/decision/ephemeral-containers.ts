@@ -1,8 +1,9 @@
 import type { Container, Pod } from '../k8s/pod.ts';
 import type { Policy } from '../policy/types.ts';
-import { findUnsupportedFeatures } from './compat.ts';
-import { runtimeClassOf } from './decide.ts';
-import type { Verdict } from './types.ts';
+import { findUnsupportedFeatures } from './unsupported-features.ts';
+import { decide, runtimeClassOf } from './decide.ts';
+import { formatEphemeralUnsupported } from './messages.ts';
+import type { DecisionInput, Verdict } from './types.ts';
 
 /**
  * `kubectl debug` adds ephemeral containers through pods/ephemeralcontainers; they join the pod's sandbox.
@@ -29,7 +30,36 @@ export function checkEphemeralContainers(pod: Pod, oldPod: Pod | undefined, poli
     ...base,
     allowed: false,
     reason: 'ephemeral container refused',
-    message: `sandbox-admission denied this ephemeral container: the pod runs in ${profile.displayName} (runtimeClassName "${profile.runtimeClassName}"), which cannot host ${names.join(', ')}; debug without those settings`,
+    message: formatEphemeralUnsupported({ displayName: profile.displayName, runtimeClassName: profile.runtimeClassName, containers: names.join(', ') }),
     auditAnnotations: { decision: 'denied', violation: 'unsupported-feature' },
+  };
+}
+
+export interface EphemeralContainersInput extends Omit<DecisionInput, 'pod' | 'operation' | 'subResource' | 'mutate' | 'audience'> {
+  pod: Pod;
+  oldPod: Pod | undefined;
+}
+
+/**
+ * The whole check of a pods/ephemeralcontainers update: the new containers must fit the pod's sandbox, and a
+ * debug container's image can make a pod governed that was not (images.notFrom), so the pod is judged as it
+ * would be created now; only what the new containers changed is refused, so pods that predate the webhook can
+ * still be debugged.
+ */
+export function judgeEphemeralContainers(input: EphemeralContainersInput): Verdict {
+  const { pod, oldPod, ...facts } = input;
+  const features = checkEphemeralContainers(pod, oldPod, input.policy);
+  if (!features.allowed) return features;
+  const judge = (p: Pod) => decide({ ...facts, operation: 'CREATE', pod: p, mutate: false, audience: { kind: 'ephemeral-container' } });
+  const after = judge(pod);
+  if (after.allowed || (oldPod && !judge(oldPod).allowed)) return features;
+  return {
+    ...features,
+    allowed: false,
+    rule: after.rule,
+    mode: after.mode,
+    reason: 'ephemeral container makes the pod violate the policy',
+    message: after.message ?? 'denied',
+    auditAnnotations: after.auditAnnotations,
   };
 }

@@ -1,6 +1,6 @@
 import type { NodeSelectorRequirement, NodeSelectorTerm, Pod } from '../k8s/pod.ts';
 import { asPlainObject } from '../util/shape.ts';
-import { pointer, type PatchOperation } from './json-pointer.ts';
+import { pointer, type PatchOperation } from '../util/json-pointer.ts';
 import type { SchedulingConflict } from './node-selector.ts';
 
 const REQUIRED = 'requiredDuringSchedulingIgnoredDuringExecution';

@@ -1,6 +1,6 @@
 import type { Pod } from '../k8s/pod.ts';
 import { isPlainObject } from '../util/shape.ts';
-import { pointer, type PatchOperation } from './json-pointer.ts';
+import { pointer, type PatchOperation } from '../util/json-pointer.ts';
 
 export interface SchedulingConflict {
   /** kubectl-style path of the pod field that contradicts the profile. */

@@ -26,11 +26,8 @@ export function evaluatePodTemplate(input: TemplateInput): Verdict {
     const old = extractPod(input.oldObject);
     if (old && isDeepStrictEqual(old.pod, source.pod)) return { ...base, reason: 'pod template unchanged' };
   }
-  const decision = decide({ ...input, operation: 'CREATE', pod: source.pod, mutate: true });
+  const decision = decide({ ...input, operation: 'CREATE', pod: source.pod, mutate: true, audience: { kind: 'pod-template', ref: source.ref } });
   const verdict: Verdict = { ...base, rule: decision.rule, action: decision.action, mode: decision.mode, reason: `template: ${decision.reason}`, auditAnnotations: decision.auditAnnotations };
-  if (!decision.allowed) {
-    return { ...verdict, allowed: false, message: `${decision.message?.replace(/^sandbox-admission denied this pod:/, `sandbox-admission: the pods of ${source.ref} would be rejected:`)}` };
-  }
-  const warnings = decision.warnings.map((w) => w.replace('this pod runs in', `pods of ${source.ref} will run in`));
-  return { ...verdict, warnings };
+  if (!decision.allowed) return { ...verdict, allowed: false, message: decision.message };
+  return { ...verdict, warnings: decision.warnings };
 }

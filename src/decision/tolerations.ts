@@ -1,5 +1,5 @@
 import type { Pod, Toleration } from '../k8s/pod.ts';
-import { pointer, type PatchOperation } from './json-pointer.ts';
+import { pointer, type PatchOperation } from '../util/json-pointer.ts';
 
 const operatorOf = (t: Toleration): string => (t.operator === undefined || t.operator === '' ? 'Equal' : t.operator);
 

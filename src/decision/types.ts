@@ -1,7 +1,8 @@
 import type { Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Action, Mode, Policy } from '../policy/types.ts';
-import type { PatchOperation } from './json-pointer.ts';
+import type { PatchOperation } from '../util/json-pointer.ts';
+import type { Audience } from './messages.ts';
 
 export interface NamespaceFacts {
   name: string;
@@ -30,11 +31,26 @@ export interface DecisionInput {
   mutate?: boolean;
   /** Cluster RuntimeClasses by name; undefined when not known (local runs, CLI), then names are trusted. */
   runtimeClasses?: ReadonlyMap<string, RuntimeClassFacts>;
+  /** Whom the messages speak of (default: the pod being created). */
+  audience?: Audience;
 }
+
+/** Every kind of violation; the README's table of violation kinds lists exactly these. */
+export const VIOLATION_KINDS = [
+  'malformed-pod',
+  'runtime-not-allowed',
+  'no-sandbox-runtime',
+  'unsupported-feature',
+  'scheduling-conflict',
+  'runtime-class-missing',
+  'runtime-class-not-sandbox',
+  'namespace-label-invalid',
+] as const;
+export type ViolationKind = (typeof VIOLATION_KINDS)[number];
 
 /** Why a governed pod cannot be admitted as asked. */
 export interface Violation {
-  kind: 'malformed-pod' | 'runtime-not-allowed' | 'no-sandbox-runtime' | 'unsupported-feature' | 'scheduling-conflict' | 'runtime-class-missing' | 'runtime-class-not-sandbox' | 'namespace-label-invalid';
+  kind: ViolationKind;
   message: string;
   /** Pod fields at fault, kubectl style. */
   paths: string[];

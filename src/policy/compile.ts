@@ -1,8 +1,6 @@
-import { compileGlobList } from '../decision/glob.ts';
-import { compileImagePattern } from '../decision/image-ref.ts';
-import { compileLabelSelector } from '../decision/label-selector.ts';
+import { compileMatch } from '../match/compile-match.ts';
 import { BUILTIN_PROFILES, DEFAULT_EXEMPT_NAMESPACES, DEFAULT_LABEL_ADMIN_GROUPS } from './defaults.ts';
-import type { CompiledRule, MatchSpec, MatchSubject, Policy, PolicyDocument, Profile, ProfileSpec } from './types.ts';
+import type { CompiledRule, Policy, PolicyDocument, Profile, ProfileSpec } from './types.ts';
 
 /** Turn a validated document into matchers and lookups once, so a request only runs closures. */
 export function compilePolicy(document: PolicyDocument, webhookNamespace: string): Policy {
@@ -50,38 +48,4 @@ function compileProfile(name: string, spec: ProfileSpec): Profile {
     tolerations: spec.tolerations,
     unsupported: new Set(spec.unsupported ?? []),
   };
-}
-
-/** Every criterion present must hold; an absent criterion matches everything. */
-function compileMatch(match: MatchSpec): (subject: MatchSubject) => boolean {
-  const checks: Array<(s: MatchSubject) => boolean> = [];
-  if (match.namespaces) {
-    const inList = compileGlobList(match.namespaces);
-    checks.push((s) => inList(s.namespace));
-  }
-  if (match.excludeNamespaces) {
-    const excluded = compileGlobList(match.excludeNamespaces);
-    checks.push((s) => !excluded(s.namespace));
-  }
-  if (match.namespaceSelector) {
-    const selects = compileLabelSelector(match.namespaceSelector);
-    checks.push((s) => selects(s.namespaceLabels));
-  }
-  if (match.podSelector) {
-    const selects = compileLabelSelector(match.podSelector);
-    checks.push((s) => selects(s.podLabels));
-  }
-  if (match.serviceAccounts) {
-    const inList = compileGlobList(match.serviceAccounts);
-    checks.push((s) => inList(s.serviceAccount));
-  }
-  if (match.images?.from) {
-    const patterns = match.images.from.map(compileImagePattern);
-    checks.push((s) => s.images.some((image) => patterns.some((p) => p(image))));
-  }
-  if (match.images?.notFrom) {
-    const patterns = match.images.notFrom.map(compileImagePattern);
-    checks.push((s) => s.images.some((image) => !patterns.some((p) => p(image))));
-  }
-  return (subject) => checks.every((check) => check(subject));
 }

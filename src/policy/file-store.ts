@@ -23,6 +23,8 @@ export interface FilePolicyStore extends PolicyStore {
   policyDigest(): string;
   /** Read the file again now; a bad file leaves the current policy in force. */
   reload(): PolicyReloadEvent;
+  /** Also tell `listener` of every reload that took a new policy or refused one (after options.onReload). */
+  onReload(listener: (event: PolicyReloadEvent) => void): void;
   close(): void;
 }
 
@@ -101,8 +103,10 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     documentDigest = loaded.value.policyDigest;
     return emit({ result: 'success', path: options.path });
   };
+  const listeners: Array<(event: PolicyReloadEvent) => void> = [];
   const emit = (event: PolicyReloadEvent): PolicyReloadEvent => {
     options.onReload?.(event);
+    for (const listener of listeners) listener(event);
     return event;
   };
 
@@ -128,6 +132,9 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     current: () => policy,
     policyDigest: () => documentDigest,
     reload,
+    onReload: (listener) => {
+      listeners.push(listener);
+    },
     close: () => {
       clearInterval(timer);
       clearTimeout(settle);

@@ -1,7 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
 import { parseAllDocuments } from 'yaml';
-import { escapePointerToken } from '../decision/json-pointer.ts';
+import { escapePointerToken } from '../util/json-pointer.ts';
 import type { CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { compilePolicy } from './compile.ts';

@@ -1,7 +1,8 @@
 import type { CodedError } from '../errors.ts';
 import type { NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
 import { BUILTIN_PROFILES } from './defaults.ts';
-import type { LabelSelector, PolicyDocument } from './types.ts';
+import type { LabelSelector } from '../match/types.ts';
+import type { PolicyDocument } from './types.ts';
 
 /** Checks the schema cannot express: references between fields and Kubernetes' own validation rules. */
 export function checkPolicySemantics(document: PolicyDocument): CodedError[] {
@@ -21,8 +22,12 @@ export function checkPolicySemantics(document: PolicyDocument): CodedError[] {
       });
     }
     byClass.set(profile.runtimeClassName, name);
-    (profile.nodeAffinity ?? []).forEach((req, i) => problems.push(...checkNodeRequirement(req, `${path}.nodeAffinity[${i}]`)));
-    (profile.tolerations ?? []).forEach((t, i) => problems.push(...checkToleration(t, `${path}.tolerations[${i}]`)));
+    (profile.nodeAffinity ?? []).forEach((req, i) => {
+      problems.push(...checkNodeRequirement(req, `${path}.nodeAffinity[${i}]`));
+    });
+    (profile.tolerations ?? []).forEach((t, i) => {
+      problems.push(...checkToleration(t, `${path}.tolerations[${i}]`));
+    });
   }
 
   const ruleNames = new Map<string, number>();
@@ -70,7 +75,9 @@ export function checkPolicySemantics(document: PolicyDocument): CodedError[] {
     if (rule.action === 'exempt' && rule.allowedRuntimes !== undefined) {
       problems.push({ code: 'POLICY_SCHEMA', path: `${path}.allowedRuntimes`, message: 'an exempt rule takes no allowedRuntimes' });
     }
-    (rule.allowedRuntimes ?? []).forEach((name, j) => unknown(name, `${path}.allowedRuntimes[${j}]`));
+    (rule.allowedRuntimes ?? []).forEach((name, j) => {
+      unknown(name, `${path}.allowedRuntimes[${j}]`);
+    });
     const match = rule.match ?? {};
     if (match.podSelector) problems.push(...checkLabelSelector(match.podSelector, `${path}.match.podSelector`));
     if (match.namespaceSelector) problems.push(...checkLabelSelector(match.namespaceSelector, `${path}.match.namespaceSelector`));

@@ -1,5 +1,5 @@
-import type { ImageLocation } from '../decision/image-ref.ts';
-import type { LabelSelectorRequirement, NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
+import type { NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
+import type { Matcher, MatchSpec } from '../match/types.ts';
 
 export type Action = 'sandbox' | 'require' | 'exempt';
 export type Mode = 'enforce' | 'warn' | 'audit';
@@ -17,11 +17,6 @@ export const POD_FEATURES = [
 ] as const;
 export type PodFeature = (typeof POD_FEATURES)[number];
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
-
 /** A runtime profile as written in the policy file. */
 export interface ProfileSpec {
   runtimeClassName: string;
@@ -30,22 +25,6 @@ export interface ProfileSpec {
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
   unsupported?: PodFeature[];
-}
-
-export interface ImageMatch {
-  /** Matches when any container image comes from one of these registries/prefixes. */
-  from?: string[];
-  /** Matches when any container image comes from none of these registries/prefixes. */
-  notFrom?: string[];
-}
-
-export interface MatchSpec {
-  podSelector?: LabelSelector;
-  namespaces?: string[];
-  excludeNamespaces?: string[];
-  namespaceSelector?: LabelSelector;
-  serviceAccounts?: string[];
-  images?: ImageMatch;
 }
 
 export interface RuleSpec {
@@ -90,16 +69,6 @@ export interface Profile {
   unsupported: ReadonlySet<PodFeature>;
 }
 
-/** Everything a rule's match looks at, gathered once per request. */
-export interface MatchSubject {
-  namespace: string;
-  namespaceLabels: Readonly<Record<string, string>>;
-  podLabels: Readonly<Record<string, string>>;
-  serviceAccount: string;
-  /** Every container image (init, regular, ephemeral), parsed once. */
-  images: readonly ImageLocation[];
-}
-
 export interface CompiledRule {
   name: string;
   action: Action;
@@ -110,7 +79,7 @@ export interface CompiledRule {
   allowed: readonly Profile[];
   /** Their runtimeClassNames, computed once at load for the per-request checks and messages. */
   allowedClasses: readonly string[];
-  matches(subject: MatchSubject): boolean;
+  matches: Matcher;
 }
 
 export interface Policy {

@@ -1,7 +1,7 @@
 import type { Counter, Gauge } from 'prom-client';
 import type { CaBundlePublisher, PublishReport } from './ca-bundle-publisher.ts';
 import type { CertificateSecretStore, SecretSnapshot } from './certificate-secret-store.ts';
-import { inspectCertificates, type CertificateFacts } from './certificate-state.ts';
+import { inspectCertificates, type CertificateFacts, type CertificateMaterial } from './certificate-state.ts';
 import { defaultRotationPolicy, planRotation, type RotationPlan, type RotationPolicy } from './rotation-plan.ts';
 import { applyRotationStep, buildRecoveryMaterial, type IssuancePolicy, type RotationStep, type ServedCertificates } from './rotation-steps.ts';
 import { createSwappableTlsSource, type SwappableTlsSource, type TlsSource } from './tls-source.ts';
@@ -89,7 +89,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   let source: SwappableTlsSource | undefined;
   // What this replica serves and trusts, to rebuild the Secret around it if the Secret disappears or breaks.
   let served: (ServedCertificates & { notAfter: Date }) | undefined;
-  let lastPublish: { bundlePem: string; at: number; published: boolean } | undefined;
+  let lastPublish: LastPublish | undefined;
   let lastWait: string | undefined;
 
   const adopt = (snapshot: SecretSnapshot | undefined, facts: CertificateFacts): void => {
@@ -107,13 +107,7 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   const publish = async (facts: CertificateFacts, now: Date, force: boolean): Promise<boolean> => {
     if (facts.kind !== 'present') return false;
     const bundlePem = facts.bundle.map((ca) => ca.pem).join('');
-    const due = force
-      || lastPublish === undefined
-      || lastPublish.bundlePem !== bundlePem
-      || !lastPublish.published
-      || now.getTime() - lastPublish.at >= intervals.caBundleCheckMs
-      || now.getTime() < lastPublish.at;
-    if (!due) return lastPublish?.published ?? false;
+    if (!force && !isPublishDue(lastPublish, bundlePem, now, intervals.caBundleCheckMs)) return lastPublish?.published ?? false;
     let report: PublishReport;
     try {
       report = await publisher.publish(bundlePem);
@@ -147,22 +141,13 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
       if (recover) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret lost; recreating it around the certificate being served');
       else if (plan.kind === 'create' && snapshot !== undefined) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret unusable; replacing CA and serving certificate');
       const material = recover && served !== undefined ? buildRecoveryMaterial(served, now, issuance) : applyRotationStep(plan, facts, snapshot?.material, now, issuance);
-      if (snapshot === undefined) {
-        const outcome = await store.create(material, now);
+      const outcome = await writeSecret(store, snapshot, material, now);
+      if (outcome.kind !== 'written') {
+        log.info({ ...secret, step: plan.kind }, outcome.kind === 'created-elsewhere' ? 'certificate Secret created by another replica; adopting it' : 'certificate Secret changed by another replica; adopting it');
         snapshot = outcome.snapshot;
-        if (outcome.kind === 'adopted') {
-          log.info({ ...secret, step: plan.kind }, 'certificate Secret created by another replica; adopting it');
-          continue;
-        }
-      } else {
-        const outcome = await store.update(snapshot, material, now);
-        if (outcome.kind === 'conflict') {
-          log.info({ ...secret, step: plan.kind }, 'certificate Secret changed by another replica; adopting it');
-          snapshot = outcome.current;
-          continue;
-        }
-        snapshot = outcome.snapshot;
+        continue;
       }
+      snapshot = outcome.snapshot;
       written.push(plan.kind);
       metrics?.certificateRotations?.inc({ step: plan.kind });
       log.info({ ...secret, step: plan.kind, reason: plan.reason, resourceVersion: snapshot.resourceVersion }, stepMessages[plan.kind]);
@@ -190,26 +175,51 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   if (source === undefined) throw new Error(`secret ${secret.secret} holds no usable serving certificate`);
   const tlsSource = source;
 
+  const loop = startPollLoop(reconcile, intervals.pollMs, (error) => log.error({ ...secret, err: error }, 'certificate reconcile failed; retrying at the next poll'));
+  return { tls: { current: () => tlsSource.current() }, reconcile, close: loop.close };
+}
+
+/** The last caBundle publication this replica attempted. */
+export type LastPublish = { bundlePem: string; at: number; published: boolean };
+
+/**
+ * Publish the bundle again when it changed, the last attempt failed, the check interval has passed, or the clock
+ * went backwards; otherwise the webhook configurations were just checked and are left alone.
+ */
+export function isPublishDue(last: LastPublish | undefined, bundlePem: string, now: Date, checkMs: number): boolean {
+  if (last === undefined || last.bundlePem !== bundlePem || !last.published) return true;
+  const elapsed = now.getTime() - last.at;
+  return elapsed >= checkMs || elapsed < 0;
+}
+
+type WriteOutcome = { kind: 'written'; snapshot: SecretSnapshot } | { kind: 'created-elsewhere' | 'changed-elsewhere'; snapshot: SecretSnapshot | undefined };
+
+/** Create the Secret or update it at the snapshot's resourceVersion; losing a race hands back the winner's Secret. */
+async function writeSecret(store: CertificateSecretStore, snapshot: SecretSnapshot | undefined, material: CertificateMaterial, now: Date): Promise<WriteOutcome> {
+  if (snapshot === undefined) {
+    const outcome = await store.create(material, now);
+    return { kind: outcome.kind === 'adopted' ? 'created-elsewhere' : 'written', snapshot: outcome.snapshot };
+  }
+  const outcome = await store.update(snapshot, material, now);
+  return outcome.kind === 'conflict' ? { kind: 'changed-elsewhere', snapshot: outcome.current } : { kind: 'written', snapshot: outcome.snapshot };
+}
+
+/** Run `run` every `pollMs` after the previous run settled (never overlapping); 0 means never. */
+function startPollLoop(run: () => Promise<unknown>, pollMs: number, onError: (error: unknown) => void): { close(): void } {
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   const schedule = (): void => {
-    if (closed || intervals.pollMs <= 0) return;
+    if (closed || pollMs <= 0) return;
     timer = setTimeout(() => {
-      reconcile().then(
-        () => schedule(),
-        (error: unknown) => {
-          log.error({ ...secret, err: error }, 'certificate reconcile failed; retrying at the next poll');
-          schedule();
-        },
-      );
-    }, intervals.pollMs);
+      run().then(schedule, (error: unknown) => {
+        onError(error);
+        schedule();
+      });
+    }, pollMs);
     timer.unref();
   };
   schedule();
-
   return {
-    tls: { current: () => tlsSource.current() },
-    reconcile,
     close: () => {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);

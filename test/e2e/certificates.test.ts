@@ -183,7 +183,10 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
     const secretCa = Buffer.from(secret.data?.['ca.crt'] ?? '', 'base64').toString('utf8');
     for (const { ca } of await readPublished(configName)) assert.deepEqual(listBundleFingerprints(ca), listBundleFingerprints(secretCa));
     await assertTrusted(configName, 'start');
-    await waitFor(async () => (await probe('warmup'), true));
+    await waitFor(async () => {
+      await probe('warmup');
+      return true;
+    });
 
     // The API server keeps admitting through both replicas for the whole rotation; every failure is kept.
     const failures: string[] = [];

@@ -34,7 +34,7 @@ const fakeHandleReview: ReviewHandler = (endpoint, body) => {
   const uid = request?.uid;
   if (uid === 'throw') throw new Error('pipeline exploded');
   if (uid === 'reject') throw Object.assign(new Error('looks like a client error'), { statusCode: 400 });
-  if (uid === undefined) return { kind: 'bad-request', status: 400, code: 'NOT_A_REVIEW', message: 'request.uid is missing' };
+  if (uid === undefined) return { kind: 'bad-request', status: 400, code: 'REVIEW_NO_UID', message: 'request.uid is missing' };
   const reviewed = {
     kind: 'reviewed' as const,
     body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, noteLength: request?.object?.note?.length ?? 0 } },
@@ -144,8 +144,8 @@ describe('admission HTTPS server', () => {
   it('answers a bad-request outcome with its status and a JSON error, and one warn line', async () => {
     const reply = await postReview('/mutate', JSON.stringify({ kind: 'AdmissionReview' }));
     assert.equal(reply.status, 400);
-    assert.deepEqual(JSON.parse(reply.text), { code: 'NOT_A_REVIEW', message: 'request.uid is missing' });
-    const warnings = linesWith('admission request rejected').filter((l) => l['code'] === 'NOT_A_REVIEW');
+    assert.deepEqual(JSON.parse(reply.text), { code: 'REVIEW_NO_UID', message: 'request.uid is missing' });
+    const warnings = linesWith('admission request rejected').filter((l) => l['code'] === 'REVIEW_NO_UID');
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]?.['level'], 'warn');
   });
@@ -202,7 +202,7 @@ describe('admission HTTPS server', () => {
     const errors = linesWith('admission request failed');
     assert.equal(errors.length, 2);
     assert.equal(errors[0]?.['level'], 'error');
-    assert.equal((errors[0]?.['err'] as { message: string }).message, 'pipeline exploded');
+    assert.equal((errors[0]?.['err'] as { message: string } | undefined)?.message, 'pipeline exploded');
     assert.equal((await postReview('/mutate', buildReview('after-500'))).status, 200);
   });
 
@@ -242,7 +242,7 @@ describe('admission HTTPS server', () => {
     const text = reply.text;
     assert.match(text, /sandbox_admission_requests_total\{endpoint="mutate",action="sandbox",outcome="patched",mode="enforce"\} \d+/);
     assert.match(text, /sandbox_admission_requests_total\{endpoint="validate",[^}]*\} 1\n/);
-    for (const code of ['MALFORMED_JSON', 'EMPTY_BODY', 'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE', 'NOT_A_REVIEW']) {
+    for (const code of ['MALFORMED_JSON', 'EMPTY_BODY', 'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE', 'REVIEW_NO_UID']) {
       assert.match(text, new RegExp(`sandbox_admission_bad_requests_total\\{code="${code}"\\} \\d+`), code);
     }
     assert.match(text, /sandbox_admission_internal_errors_total\{endpoint="mutate"\} 2\n/);

@@ -12,7 +12,7 @@ import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
 import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
-import { startWebhook, type RunningWebhook } from '../../../src/webhook.ts';
+import { startWebhook, type RunningWebhook } from '../../../src/main/webhook.ts';
 import { untrustedPod } from '../../helpers/pods.ts';
 import { decodePatch, podReview } from '../../helpers/reviews.ts';
 import { sendHttps } from '../admission/https-client.ts';
@@ -20,11 +20,12 @@ import { sendHttps } from '../admission/https-client.ts';
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'it-ca', validityDays: 1, now });
 const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
-const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../fixtures/reviews/untrusted-pod.json', import.meta.url), 'utf8')) as { request: { uid: string; object: object } };
+const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as { request: { uid: string; object: object } };
 const POLICY = readFileSync(new URL('../../../manifests/base/policy.yaml', import.meta.url), 'utf8');
 
 describe('the webhook over HTTPS, real pipeline end to end', () => {
   let webhook: RunningWebhook;
+  let certificateHealthy = true;
   let policyPath: string;
   const lines: Array<Record<string, unknown>> = [];
 
@@ -38,7 +39,7 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
       {
         logger: createLogger({ level: 'info', destination }),
         metrics: createMetrics(),
-        tls: createSwappableTlsSource({ key: serving.keyPem, cert: serving.certPem }),
+        tls: { ...createSwappableTlsSource({ key: serving.keyPem, cert: serving.certPem }), healthy: () => certificateHealthy },
         cluster: { namespaceLabels: (ns): Record<string, string> => (ns === 'kata-team' ? { 'sandbox-admission.io/runtime': 'kata' } : {}), runtimeClasses: () => undefined },
       },
     );
@@ -105,5 +106,16 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     const reply = await sendHttps({ port: webhook.address.port, ca: ca.certPem, path: '/readyz' });
     assert.equal(reply.status, 200);
     assert.equal((JSON.parse(reply.text) as { detail: { policy: string } }).detail.policy, 'example');
+  });
+
+  it('/readyz is 503 while the certificate source is unhealthy', async () => {
+    certificateHealthy = false;
+    try {
+      const reply = await sendHttps({ port: webhook.address.port, ca: ca.certPem, path: '/readyz' });
+      assert.equal(reply.status, 503);
+      assert.equal((JSON.parse(reply.text) as { detail: { servingCertificateHealthy: boolean } }).detail.servingCertificateHealthy, false);
+    } finally {
+      certificateHealthy = true;
+    }
   });
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runEvaluate, type EvaluateCommandOptions } from '../../../src/cli/evaluate-command.ts';
 import type { Evaluation } from '../../../src/cli/evaluate.ts';
-import { EXAMPLE_POLICY_PATH } from '../../../src/cli/paths.ts';
+import { EXAMPLE_POLICY_PATH } from '../../../src/main/paths.ts';
 
 const MIXED = fileURLToPath(new URL('../../fixtures/manifests/mixed.yaml', import.meta.url));
 

@@ -62,7 +62,7 @@ test('an invalid policy at start-up throws with the problems attached', () => {
   writeFileSync(path, 'kind: Nope\n');
   assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), (e: Error & { problems?: unknown[] }) => (e.problems?.length ?? 0) > 0);
   // The message alone must say what to fix: it is what `serve` prints before exiting.
-  assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), /is invalid:\n  POLICY_SCHEMA at [a-z]/);
+  assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), /is invalid:\n {2}POLICY_SCHEMA at [a-z]/);
 });
 
 test('a reload of unresolvable YAML is a refusal event, never an exception out of the timer', () => {
@@ -84,5 +84,18 @@ test('unchanged text is no event; a mistake repeated after a fix is reported aga
   writeFileSync(path, bad);
   assert.equal(store.reload().result, 'failure');
   assert.deepEqual(events.map((e) => e.result), ['failure', 'failure']);
+  store.close();
+});
+
+test('listeners added with onReload hear every success and refusal, after options.onReload', () => {
+  const { path, store, events } = setup();
+  const heard: string[] = [];
+  store.onReload((e) => heard.push(`${e.result} after ${events.length}`));
+  store.reload();
+  writeFileSync(path, policyText('second'));
+  store.reload();
+  writeFileSync(path, policyText('third').replace('runtime: gvisor', 'runtime: nope'));
+  store.reload();
+  assert.deepEqual(heard, ['success after 1', 'failure after 2']);
   store.close();
 });

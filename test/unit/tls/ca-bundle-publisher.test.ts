@@ -42,7 +42,7 @@ describe('planCaBundlePatch', () => {
     const operations = planCaBundlePatch({ resourceVersion: '5', webhooks: [{ name: 'mutate.x', caBundle: undefined }] }, a);
     const patched = fastJsonPatch.applyPatch(structuredClone(object), operations, true, false).newDocument;
     assert.equal(patched.webhooks[0]?.clientConfig.url, 'https://127.0.0.1:1/mutate');
-    assert.equal((patched.webhooks[0]?.clientConfig as { caBundle?: string }).caBundle, encodeCaBundle(a));
+    assert.equal((patched.webhooks[0]?.clientConfig as { caBundle?: string } | undefined)?.caBundle, encodeCaBundle(a));
     const changed = { ...structuredClone(object), metadata: { name: 'sandbox-admission', resourceVersion: '6' } };
     assert.throws(() => fastJsonPatch.applyPatch(changed, operations, true, false));
   });

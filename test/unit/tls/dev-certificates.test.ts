@@ -96,7 +96,7 @@ describe('ensureDevCertificates', () => {
     assert.deepEqual(second.ca, first.ca);
     const cert = new X509Certificate(second.serving.certPem);
     assert.ok(cert.checkHost('sandbox-admission.other-namespace.svc', { subject: 'never' }));
-    assert.equal((lines.at(-1)?.data as { reason: string }).reason, 'missing-dns-name');
+    assert.equal((lines.at(-1)?.data as { reason: string } | undefined)?.reason, 'missing-dns-name');
   });
 
   it('starts over when the CA has expired', async () => {
@@ -116,7 +116,7 @@ describe('ensureDevCertificates', () => {
     await writeFile(first.paths.key, stranger.keyPem);
     const second = await ensureDevCertificates(options);
     assert.equal(second.action, 'reissued-serving');
-    assert.equal((lines.at(-1)?.data as { reason: string }).reason, 'not-signed-by-ca');
+    assert.equal((lines.at(-1)?.data as { reason: string } | undefined)?.reason, 'not-signed-by-ca');
   });
 
   it('replaces a serving key that does not match its certificate', async () => {
@@ -125,7 +125,7 @@ describe('ensureDevCertificates', () => {
     await writeFile(first.paths.key, first.ca.keyPem);
     const second = await ensureDevCertificates(options);
     assert.equal(second.action, 'reissued-serving');
-    assert.equal((lines.at(-1)?.data as { reason: string }).reason, 'key-mismatch');
+    assert.equal((lines.at(-1)?.data as { reason: string } | undefined)?.reason, 'key-mismatch');
   });
 
   it('starts over when a CA file is missing or garbage, and restores key permissions', async () => {
@@ -133,12 +133,12 @@ describe('ensureDevCertificates', () => {
     const first = await ensureDevCertificates(options);
     await rm(first.paths.caKey);
     assert.equal((await ensureDevCertificates(options)).action, 'created');
-    assert.equal((lines.at(-1)?.data as { reason: string }).reason, 'missing');
+    assert.equal((lines.at(-1)?.data as { reason: string } | undefined)?.reason, 'missing');
 
     await writeFile(first.paths.caCert, 'not a certificate');
     await chmod(first.paths.key, 0o644);
     assert.equal((await ensureDevCertificates(options)).action, 'created');
-    assert.equal((lines.at(-1)?.data as { reason: string }).reason, 'unreadable');
+    assert.equal((lines.at(-1)?.data as { reason: string } | undefined)?.reason, 'unreadable');
     assert.equal((await stat(first.paths.key)).mode & 0o777, 0o600);
     assert.deepEqual((await readdir(options.dir)).sort(), ['ca.crt', 'ca.key', 'tls.crt', 'tls.key'], 'no temp files left');
   });

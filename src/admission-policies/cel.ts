@@ -1,13 +1,30 @@
 /**
  * Building blocks for CEL text: literals, glob lists as RE2 regexes, metav1 label selectors and image patterns.
- * Each mirrors the matcher the decision compiles (src/decision/glob.ts, label-selector.ts, image-ref.ts), so the
+ * Each mirrors the matcher the decision compiles (src/match/glob.ts, label-selector.ts, image-ref.ts), so the
  * API server and the webhook match the same things.
  */
-import type { LabelSelector } from '../types.ts';
+import type { LabelSelector } from '../match/types.ts';
 
 /** A CEL string literal. JSON's escapes (\" \\ \n \t \uXXXX ...) are all valid CEL escapes. */
 export function celString(value: string): string {
   return JSON.stringify(value);
+}
+
+const SLOT = '\u0000';
+
+/**
+ * A sentence of the decision's vocabulary (decision/messages.ts) as a CEL string expression: `format` is called
+ * with a marker for each slot, and each marker becomes that slot's CEL expression, the text around it literals.
+ * The API server's message is then the webhook's, word for word.
+ */
+export function celMessage<K extends string>(format: (slots: Record<K, string>) => string, expressions: Readonly<Record<K, string>>): string {
+  const keys = Object.keys(expressions) as K[];
+  const slots = Object.fromEntries(keys.map((key) => [key, `${SLOT}${key}${SLOT}`])) as Record<K, string>;
+  // Split on the markers: even parts are literal text, odd parts slot names.
+  return format(slots)
+    .split(SLOT)
+    .flatMap((part, i) => (i % 2 === 1 ? [expressions[part as K]] : part === '' ? [] : [celString(part)]))
+    .join(' + ');
 }
 
 export function celList(values: readonly string[]): string {
@@ -108,7 +125,7 @@ export function celLabelSelector(labels: string, selector: LabelSelector): strin
 
 /**
  * One image pattern as a CEL condition on a normalised reference `ref` = [host, path] (see the `imageRefs`
- * variable in render-vap.ts): exactly compileImagePattern's rules, with string functions instead of regexes
+ * variable in validating-admission-policy.ts): exactly compileImagePattern's rules, with string functions instead of regexes
  * (a regex's CEL cost is multiplied by the pattern's length). The host is lowercased, `*.corp` matches any host
  * ending in `.corp`, `index.docker.io` means `docker.io`, and a path prefix matches whole segments.
  */

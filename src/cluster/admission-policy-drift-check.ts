@@ -6,7 +6,7 @@
  */
 import { AdmissionregistrationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { POLICY_DIGEST_ANNOTATION } from '../policy/policy-digest.ts';
-import { VAP_LABELS } from '../policy/render-vap.ts';
+import { VAP_LABELS } from '../admission-policies/validating-admission-policy.ts';
 
 export interface GeneratedPolicy {
   name: string;
@@ -14,22 +14,22 @@ export interface GeneratedPolicy {
   digest: string | undefined;
 }
 
-export interface AdmissionPolicyCheckLog {
+export interface AdmissionPolicyDriftCheckLog {
   info(data: object, message: string): void;
   warn(data: object, message: string): void;
 }
 
-export interface AdmissionPolicyCheckOptions {
+export interface AdmissionPolicyDriftCheckOptions {
   list: () => Promise<GeneratedPolicy[]>;
   /** The digest of the policy the webhook serves right now. */
   expectedDigest: () => string;
   /** 1 while some generated policy is stale, else 0. */
   setStale: (value: 0 | 1) => void;
-  log: AdmissionPolicyCheckLog;
+  log: AdmissionPolicyDriftCheckLog;
   intervalMs: number;
 }
 
-export interface AdmissionPolicyCheck {
+export interface AdmissionPolicyDriftCheck {
   /** Names of the generated policies whose digest differs from the policy in force (last successful check). */
   stale(): readonly string[];
   /** Check now (also after each policy reload); never rejects. */
@@ -38,7 +38,7 @@ export interface AdmissionPolicyCheck {
   stop(): void;
 }
 
-export function createAdmissionPolicyCheck(options: AdmissionPolicyCheckOptions): AdmissionPolicyCheck {
+export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftCheckOptions): AdmissionPolicyDriftCheck {
   let stale: string[] = [];
   let known = false;
   let lastError: string | undefined;

@@ -5,9 +5,10 @@ import { join, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { renderVapText, runRenderVap } from '../../../src/cli/render-vap-command.ts';
-import { compileGlob } from '../../../src/decision/glob.ts';
-import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/policy/render-vap.ts';
-import { celGlobList, celImagePattern, celLabelSelector, globToRegex } from '../../../src/policy/vap/cel.ts';
+import { compileGlob } from '../../../src/match/glob.ts';
+import { buildValidatingAdmissionPolicies, type KubernetesObject } from '../../../src/admission-policies/validating-admission-policy.ts';
+import { celGlobList, celImagePattern, celLabelSelector, celMessage, globToRegex } from '../../../src/admission-policies/cel.ts';
+import { formatNoSandboxRuntime, formatRuntimeNotAllowed } from '../../../src/decision/messages.ts';
 import { parsePolicyDocument } from '../../../src/policy/parse.ts';
 
 const REPO = new URL('../../../', import.meta.url);
@@ -301,6 +302,29 @@ describe('render vap: unsupported features', () => {
     const spec = specOf(render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`), 'sandbox-admission-enforce');
     assert.equal(spec.variables.some((v) => v.name === 'unsupported'), false);
     assert.equal(variable(spec, 'violations').includes('cannot host'), false);
+  });
+});
+
+describe('render vap: the decision\'s words', () => {
+  test('celMessage turns each slot into its expression and the text around it into literals', () => {
+    assert.equal(
+      celMessage(formatNoSandboxRuntime, { governedBy: 'variables.by', allowed: 'variables.allowed.join(", ")' }),
+      'variables.by + " requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: " + variables.allowed.join(", ")',
+    );
+  });
+  test('the CEL message evaluates to the decision\'s sentence', () => {
+    const values: Record<string, string> = { rc: 'runc', by: 'rule "r"', allowed: 'gvisor, kata' };
+    const expression = celMessage((p: { asked: string; governedBy: string; allowed: string }) => formatRuntimeNotAllowed({ ...p, mutates: false }), {
+      asked: 'rc',
+      governedBy: 'by',
+      allowed: 'allowed',
+    });
+    // A string concatenation of JSON literals and names: evaluate it with the names bound.
+    const evaluated = expression
+      .split(' + ')
+      .map((term) => (term.startsWith('"') ? (JSON.parse(term) as string) : values[term]))
+      .join('');
+    assert.equal(evaluated, formatRuntimeNotAllowed({ asked: 'runc', governedBy: 'rule "r"', allowed: 'gvisor, kata', mutates: false }));
   });
 });
 

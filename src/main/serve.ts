@@ -1,15 +1,16 @@
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
-import { createAdmissionPolicyCheck, listGeneratedPolicies } from '../cluster/admission-policy-check.ts';
+import { parseNamespaceLabels } from './namespace-labels.ts';
+import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
+import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import { startWebhook } from '../webhook.ts';
-import { parseNamespaceLabels } from './namespace-labels.ts';
-import { resolveCertificateMode, startClusterCertificates, startFileCertificates } from './serve-certificates.ts';
-import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
+import type { PolicyStore } from '../policy/file-store.ts';
+import { resolveCertificateMode, startCertificateSource } from '../tls/certificate-source.ts';
+import { startWebhook } from './webhook.ts';
 
 export interface ServeOptions {
   dev: boolean;
@@ -23,7 +24,7 @@ export interface ServeOptions {
   namespaceLabels: string[];
   cluster: boolean;
   kubeconfig?: string;
-  /** dev | files | self-managed; when absent, resolveCertificateMode picks one. */
+  /** dev | files | self-managed; when absent, resolveCertificateMode (tls/certificate-source.ts) picks one. */
   certificates?: string;
   tlsSecret: string;
   mutatingWebhookConfiguration: string;
@@ -39,7 +40,10 @@ export interface ServeOptions {
   admissionPolicyCheckInterval: string;
 }
 
-/** Run the webhook until SIGTERM/SIGINT, then drain and exit. */
+/**
+ * The composition root: options -> logger, metrics -> serving certificate -> cluster facts -> the webhook (policy
+ * store, drift check, server, audit: main/webhook.ts) -> signals and shutdown. Runs until SIGTERM/SIGINT.
+ */
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel });
   const metrics = createMetrics();
@@ -47,54 +51,39 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const useCluster = options.cluster || options.kubeconfig !== undefined;
   // Self-managed certificates need the API even without --cluster (then from KUBECONFIG or in-cluster config).
   const kubeConfig = useCluster || mode === 'self-managed' ? loadKubeConfig(options.kubeconfig) : undefined;
-  const certificates = kubeConfig !== undefined && mode === 'self-managed'
-    ? await startClusterCertificates(options, kubeConfig, logger, metrics)
-    : await startFileCertificates(options, mode, logger, metrics);
-  const tls = certificates.tls;
-  const cluster = useCluster && kubeConfig !== undefined ? createClusterFacts(kubeConfig, logger) : undefined;
+  const certificates = await startCertificateSource({ ...options, devCertsDir: DEV_CERTS_DIR }, { mode, kubeConfig, logger, metrics });
+  const clusterConfig = useCluster ? kubeConfig : undefined;
+  const cluster = clusterConfig ? createClusterFacts(clusterConfig, logger) : undefined;
   // Start the caches before listening; /readyz stays false until both have synced.
   await cluster?.start();
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
-  // Started once the webhook (and so its policy store) exists; a reload before that is covered by the first check.
-  const admissionPolicyCheck = cluster && kubeConfig
-    ? createAdmissionPolicyCheck({
-        list: listGeneratedPolicies(kubeConfig),
-        expectedDigest: () => webhook.policy.policyDigest(),
-        setStale: (value) => metrics.admissionPolicyStale.set(value),
-        log: logger.child({ component: 'admission-policy-check' }),
-        intervalMs: parseDuration(options.admissionPolicyCheckInterval),
-      })
-    : undefined;
-  let admissionPolicyCheckStarted = false;
+  const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
     { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay) },
     {
       logger,
       metrics,
-      tls,
+      tls: certificates,
       cluster: cluster ?? staticFacts(options.namespaceLabels),
-      ...(cluster ? { readiness: cluster.readiness } : {}),
-      ...(admissionPolicyCheck
-        ? { admissionPolicyCheck: { stale: admissionPolicyCheck.stale, check: async () => (admissionPolicyCheckStarted ? admissionPolicyCheck.check() : undefined) } }
-        : {}),
-      ...(cluster && kubeConfig
+      ...(cluster && clusterConfig
         ? {
-            reportPolicyRefusal: createPolicyEventRecorder(kubeConfig, {
+            readiness: cluster.readiness,
+            generatedPolicies: { list: listGeneratedPolicies(clusterConfig), intervalMs: parseDuration(options.admissionPolicyCheckInterval) },
+            reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
               namespace: options.webhookNamespace,
               configMapName: options.policyConfigmap,
               reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
             }),
+            ...(auditIntervalMs > 0
+              ? {
+                  createAudit: (policy: PolicyStore) =>
+                    createAuditScanner({ kubeConfig: clusterConfig, policy: policy.current, metrics, log: logger.child({ component: 'audit' }), intervalMs: auditIntervalMs }),
+                }
+              : {}),
           }
         : {}),
     },
   );
-  admissionPolicyCheckStarted = true;
-  admissionPolicyCheck?.start();
-  const auditIntervalMs = parseDuration(options.auditInterval);
-  const audit = cluster && kubeConfig && auditIntervalMs > 0
-    ? createAuditScanner({ kubeConfig, policy: () => webhook.policy.current(), metrics, log: logger.child({ component: 'audit' }), intervalMs: auditIntervalMs })
-    : undefined;
-  audit?.start();
   if (options.dev) {
     const display = host.includes(':') ? `[${host}]` : host;
     const rel = (p: string) => relative(process.cwd(), p) || p;
@@ -110,8 +99,6 @@ export async function runServe(options: ServeOptions): Promise<void> {
     webhook.shutdown().then(
       async () => {
         certificates.close();
-        admissionPolicyCheck?.stop();
-        await audit?.stop();
         await cluster?.stop();
         process.exit(0);
       },

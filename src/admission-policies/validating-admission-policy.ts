@@ -9,11 +9,23 @@
  */
 import { stringify } from 'yaml';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
-import { compilePolicy } from './compile.ts';
-import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from './defaults.ts';
-import { POLICY_DIGEST_ANNOTATION, policyDigest } from './policy-digest.ts';
-import type { MatchSpec, Mode, PodFeature, Policy, PolicyDocument, Profile } from './types.ts';
-import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celString } from './vap/cel.ts';
+import { compilePolicy } from '../policy/compile.ts';
+import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
+import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
+import type { MatchSpec } from '../match/types.ts';
+import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from '../policy/types.ts';
+import {
+  formatDenial,
+  formatModeNotice,
+  formatNamespaceLabelInvalid,
+  formatNamespaceLabelRuleLabel,
+  formatNoSandboxRuntime,
+  formatRuleLabel,
+  formatRuntimeNotAllowed,
+  formatUnsupportedFeatures,
+  POD_AUDIENCE,
+} from '../decision/messages.ts';
+import { celAnd, celGlobList, celLabelSelector, celList, celImagePatterns, celMessage, celString } from './cel.ts';
 
 export interface RenderVapOptions {
   /** The webhook's namespace: always exempt, as in the webhook. */
@@ -32,15 +44,15 @@ const NAME_PREFIX = 'sandbox-admission';
 const MODES: readonly Mode[] = ['enforce', 'warn', 'audit'];
 /** What a binding does with a failed validation, per mode: the decision's warn mode also leaves audit annotations. */
 const VALIDATION_ACTIONS: Readonly<Record<Mode, readonly string[]>> = { enforce: ['Deny'], warn: ['Warn', 'Audit'], audit: ['Audit'] };
-/** How the decision words a violation in each mode (decide.ts reportViolations). */
+/** How the decision words a violation in each mode (decide.ts reportViolations): the sentence before the violations. */
 const MESSAGE_PREFIX: Readonly<Record<Mode, string>> = {
-  enforce: 'sandbox-admission denied this pod: ',
-  warn: 'sandbox-admission (warn mode, admitted unchanged): ',
-  audit: 'sandbox-admission (audit mode, admitted unchanged): ',
+  enforce: formatDenial(POD_AUDIENCE, ''),
+  warn: formatModeNotice('warn', ''),
+  audit: formatModeNotice('audit', ''),
 };
-/** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
 /** The labels on every generated object; the webhook finds the policies in the cluster by them. */
 export const VAP_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': NAME_PREFIX, 'app.kubernetes.io/component': 'validating-admission-policy' };
+/** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const v = (name: string): string => `variables.${name}`;
@@ -108,7 +120,7 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
 function reachableModes(policy: Policy): Mode[] {
   const used = new Set<Mode>(['enforce']);
   for (const rule of policy.rules) if (rule.action !== 'exempt') used.add(rule.mode);
-  if (policy.namespaceLabels.enabled) MODES.forEach((m) => used.add(m));
+  if (policy.namespaceLabels.enabled) for (const m of MODES) used.add(m);
   return MODES.filter((m) => used.has(m));
 }
 
@@ -118,15 +130,27 @@ interface Variable {
 }
 
 function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
+  const labelsEnabled = policy.namespaceLabels.enabled;
+  const unsupported = unsupportedVariables(policy);
+  return [
+    ...factVariables(document, labelsEnabled),
+    ...governingRuleVariables(document, policy),
+    governedByVariable(labelsEnabled),
+    allowedVariable(policy),
+    { name: 'runtimeClassName', expression: 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""' },
+    ...unsupported,
+    { name: 'violations', expression: violationsExpression(policy, labelsEnabled, unsupported.length > 0) },
+  ];
+}
+
+/** What the rules look at, as buildMatchSubject gathers it; only the facts some rule (or the labels) uses. */
+function factVariables(document: PolicyDocument, labelsEnabled: boolean): Variable[] {
   const specs = (document.spec.rules ?? []).map((r) => r.match ?? {});
   const uses = (pick: (m: MatchSpec) => unknown): boolean => specs.some((m) => pick(m) !== undefined);
-  const labelsEnabled = policy.namespaceLabels.enabled;
   const out: Variable[] = [];
   const add = (name: string, expression: string): void => {
     out.push({ name, expression });
   };
-
-  // Facts, as buildMatchSubject gathers them.
   if (labelsEnabled || uses((m) => m.namespaceSelector)) {
     add('namespaceLabels', 'has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}');
   }
@@ -145,21 +169,40 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
       ' + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, has(c.image) ? c.image : "") : [])',
       ').filter(i, i != "")',
     ].join('\n'));
-    // image-ref.ts parseImageLocation into [host, path] pairs, one step per map (CEL has no let) and a few steps
-    // per variable (each variable has its own per-call cost limit): drop the digest; the first segment is the
-    // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io is
-    // docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
-    // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
-    add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
-    add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
-    add('imageHostPaths', `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`);
-    add('imageRefs', [
-      `${v('imageHostPaths')}`,
-      '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
-      '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
-    ].join('\n'));
+    out.push(...imageRefVariables());
   }
+  return out;
+}
 
+/** Every container image (variables.images) as a [host, path] pair. */
+function imageRefVariables(): Variable[] {
+  const out: Variable[] = [];
+  const add = (name: string, expression: string): void => {
+    out.push({ name, expression });
+  };
+  // image-ref.ts parseImageLocation into [host, path] pairs, one step per map (CEL has no let) and a few steps
+  // per variable (each variable has its own per-call cost limit): drop the digest; the first segment is the
+  // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io is
+  // docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
+  // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
+  add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
+  add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
+  add('imageHostPaths', `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`);
+  add('imageRefs', [
+    `${v('imageHostPaths')}`,
+    '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
+    '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
+  ].join('\n'));
+  return out;
+}
+
+/** `rule` (the governing rule's name, "" for a namespace label or none) and its `mode`. */
+function governingRuleVariables(document: PolicyDocument, policy: Policy): Variable[] {
+  const labelsEnabled = policy.namespaceLabels.enabled;
+  const out: Variable[] = [];
+  const add = (name: string, expression: string): void => {
+    out.push({ name, expression });
+  };
   // The first rule that matches, by name ("" when none): a chain of conditionals evaluates in order and stops
   // at the first match, so an exempt rule shields every rule after it.
   const chain = (document.spec.rules ?? []).map((rule) => {
@@ -195,13 +238,18 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     add('rule', `${v('labelMode')} != "" && ${strength(v('labelMode'))} > ${strength(v('ruleMode'))} ? "" : ${v('matchedRule')}`);
     add('mode', `${v('rule')} != "" ? ${v('ruleMode')} : ${v('labelMode')}`);
   }
+  return out;
+}
 
-  // How messages name the governing rule (decide.ts GoverningRule.label).
-  add('governedBy', labelsEnabled
-    ? `${v('rule')} != "" ? "rule \\"" + ${v('rule')} + "\\"" : ${celString(`label ${NAMESPACE_RUNTIME_LABEL}=`)} + ${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}] + " on namespace \\"" + request.namespace + "\\""`
-    : `"rule \\"" + ${v('rule')} + "\\""`);
+/** How messages name the governing rule (decide.ts GoverningRule.label). */
+function governedByVariable(labelsEnabled: boolean): Variable {
+  const ruleLabel = celMessage(({ rule }) => formatRuleLabel(rule), { rule: v('rule') });
+  const labelRuleLabel = celMessage(formatNamespaceLabelRuleLabel, { wanted: `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`, namespace: 'request.namespace' });
+  return { name: 'governedBy', expression: labelsEnabled ? `${v('rule')} != "" ? ${ruleLabel} : ${labelRuleLabel}` : ruleLabel };
+}
 
-  // The runtime classes that satisfy the governing rule: allowedRuntimes, or every profile.
+/** The runtime classes that satisfy the governing rule: allowedRuntimes, or every profile. */
+function allowedVariable(policy: Policy): Variable {
   const allClasses = [...policy.profiles.values()].map((p) => p.runtimeClassName);
   const byAllowed = new Map<string, string[]>();
   for (const rule of policy.rules) {
@@ -211,29 +259,24 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     const key = celList(classes);
     byAllowed.set(key, [...(byAllowed.get(key) ?? []), rule.name]);
   }
-  add('allowed', [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n'));
+  return { name: 'allowed', expression: [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n') };
+}
 
-  add('runtimeClassName', 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""');
-
-  // Field paths of features the requested class's profile cannot host (compat.ts findUnsupportedFeatures).
+/** Field paths of features the requested class's profile cannot host (unsupported-features.ts findUnsupportedFeatures); none: no variable. */
+function unsupportedVariables(policy: Policy): Variable[] {
   const byFeatures = new Map<string, string[]>();
   for (const profile of policy.profiles.values()) {
     if (profile.unsupported.size === 0) continue;
     const key = [...profile.unsupported].sort().join(',');
     byFeatures.set(key, [...(byFeatures.get(key) ?? []), profile.runtimeClassName]);
   }
-  const hasFeatureChecks = byFeatures.size > 0;
-  if (hasFeatureChecks) {
-    const lines = [...byFeatures].map(([key, classes]) => {
-      const features = new Set(key.split(',') as PodFeature[]);
-      const test = classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
-      return `${test} ? ${featurePaths(features)} :`;
-    });
-    add('unsupported', [...lines, '[]'].join('\n'));
-  }
-
-  add('violations', violationsExpression(policy, labelsEnabled, hasFeatureChecks));
-  return out;
+  if (byFeatures.size === 0) return [];
+  const lines = [...byFeatures].map(([key, classes]) => {
+    const features = new Set(key.split(',') as PodFeature[]);
+    const test = classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
+    return `${test} ? ${featurePaths(features)} :`;
+  });
+  return [{ name: 'unsupported', expression: [...lines, '[]'].join('\n') }];
 }
 
 /** compile.ts compileMatch: every criterion present must hold, in the same order. */
@@ -258,20 +301,24 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   if (labelsEnabled) {
     const wanted = `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`;
     const known = [...policy.profiles.keys()];
-    parts.push(
-      `(${v('rule')} == "" && !(${wanted} in ${celList(known)}) ? ["namespace \\"" + request.namespace + "\\" asks for runtime profile \\"" + ${wanted} + ${celString(`", which the policy does not define (known: ${known.join(', ')}); fix the ${NAMESPACE_RUNTIME_LABEL} label`)}] : [])`,
-    );
+    const invalid = celMessage(({ namespace, wanted: asked }) => formatNamespaceLabelInvalid({ namespace, wanted: asked, known: known.join(', ') }), {
+      namespace: 'request.namespace',
+      wanted,
+    });
+    parts.push(`(${v('rule')} == "" && !(${wanted} in ${celList(known)}) ? [${invalid}] : [])`);
   }
   const displayNames = `{${[...policy.profiles.values()].map((p: Profile) => `${celString(p.runtimeClassName)}: ${celString(p.displayName)}`).join(', ')}}`;
+  // Without mutation every rule insists like require (decide.ts decide), so the fix never says "remove".
+  const notAllowed = celMessage(({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates: false }), { asked: rc, governedBy: by, allowed });
   const runtime = [
-    `(${rc} == "" ? [${by} + " requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: " + ${allowed}] :`,
-    `!(${rc} in ${v('allowed')}) ? ["the pod asks for runtimeClassName \\"" + ${rc} + "\\" but " + ${by} + " requires a sandbox runtime (allowed: " + ${allowed} + "); set spec.runtimeClassName to one of: " + ${allowed}] :`,
+    `(${rc} == "" ? [${celMessage(formatNoSandboxRuntime, { governedBy: by, allowed })}] :`,
+    `!(${rc} in ${v('allowed')}) ? [${notAllowed}] :`,
   ];
   if (hasFeatureChecks) {
     const list = v('unsupported');
     runtime.push(
       `size(${list}) == 0 ? [] :`,
-      `[${displayNames}[${rc}] + " (runtimeClassName \\"" + ${rc} + "\\") cannot host " + ${list}.join(", ") + "; remove " + (size(${list}) == 1 ? "it" : "them") + " or ask for an exemption from " + ${by}])`,
+      `[${celMessage(formatUnsupportedFeatures, { displayName: `${displayNames}[${rc}]`, runtimeClassName: rc, paths: `${list}.join(", ")`, pronoun: `(size(${list}) == 1 ? "it" : "them")`, governedBy: by })}])`,
     );
   } else {
     runtime.push('[])');
@@ -280,7 +327,7 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   return parts.join('\n+ ');
 }
 
-/** Every place the pod uses one of `features`, as kubectl-style paths, in compat.ts's order. */
+/** Every place the pod uses one of `features`, as kubectl-style paths, in unsupported-features.ts's order. */
 function featurePaths(features: ReadonlySet<PodFeature>): string {
   const parts: string[] = [];
   const flag = (feature: PodFeature, condition: string, path: string): void => {

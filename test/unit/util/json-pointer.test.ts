@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fjp from 'fast-json-patch';
-import { escapePointerToken, pointer } from '../../../src/decision/json-pointer.ts';
+import { escapePointerToken, pointer } from '../../../src/util/json-pointer.ts';
 
 test('RFC 6901 escaping: ~ before /, so "a~1b" and "a/b" stay distinct', () => {
   assert.equal(escapePointerToken('sandbox.gke.io/runtime'), 'sandbox.gke.io~1runtime');

@@ -5,4 +5,4 @@ export const EXAMPLE_POLICY_PATH = fileURLToPath(new URL('../../manifests/base/p
 /** Where `npm start` keeps its development CA and serving certificate. */
 export const DEV_CERTS_DIR = fileURLToPath(new URL('../../certs', import.meta.url));
 /** An AdmissionReview of an `app=untrusted` pod, for trying the webhook by hand. */
-export const EXAMPLE_REVIEW_PATH = fileURLToPath(new URL('../../test/fixtures/reviews/untrusted-pod.json', import.meta.url));
+export const EXAMPLE_REVIEW_PATH = fileURLToPath(new URL('../../examples/untrusted-pod-review.json', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findRuntimeClassProblems } from '../../../src/cluster/runtime-class-report.ts';
+import { findRuntimeClassProblems } from '../../../src/cluster/runtime-class-monitor.ts';
 import { policyWithRules } from '../../helpers/policy.ts';
 
 test('profiles whose RuntimeClass is missing or runs runc are reported', () => {
@@ -14,7 +14,7 @@ test('profiles whose RuntimeClass is missing or runs runc are reported', () => {
 });
 
 test('the monitor reports changes only, and nothing without cluster facts', async () => {
-  const { startRuntimeClassMonitor } = await import('../../../src/cluster/runtime-class-report.ts');
+  const { startRuntimeClassMonitor } = await import('../../../src/cluster/runtime-class-monitor.ts');
   const policy = policyWithRules('    []');
   let classes: Map<string, { name: string; handler: string }> | undefined;
   const seen: unknown[] = [];

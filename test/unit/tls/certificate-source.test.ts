@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveCertificateMode } from '../../../src/cli/serve-certificates.ts';
+import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
+import { isCertificateValid, resolveCertificateMode } from '../../../src/tls/certificate-source.ts';
 
 const none = { dev: false, cluster: false };
 
@@ -21,5 +22,19 @@ describe('resolveCertificateMode', () => {
     assert.throws(() => resolveCertificateMode({ ...none, certificates: 'self-managed', tlsCertFile: 'c' }), /drop --tls-cert-file/);
     assert.throws(() => resolveCertificateMode({ ...none, certificates: 'vault' }), /must be one of/);
     assert.throws(() => resolveCertificateMode(none), /no serving certificate/);
+  });
+});
+
+describe('isCertificateValid (CertificateSource.healthy)', () => {
+  const now = new Date('2026-06-01T00:00:00Z');
+  const ca = createCertificateAuthority({ commonName: 'ca', validityDays: 10, now });
+  const serving = createServingCertificate(ca, { commonName: 'svc', dnsNames: ['svc'], ipAddresses: [], validityDays: 1, now });
+  const material = { cert: serving.certPem, key: serving.keyPem };
+  it('is true within the validity period and false after it', () => {
+    assert.equal(isCertificateValid(material, new Date(now.getTime() + 60_000)), true);
+    assert.equal(isCertificateValid(material, new Date(now.getTime() + 2 * 86_400_000)), false);
+  });
+  it('is false for material that does not parse', () => {
+    assert.equal(isCertificateValid({ cert: 'not a certificate', key: '' }, now), false);
   });
 });

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compileGlob } from '../../../src/decision/glob.ts';
-import { compileImagePattern, parseImageLocation } from '../../../src/decision/image-ref.ts';
-import { compileLabelSelector } from '../../../src/decision/label-selector.ts';
+import { compileMatch } from '../../../src/match/compile-match.ts';
+import { compileGlob } from '../../../src/match/glob.ts';
+import { compileImagePattern, parseImageLocation } from '../../../src/match/image-ref.ts';
+import { compileLabelSelector } from '../../../src/match/label-selector.ts';
+import { buildMatchSubject } from '../../../src/match/match-subject.ts';
+import type { MatchSpec } from '../../../src/match/types.ts';
+import type { Pod } from '../../../src/k8s/pod.ts';
 import { policyWithRules } from '../../helpers/policy.ts';
 import { applyDecision, decideCreate, untrustedPod } from '../../helpers/pods.ts';
 
@@ -117,78 +121,31 @@ describe('rule criteria', () => {
   });
 });
 
-describe('namespace-label policy', () => {
-  const policy = policyWithRules(`    - name: untrusted-apps
-      match: {podSelector: {matchLabels: {app: untrusted}}}
-      action: sandbox
-      runtime: gvisor
-`);
-  const inNs = (labels: Record<string, string>) => ({ namespace: 'governed', namespaceFacts: { name: 'governed', labels } });
-
-  test('sandbox-admission.io/runtime=kata sandboxes every pod of the namespace into kata', () => {
-    const pod = untrustedPod({}, { app: 'web' });
-    const decision = decideCreate(policy, pod, inNs({ 'sandbox-admission.io/runtime': 'kata' }));
-    assert.equal(decision.source, 'namespace-label');
-    assert.equal(applyDecision(pod, decision).spec?.runtimeClassName, 'kata');
-    assert.match(decision.warnings[0]!, /label sandbox-admission\.io\/runtime=kata on namespace "governed"/);
-  });
-
-  test('a matching policy rule takes precedence over the namespace label', () => {
-    const decision = decideCreate(policy, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'kata' }));
-    assert.equal(decision.rule, 'untrusted-apps');
-  });
-
-  test('the namespace label is a floor: an exempt or softer rule the pod matches does not weaken it', () => {
-    const soft = policyWithRules(`    - {name: try-it, match: {podSelector: {matchLabels: {sandbox: try}}}, action: sandbox, runtime: gvisor, mode: audit}
-    - {name: ci, match: {serviceAccounts: [ci-*]}, action: exempt}
-    - {name: strict-kata, match: {podSelector: {matchLabels: {tier: secret}}}, action: require, allowedRuntimes: [kata]}
-`);
-    const enforced = inNs({ 'sandbox-admission.io/runtime': 'gvisor' });
-    const audited = decideCreate(soft, untrustedPod({ runtimeClassName: 'runc' }, { sandbox: 'try' }), enforced);
-    assert.equal(audited.allowed, false);
-    assert.equal(audited.source, 'namespace-label');
-    assert.equal(decideCreate(soft, untrustedPod({ serviceAccountName: 'ci-runner' }, {}), enforced).source, 'namespace-label');
-    // A rule at least as strict still decides how (here: only kata).
-    const strict = decideCreate(soft, untrustedPod({ runtimeClassName: 'gvisor' }, { tier: 'secret' }), enforced);
-    assert.equal(strict.rule, 'strict-kata');
-    assert.equal(strict.allowed, false);
-    // Without a namespace label the soft rules apply as written.
-    assert.equal(decideCreate(soft, untrustedPod({ runtimeClassName: 'runc' }, { sandbox: 'try' }), inNs({})).allowed, true);
-  });
-
-  test('a rule as strict as a warn-mode label decides; a stricter label overrides a warn rule', () => {
-    const warnRule = policyWithRules(`    - {name: w, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: kata, mode: warn}\n`);
-    assert.equal(decideCreate(warnRule, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' })).rule, 'w');
-    assert.equal(decideCreate(warnRule, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'gvisor' })).rule, 'namespace-label');
-  });
-
-  test('mode label values that name Object.prototype members are unreadable, hence enforce', () => {
-    for (const value of ['toString', 'constructor', 'valueOf', '__proto__']) {
-      const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': value }));
-      assert.equal(decision.allowed, false, value);
-    }
-  });
-
-  test('sandbox-admission.io/mode=warn turns rejections into warnings', () => {
-    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' }));
-    assert.equal(decision.allowed, true);
-    assert.equal(decision.mode, 'warn');
-    assert.equal(decision.warnings.length, 1);
-  });
-
-  test('an unknown mode value falls back to enforce, never to something weaker', () => {
-    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'off' }));
-    assert.equal(decision.allowed, false);
-  });
-
-  test('an unknown profile in the label rejects (fail closed) with a message naming the label', () => {
-    const decision = decideCreate(policy, untrustedPod({}, {}), inNs({ 'sandbox-admission.io/runtime': 'gvsior' }));
-    assert.equal(decision.allowed, false);
-    assert.match(decision.message!, /asks for runtime profile "gvsior", which the policy does not define \(known: gvisor, kata\)/);
-  });
-
-  test('namespaceLabels.enabled=false ignores the labels', () => {
-    const off = policyWithRules('    []', '  namespaceLabels: {enabled: false}\n');
-    assert.equal(decideCreate(off, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'kata' })).source, 'not-governed');
-  });
+describe('compileMatch over buildMatchSubject(namespace, namespaceLabels, pod)', () => {
+  const pod: Pod = {
+    metadata: { labels: { app: 'web', tier: 1 as unknown as string } },
+    spec: { serviceAccountName: 'runner-7', containers: [{ name: 'a', image: 'registry.corp/team/app:1' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox' }] },
+  };
+  // The namespace is not in the pod's metadata: it comes from the request, as for controller-made pods.
+  const cases: Array<{ name: string; match: MatchSpec; namespace?: string; labels?: Record<string, string>; pod?: Pod; matches: boolean }> = [
+    { name: 'an empty match matches everything', match: {}, matches: true },
+    { name: 'namespace glob', match: { namespaces: ['team-*'] }, matches: true },
+    { name: 'namespace glob, other namespace', match: { namespaces: ['team-*'] }, namespace: 'ci', matches: false },
+    { name: 'excluded namespace', match: { excludeNamespaces: ['team-a'] }, matches: false },
+    { name: 'namespace selector', match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } }, labels: { compliance: 'pci' }, matches: true },
+    { name: 'namespace selector, unlabelled', match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } }, matches: false },
+    { name: 'pod selector on a coerced number label', match: { podSelector: { matchLabels: { tier: '1' } } }, matches: true },
+    { name: 'service account glob', match: { serviceAccounts: ['runner-*'] }, matches: true },
+    { name: 'service account defaults to "default"', match: { serviceAccounts: ['default'] }, pod: { spec: { containers: [] } }, matches: true },
+    { name: 'images.from sees every container', match: { images: { from: ['registry.corp/'] } }, matches: true },
+    { name: 'images.notFrom sees ephemeral containers', match: { images: { notFrom: ['registry.corp/'] } }, matches: true },
+    { name: 'images.notFrom with every image trusted', match: { images: { notFrom: ['registry.corp/', 'docker.io/library'] } }, matches: false },
+    { name: 'criteria are ANDed', match: { namespaces: ['team-*'], serviceAccounts: ['builder'] }, matches: false },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const subject = buildMatchSubject(c.namespace ?? 'team-a', c.labels ?? {}, c.pod ?? pod);
+      assert.equal(compileMatch(c.match)(subject), c.matches);
+    });
+  }
 });

@@ -1,4 +1,4 @@
-import type { LabelSelector } from '../policy/types.ts';
+import type { LabelSelector } from './types.ts';
 
 /**
  * metav1.LabelSelector semantics: matchLabels and every matchExpression are ANDed; an empty selector

@@ -1,17 +1,19 @@
 import type { Pod } from '../k8s/pod.ts';
 import { parseImageLocation } from './image-ref.ts';
-import type { MatchSubject } from '../policy/types.ts';
-import type { DecisionInput } from './types.ts';
+import type { MatchSubject } from './types.ts';
 
-/** Gather what rules match on, coercing values so a manifest's `tier: 1` still compares as the string "1". */
-export function buildMatchSubject(input: Pick<DecisionInput, 'namespace' | 'namespaceFacts' | 'pod'>): MatchSubject {
-  const spec = input.pod.spec ?? {};
+/**
+ * Gather what rules match on, coercing values so a manifest's `tier: 1` still compares as the string "1".
+ * The namespace comes from the AdmissionRequest, never from the pod: controller-made pods may carry none.
+ */
+export function buildMatchSubject(namespace: string, namespaceLabels: Readonly<Record<string, string>>, pod: Pod): MatchSubject {
+  const spec = pod.spec ?? {};
   return {
-    namespace: input.namespace,
-    namespaceLabels: input.namespaceFacts?.labels ?? {},
-    podLabels: stringMap(input.pod.metadata?.labels),
+    namespace,
+    namespaceLabels,
+    podLabels: stringMap(pod.metadata?.labels),
     serviceAccount: nonEmpty(spec.serviceAccountName) ?? nonEmpty(spec.serviceAccount) ?? 'default',
-    images: imagesOf(input.pod).map(parseImageLocation),
+    images: imagesOf(pod).map(parseImageLocation),
   };
 }
 
