@@ -25,7 +25,16 @@ export async function createApiOnlyNode(kc: k8s.KubeConfig, name: string, labels
         status: {
           capacity,
           allocatable: capacity,
-          conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'API-only node of the e2e suite', lastHeartbeatTime: now, lastTransitionTime: now }],
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'KubeletReady',
+              message: 'API-only node of the e2e suite',
+              lastHeartbeatTime: now,
+              lastTransitionTime: now,
+            },
+          ],
         },
       },
     },
@@ -38,7 +47,10 @@ export async function createApiOnlyNode(kc: k8s.KubeConfig, name: string, labels
   await coordination.createNamespacedLease({ namespace: 'kube-node-lease', body: lease(new k8s.V1MicroTime()) });
   const timer = setInterval(() => {
     coordination
-      .patchNamespacedLease({ name, namespace: 'kube-node-lease', body: { spec: { renewTime: new k8s.V1MicroTime().toISOString() } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch))
+      .patchNamespacedLease(
+        { name, namespace: 'kube-node-lease', body: { spec: { renewTime: new k8s.V1MicroTime().toISOString() } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      )
       .catch(() => undefined); // a missed renewal is retried in 5 s; the lease lasts 40
   }, RENEW_MS);
   timer.unref();

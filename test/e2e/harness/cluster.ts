@@ -258,7 +258,18 @@ async function startOnce(opts: ClusterOptions): Promise<Cluster> {
     return stopping;
   };
 
-  return { kubeConfig, server, caPem: ca.certPem, ca, dir, kubeconfigPath, serviceAccountKeyPath: join(dir, 'sa.key'), caPath: caFile, logs, stop };
+  return {
+    kubeConfig,
+    server,
+    caPem: ca.certPem,
+    ca,
+    dir,
+    kubeconfigPath,
+    serviceAccountKeyPath: join(dir, 'sa.key'),
+    caPath: caFile,
+    logs,
+    stop,
+  };
 }
 
 function kubeletClientArgs(ca: CertAuthority, file: (name: string, content: string) => string): string[] {

@@ -61,7 +61,11 @@ function healthzStatus(port: number): Promise<number | undefined> {
   });
 }
 
-export async function startControlPlane(cluster: Cluster, bins: ControlPlaneBinaries, opts: { timeoutMs?: number } = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  cluster: Cluster,
+  bins: ControlPlaneBinaries,
+  opts: { timeoutMs?: number } = {},
+): Promise<ControlPlane> {
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 60_000);
   const [schedulerPort, kcmPort] = (await freePorts(2)) as [number, number];

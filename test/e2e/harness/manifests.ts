@@ -16,9 +16,15 @@ export const isWebhookConfig = (o: Manifest) => o.kind === 'MutatingWebhookConfi
 
 /** `kubectl kustomize manifests/<dir>` as objects. */
 export function renderKustomization(kubectl: string, dir: string): Manifest[] {
-  const r = spawnSync(kubectl, ['kustomize', join(REPO, 'manifests', dir)], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(kubectl, ['kustomize', join(REPO, 'manifests', dir)], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   assert.equal(r.status, 0, `kubectl kustomize manifests/${dir} failed:\n${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Manifest)
+    .filter((m) => m !== null);
 }
 
 /** The manifests as a test applies them: loopback URLs instead of the Service, a CA in caBundle, no cert-manager kinds. */

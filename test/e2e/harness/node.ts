@@ -51,7 +51,12 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 
 function run(bin: string, args: string[], env?: NodeJS.ProcessEnv): CommandResult {
   const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 60_000, env: env ?? process.env });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? r.error.message : ''}`, command: [bin, ...args].join(' ') };
+  return {
+    status: r.status,
+    stdout: r.stdout ?? '',
+    stderr: `${r.stderr ?? ''}${r.error ? r.error.message : ''}`,
+    command: [bin, ...args].join(' '),
+  };
 }
 
 function mustRun(bin: string, args: string[], env?: NodeJS.ProcessEnv): string {
@@ -134,7 +139,13 @@ function cniConfig(dir: string): string {
   });
 }
 
-function kubeletConfig(dir: string, socket: string, ports: { kubelet: number; healthz: number }, caPath: string, taints: k8s.V1Taint[]): string {
+function kubeletConfig(
+  dir: string,
+  socket: string,
+  ports: { kubelet: number; healthz: number },
+  caPath: string,
+  taints: k8s.V1Taint[],
+): string {
   return JSON.stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
@@ -175,7 +186,9 @@ function existingFixedPaths(): Set<string> {
 
 function cgroupHierarchies(): string[] {
   try {
-    const entries = readdirSync(CGROUP_ROOT, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(CGROUP_ROOT, e.name));
+    const entries = readdirSync(CGROUP_ROOT, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(CGROUP_ROOT, e.name));
     // cgroup v2 mounted at /sys/fs/cgroup itself has cgroup.controllers there.
     return existsSync(join(CGROUP_ROOT, 'cgroup.controllers')) ? [CGROUP_ROOT] : entries;
   } catch {
@@ -236,8 +249,11 @@ function mountsUnder(prefix: string): string[] {
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, deadline: number, procs: ManagedProcess[]): Promise<void> {
   for (;;) {
     if (await check()) return;
-    for (const p of procs) if (p.hasExited()) throw new Error(`${p.name} exited (${await p.exited}) while waiting for ${what}; log tail:\n${logTail(p.logPath, 60)}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; logs:\n${procs.map((p) => `--- ${p.name}\n${logTail(p.logPath, 40)}`).join('\n')}`);
+    for (const p of procs)
+      if (p.hasExited())
+        throw new Error(`${p.name} exited (${await p.exited}) while waiting for ${what}; log tail:\n${logTail(p.logPath, 60)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; logs:\n${procs.map((p) => `--- ${p.name}\n${logTail(p.logPath, 40)}`).join('\n')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -246,7 +262,8 @@ export async function startSandboxNode(cluster: Cluster, bins: NodeBinaries, opt
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 120_000);
   const dir = join(cluster.dir, `node-${opts.name}`);
-  for (const sub of ['containerd', 'cni/net.d', 'kubelet', 'pod-logs', 'images', 'runsc-root', 'runc-root']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['containerd', 'cni/net.d', 'kubelet', 'pod-logs', 'images', 'runsc-root', 'runc-root'])
+    mkdirSync(join(dir, sub), { recursive: true });
   const preexisting = existingFixedPaths();
   const cgroupsBefore = new Set(cgroupHierarchies().filter((h) => existsSync(join(h, 'kubepods'))));
   const socket = join(dir, 'containerd/containerd.sock');
@@ -265,7 +282,9 @@ export async function startSandboxNode(cluster: Cluster, bins: NodeBinaries, opt
   // Synchronous past the process stops, so the same sweep also runs from an 'exit' handler when the test process
   // is interrupted (process.ts kills the children then, but host paths and cgroups would stay behind).
   const sweep = () => {
-    const ours = cgroupHierarchies().filter((h) => !cgroupsBefore.has(h)).map((h) => join(h, 'kubepods'));
+    const ours = cgroupHierarchies()
+      .filter((h) => !cgroupsBefore.has(h))
+      .map((h) => join(h, 'kubepods'));
     // Shims and sandboxes outlive containerd by design, and runc's containers outlive their shim: kill whatever
     // names our directory on its command line and whatever is left in the pod cgroups this run created.
     for (let i = 0; i < 10; i++) {
@@ -298,7 +317,15 @@ export async function startSandboxNode(cluster: Cluster, bins: NodeBinaries, opt
   };
 
   try {
-    procs.push(startProcess('containerd', bins.containerd, ['--config', join(dir, 'containerd/config.toml'), '--log-level', 'info'], logs.containerd, env));
+    procs.push(
+      startProcess(
+        'containerd',
+        bins.containerd,
+        ['--config', join(dir, 'containerd/config.toml'), '--log-level', 'info'],
+        logs.containerd,
+        env,
+      ),
+    );
     await waitFor('containerd', () => run(bins.ctr, ['--address', socket, 'version'], env).status === 0, deadline, procs);
 
     const images = join(dir, 'images');
@@ -312,8 +339,13 @@ export async function startSandboxNode(cluster: Cluster, bins: NodeBinaries, opt
 
     const [kubeletPort, healthzPort] = (await freePorts(2)) as [number, number];
     const kubeconfig = writeClientKubeconfig(cluster, join(dir, 'kubelet.kubeconfig'), `system:node:${opts.name}`, ['system:nodes']);
-    writeFileSync(join(dir, 'kubelet-config.json'), kubeletConfig(dir, socket, { kubelet: kubeletPort, healthz: healthzPort }, cluster.caPath, opts.taints ?? []));
-    const labels = Object.entries(opts.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    writeFileSync(
+      join(dir, 'kubelet-config.json'),
+      kubeletConfig(dir, socket, { kubelet: kubeletPort, healthz: healthzPort }, cluster.caPath, opts.taints ?? []),
+    );
+    const labels = Object.entries(opts.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     procs.push(
       startProcess(
         'kubelet',
@@ -337,21 +369,44 @@ export async function startSandboxNode(cluster: Cluster, bins: NodeBinaries, opt
 
     const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
     let node: k8s.V1Node | undefined;
-    await waitFor(`Node ${opts.name} to register`, async () => {
-      node = await core.readNode({ name: opts.name }).catch(() => undefined);
-      return node !== undefined;
-    }, deadline, procs);
+    await waitFor(
+      `Node ${opts.name} to register`,
+      async () => {
+        node = await core.readNode({ name: opts.name }).catch(() => undefined);
+        return node !== undefined;
+      },
+      deadline,
+      procs,
+    );
     // No cloud controller manager: do its two jobs once, addresses and the uninitialized taint.
     const taints = (node!.spec?.taints ?? []).filter((t) => t.key !== 'node.cloudprovider.kubernetes.io/uninitialized');
-    await core.patchNode({ name: opts.name, body: [{ op: 'replace', path: '/spec/taints', value: taints }] }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch));
+    await core.patchNode(
+      { name: opts.name, body: [{ op: 'replace', path: '/spec/taints', value: taints }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
     await core.patchNodeStatus(
-      { name: opts.name, body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: opts.name }] } } },
+      {
+        name: opts.name,
+        body: {
+          status: {
+            addresses: [
+              { type: 'InternalIP', address: '127.0.0.1' },
+              { type: 'Hostname', address: opts.name },
+            ],
+          },
+        },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
-    await waitFor(`Node ${opts.name} Ready`, async () => {
-      const n = await core.readNode({ name: opts.name }).catch(() => undefined);
-      return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-    }, deadline, procs);
+    await waitFor(
+      `Node ${opts.name} Ready`,
+      async () => {
+        const n = await core.readNode({ name: opts.name }).catch(() => undefined);
+        return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+      },
+      deadline,
+      procs,
+    );
   } catch (err) {
     await cleanUp();
     throw err;

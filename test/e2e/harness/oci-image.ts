@@ -23,12 +23,28 @@ export function buildImageArchive(spec: ImageSpec, workDir: string, name: string
   const dir = join(workDir, `${name}-archive`);
   mkdirSync(dir, { recursive: true });
   // Numeric root ownership and a fixed mtime: the layer's digest depends only on the files.
-  execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '--mtime=@0', '--sort=name', '-C', spec.rootfs, '-cf', join(dir, 'layer.tar'), '.']);
+  execFileSync('tar', [
+    '--numeric-owner',
+    '--owner=0',
+    '--group=0',
+    '--mtime=@0',
+    '--sort=name',
+    '-C',
+    spec.rootfs,
+    '-cf',
+    join(dir, 'layer.tar'),
+    '.',
+  ]);
   const diffId = sha256(join(dir, 'layer.tar'));
   const config = {
     architecture: 'amd64',
     os: 'linux',
-    config: { Env: ['PATH=/bin'], WorkingDir: '/', ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}), ...(spec.cmd ? { Cmd: spec.cmd } : {}) },
+    config: {
+      Env: ['PATH=/bin'],
+      WorkingDir: '/',
+      ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+      ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+    },
     rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
     history: [{ created_by: 'sandbox-admission e2e harness (oci-image.ts)' }],
   };
@@ -45,7 +61,9 @@ export function busyboxRootfs(busybox: string, dir: string): string {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   copyFileSync(busybox, join(dir, 'bin/busybox'));
   chmodSync(join(dir, 'bin/busybox'), 0o755);
-  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a !== '' && a !== 'busybox');
+  const applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a !== '' && a !== 'busybox');
   for (const applet of applets) symlinkSync('busybox', join(dir, 'bin', applet));
   return dir;
 }

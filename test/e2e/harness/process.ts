@@ -43,7 +43,13 @@ function installExitHooks(): void {
   }
 }
 
-export function startProcess(name: string, bin: string, args: string[], logPath: string, env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+export function startProcess(
+  name: string,
+  bin: string,
+  args: string[],
+  logPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ManagedProcess {
   installExitHooks();
   const fd = openSync(logPath, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env });

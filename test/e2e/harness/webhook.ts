@@ -40,7 +40,13 @@ export interface WebhookProcess {
 function createServingMaterial(): ServingMaterial {
   const now = new Date();
   const ca = createCertificateAuthority({ commonName: 'sandbox-admission-e2e-webhook-ca', validityDays: 1, now });
-  const cert = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+  const cert = createServingCertificate(ca, {
+    commonName: 'sandbox-admission',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    validityDays: 1,
+    now,
+  });
   return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
 }
 
@@ -62,17 +68,39 @@ export async function startWebhookProcess(opts: {
   writeFileSync(policyFile, opts.policyYaml);
   const port = opts.port ?? (await freePort());
   const logPath = join(opts.dir, `webhook-${port}.log`);
-  const proc = startProcess('sandbox-admission', process.execPath, [
-    join(REPO, 'src/cli/main.ts'), 'serve',
-    '--host', '127.0.0.1', '--port', String(port),
-    '--tls-cert-file', certFile, '--tls-key-file', keyFile,
-    '--policy', policyFile, '--kubeconfig', opts.kubeconfigPath,
-    '--drain-delay', '0', '--log-level', 'info',
-    ...(opts.extraArgs ?? []),
-  ], logPath);
+  const proc = startProcess(
+    'sandbox-admission',
+    process.execPath,
+    [
+      join(REPO, 'src/cli/main.ts'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--tls-cert-file',
+      certFile,
+      '--tls-key-file',
+      keyFile,
+      '--policy',
+      policyFile,
+      '--kubeconfig',
+      opts.kubeconfigPath,
+      '--drain-delay',
+      '0',
+      '--log-level',
+      'info',
+      ...(opts.extraArgs ?? []),
+    ],
+    logPath,
+  );
   const url = `https://127.0.0.1:${port}`;
   await waitReady(url, ca.certPem, proc, logPath);
-  const logLines = () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logLines = () =>
+    readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     url,
     caPem: ca.certPem,
