@@ -40,11 +40,6 @@ export function parseScriptPaths<K extends string>(script: string, stdout: strin
 
 const API_NAMES = ['kube-apiserver', 'kubectl', 'etcd'] as const;
 
-function parsePaths(stdout: string): Binaries {
-  const p = parseScriptPaths(SCRIPT, stdout, API_NAMES);
-  return { kubeApiserver: p['kube-apiserver'], kubectl: p.kubectl, etcd: p.etcd };
-}
-
 export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
@@ -52,10 +47,6 @@ export function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function allExecutable(paths: Binaries): boolean {
-  return isExecutable(paths.kubeApiserver) && isExecutable(paths.kubectl) && isExecutable(paths.etcd);
 }
 
 export function hasGo(): boolean {
@@ -71,45 +62,67 @@ export function loud(msg: string): void {
   process.stderr.write(`\n${bar}\n${msg}\n${bar}\n\n`);
 }
 
-/** Paths of the cached binaries; builds them first if missing. Throws on failure. */
-export function ensureBinaries(): Binaries {
-  const paths = parsePaths(execFileSync('bash', [SCRIPT, '--paths'], { encoding: 'utf8' }));
-  if (allExecutable(paths)) return paths;
-
-  const start = Date.now();
-  process.stderr.write(`[e2e] binaries missing, running ${SCRIPT} (a cold build takes 10-25 min)\n`);
-  const r = spawnSync('bash', [SCRIPT], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: BUILD_TIMEOUT_MS,
-  });
-  if (r.status !== 0) {
-    throw new Error(`build-binaries.sh failed (status ${r.status}, signal ${r.signal}${r.error ? `, ${r.error.message}` : ''})`);
-  }
-  process.stderr.write(`[e2e] phase binary-build: ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
-  return parsePaths(r.stdout);
+/** A build script of this folder: what it prints paths for, and how to tell that they are all there. */
+export interface BuildScript<K extends string> {
+  script: string;
+  names: readonly K[];
+  present(paths: Record<K, string>): boolean;
+  /** For messages: what it builds, e.g. "kube-apiserver/kubectl/etcd". */
+  what: string;
+  buildTimeoutMs: number;
 }
+
+/** Paths of the cached binaries; builds them first if missing. Throws on failure. */
+function ensureBuilt<K extends string>(b: BuildScript<K>): Record<K, string> {
+  const paths = parseScriptPaths(b.script, execFileSync('bash', [b.script, '--paths'], { encoding: 'utf8' }), b.names);
+  if (b.present(paths)) return paths;
+  const start = Date.now();
+  process.stderr.write(`[e2e] ${b.what} missing, running ${b.script} (a cold build takes tens of minutes)\n`);
+  const r = spawnSync('bash', [b.script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: b.buildTimeoutMs });
+  if (r.status !== 0) {
+    throw new Error(`${b.script} failed (status ${r.status}, signal ${r.signal}${r.error ? `, ${r.error.message}` : ''})`);
+  }
+  process.stderr.write(`[e2e] phase binary-build (${b.what}): ${((Date.now() - start) / 1000).toFixed(1)}s\n`);
+  return parseScriptPaths(b.script, r.stdout, b.names);
+}
+
+/** The binaries a build script makes, or a skip reason (only off CI, only when Go is missing and nothing is cached). */
+export function resolveBuilt<K extends string>(
+  b: BuildScript<K>,
+): { paths: Record<K, string>; skip?: undefined } | { paths?: undefined; skip: string } {
+  if (!isCI() && !hasGo()) {
+    try {
+      const paths = parseScriptPaths(b.script, execFileSync('bash', [b.script, '--paths'], { encoding: 'utf8' }), b.names);
+      if (b.present(paths)) return { paths };
+    } catch {
+      // fall through to the skip
+    }
+    const skip = `e2e: SKIPPED - no Go toolchain to build ${b.what} (install Go >= 1.26 or run under CI)`;
+    loud(skip);
+    return { skip };
+  }
+  try {
+    return { paths: ensureBuilt(b) };
+  } catch (err) {
+    loud(`e2e: cannot get ${b.what}: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+const API_SCRIPT: BuildScript<(typeof API_NAMES)[number]> = {
+  script: SCRIPT,
+  names: API_NAMES,
+  present: (p) => API_NAMES.every((n) => isExecutable(p[n])),
+  what: 'kube-apiserver/kubectl/etcd',
+  buildTimeoutMs: BUILD_TIMEOUT_MS,
+};
 
 /**
  * The binaries, or a skip reason (only off CI, only when Go is missing).
  * Use as: `const bins = resolveBinaries(); describe('x', { skip: bins.skip ?? false }, ...)`.
  */
 export function resolveBinaries(): BinaryResolution {
-  if (!isCI() && !hasGo()) {
-    try {
-      const paths = parsePaths(execFileSync('bash', [SCRIPT, '--paths'], { encoding: 'utf8' }));
-      if (allExecutable(paths)) return { binaries: paths };
-    } catch {
-      // fall through to the skip
-    }
-    const skip = 'e2e: SKIPPED - no Go toolchain to build kube-apiserver/kubectl/etcd (install Go >= 1.26 or run under CI)';
-    loud(skip);
-    return { skip };
-  }
-  try {
-    return { binaries: ensureBinaries() };
-  } catch (err) {
-    loud(`e2e: cannot get kube-apiserver/kubectl/etcd binaries: ${(err as Error).message}`);
-    throw err;
-  }
+  const r = resolveBuilt(API_SCRIPT);
+  if (r.skip !== undefined) return { skip: r.skip };
+  return { binaries: { kubeApiserver: r.paths['kube-apiserver'], kubectl: r.paths.kubectl, etcd: r.paths.etcd } };
 }

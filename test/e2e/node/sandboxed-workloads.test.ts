@@ -145,8 +145,15 @@ describe('untrusted workloads run in gVisor on a real node', { skip }, () => {
     return (JSON.parse(r.stdout) as { Runtime: { Name: string } }).Runtime.Name;
   }
 
-  async function logsOf(pod: k8s.V1Pod): Promise<string> {
-    return core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace! });
+  /** The container's output once its last expected line is there: a container can be ready before it has written. */
+  async function logsOf(pod: k8s.V1Pod, complete = /kernel=|sandboxed by gVisor/): Promise<string> {
+    const read = () => core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace! });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const log = await read();
+      if (complete.test(log) || Date.now() > deadline) return log;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
