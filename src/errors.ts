@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   REVIEW_NO_UID: 'the AdmissionReview request has no uid',
   REVIEW_BAD_FIELD: 'an AdmissionReview request field has the wrong type',
   MANIFEST_YAML: 'a manifest document is not valid YAML',
+  POLICY_TEST: 'a policy test file is not valid YAML or does not match the test file schema',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -24,9 +25,13 @@ export interface CodedError {
   code: ErrorCode;
   /** Where the problem is: a dotted field path (`spec.rules[0].runtime`) or a document position. */
   path?: string;
+  /** 1-based position in the source file, when the error comes from one. */
+  line?: number;
+  column?: number;
   message: string;
 }
 
 export function formatCodedError(error: CodedError): string {
-  return error.path ? `${error.code} at ${error.path}: ${error.message}` : `${error.code}: ${error.message}`;
+  const at = error.line === undefined ? '' : ` (line ${error.line}, column ${error.column ?? 1})`;
+  return error.path ? `${error.code} at ${error.path}${at}: ${error.message}` : `${error.code}${at}: ${error.message}`;
 }

@@ -21,6 +21,8 @@ spec:
 const BAD_POLICY_PATH = join(dir, 'bad.yaml');
 writeFileSync(BAD_POLICY_PATH, 'kind: SandboxPolicy\nspec: {rules: [{name: x, action: launch}]}\n');
 
+const POLICY_LINE = `sandbox-admission: policy ${POLICY_PATH} (SandboxPolicy "sandbox-policy")\n`;
+
 async function audit(overrides: Partial<AuditCommandOptions> = {}, apis: FakeApis = fakeApis(sampleCluster())): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -47,7 +49,7 @@ describe('sandbox-admission audit', () => {
     ]);
     assert.deepEqual(report.pods[2]!.violations.map((v) => [v.kind, v.paths]), [['unsupported-feature', ['spec.hostNetwork']]]);
     assert.deepEqual({ ...report.summary, findingsByKind: undefined }, { scanned: 7, governed: 5, findings: 3, findingsByMode: { enforce: 2, warn: 1, audit: 0 }, findingsByKind: undefined });
-    assert.equal(err, 'audit of all namespaces: 7 pods scanned (Succeeded/Failed skipped), 5 governed by the policy, 3 findings (enforce 2, warn 1)\n');
+    assert.equal(err, POLICY_LINE + 'audit of all namespaces: 7 pods scanned (Succeeded/Failed skipped), 5 governed by the policy, 3 findings (enforce 2, warn 1)\n');
   });
 
   test('the table has one row per governed pod; FINDING is ok or each violation kind with its fields', async () => {
@@ -70,7 +72,7 @@ describe('sandbox-admission audit', () => {
     const { code, out, err } = await audit({ output: 'table', namespace: 'apps' }, fakeApis(cluster));
     assert.equal(code, 0);
     assert.match(out, /^NAMESPACE .*\napps +sandboxed .* ok\n$/);
-    assert.equal(err, 'audit of namespace apps: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n');
+    assert.equal(err, POLICY_LINE + 'audit of namespace apps: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n');
     assert.equal(formatAuditTable([]), '');
   });
 
@@ -92,6 +94,6 @@ describe('sandbox-admission audit', () => {
     const forbidden = await audit({}, apis);
     assert.equal(forbidden.code, 2);
     assert.equal(forbidden.out, '');
-    assert.equal(forbidden.err, 'sandbox-admission: audit failed: API server answered 403: pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope\n');
+    assert.equal(forbidden.err, POLICY_LINE + 'sandbox-admission: audit failed: API server answered 403: pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope\n');
   });
 });
