@@ -7,7 +7,7 @@ import type { Action, Mode, Profile } from '../policy/types.ts';
 import { findUnsupportedFeatures } from './compat.ts';
 import { pointer, type PatchOperation } from './json-pointer.ts';
 import { buildMatchSubject } from './match-subject.ts';
-import { planNodeAffinity } from './node-affinity.ts';
+import { findNodeSelectorContradictions, planNodeAffinity } from './node-affinity.ts';
 import { planNodeSelector } from './node-selector.ts';
 import { planTolerations } from './tolerations.ts';
 import type { Decision, DecisionInput, DecisionSource, Violation } from './types.ts';
@@ -136,6 +136,7 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
       for (const plan of [
         planNodeSelector(pod, scheduling.nodeSelector, profile.name),
         planNodeAffinity(pod, profile.nodeAffinity, profile.name),
+        { ops: [], conflicts: findNodeSelectorContradictions(pod, profile.nodeAffinity, profile.name) },
       ]) {
         ops.push(...plan.ops);
         violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
