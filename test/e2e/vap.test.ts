@@ -173,6 +173,7 @@ const CASES: Case[] = [
   { what: 'warn mode with a wrong runtime', namespace: 'apps', spec: { serviceAccountName: 'builder-1', runtimeClassName: 'runc' }, expect: 'warn', rule: 'builders' },
   { what: 'audit mode: Docker Hub official image', namespace: 'audited', spec: image('index.docker.io/library/busybox:1'), expect: 'audit', rule: 'hub-images' },
   { what: 'audit mode rule does not match another Hub path', namespace: 'audited', spec: image('docker.io/libraryx/busybox'), expect: 'admit' },
+  { what: 'audit mode: Docker Hub by its registry-1 name', namespace: 'audited', spec: image('registry-1.docker.io/busybox:1'), expect: 'audit', rule: 'hub-images' },
   { what: 'namespace label, no runtime', namespace: 'ns-gvisor', expect: 'deny', rule: 'namespace-label' },
   { what: 'namespace label accepts every profile', namespace: 'ns-gvisor', spec: { runtimeClassName: 'kata' }, expect: 'admit', rule: 'namespace-label' },
   { what: 'a rule wins over the namespace label', namespace: 'ns-gvisor', labels: UNTRUSTED, expect: 'deny', rule: 'untrusted-apps' },
@@ -198,7 +199,7 @@ const CASES: Case[] = [
 // Generated pods: every namespace, label and service account the rules look at, tricky image references, every
 // runtime class, and the features the profiles refuse. Ports carry hostPort == containerPort, which is what the
 // API server's defaulting gives hostNetwork pods, so decide() sees the same pod the API server evaluates.
-const IMAGES = ['nginx', 'nginx:1.27', 'library/busybox', 'docker.io/library/nginx', 'index.docker.io/library/nginx@sha256:abc', 'docker.io/libraryx/a',
+const IMAGES = ['nginx', 'nginx:1.27', 'library/busybox', 'docker.io/library/nginx', 'registry-1.docker.io/nginx', 'Registry-1.Docker.io/library/busybox:1', 'index.docker.io/library/nginx@sha256:abc', 'docker.io/libraryx/a',
   'registry.corp.example/a:1', 'REGISTRY.corp.example/team/b', 'registry.corp.example.evil.io/a', 'registry.corp.example:5000/a', 'eu.mirror.example/approved/t:2',
   'mirror.example/approved/t', 'eu.mirror.example/approvedx', 'eu.mirror.example/other/approved', 'localhost/a', 'localhost:5000/a', 'quay.io/x/y:z', 'a:b/c:d'];
 // (procMount Unmasked needs hostUsers: false, which excludes hostNetwork and hostPID: the table covers it.)
