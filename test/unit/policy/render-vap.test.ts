@@ -320,7 +320,7 @@ describe('render vap: the command', () => {
       out = '';
       assert.equal(runRenderVap({ policy: bad, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
       assert.equal(out, '');
-      assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nosuch"/);
+      assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime \(line 6, column 34\): no runtime profile "nosuch"/);
       err = '';
       assert.equal(runRenderVap({ policy: join(dir, 'missing.yaml'), webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
       assert.match(err, /missing\.yaml: POLICY_READ/);
