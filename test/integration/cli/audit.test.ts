@@ -21,7 +21,7 @@ contexts: [{name: dev, context: {cluster: c, user: u}}, {name: prod, context: {c
 `);
 // No KUBECONFIG, a HOME without ~/.kube, not in a pod.
 const bareEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env, HOME: dir };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
   delete env.KUBECONFIG;
   delete env.KUBERNETES_SERVICE_HOST;
   return env;

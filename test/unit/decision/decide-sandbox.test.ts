@@ -105,10 +105,10 @@ describe('node affinity merge', () => {
   });
 
   test('a nodeSelector that agrees with the node affinity, or names other keys, is kept and the pod sandboxed', () => {
-    for (const nodeSelector of [{ 'sandbox.gke.io/runtime': 'gvisor' }, { disk: 'ssd' }]) {
+    for (const nodeSelector of [{ 'sandbox.gke.io/runtime': 'gvisor' }, { disk: 'ssd' }] as Array<Record<string, string>>) {
       const pod = untrustedPod({ nodeSelector });
       const decision = decideCreate(policy, pod);
-      assert.equal(decision.allowed, true, decision.message);
+      assert.equal(decision.allowed, true, decision.message ?? '');
       assert.deepEqual(applyDecision(pod, decision).spec?.nodeSelector, nodeSelector);
     }
   });
