@@ -7,6 +7,7 @@ import { auditCluster } from '../audit/cluster-audit.ts';
 import { createAuditApis, describeApiError, DEFAULT_PAGE_SIZE, type AuditApis } from '../audit/list-cluster-state.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import { loadPolicyFile } from '../policy/file-store.ts';
+import { formatTable } from './table.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
 import type { Policy } from '../policy/types.ts';
 import type { Result } from '../util/result.ts';
@@ -103,10 +104,7 @@ const HEADERS = ['NAMESPACE', 'POD', 'RULE', 'MODE', 'RUNTIME', 'FINDING'] as co
 /** kubectl-style columns; FINDING is `ok`, or each violation kind with the fields at fault. */
 export function formatAuditTable(entries: readonly AuditEntry[]): string {
   if (entries.length === 0) return '';
-  const rows = entries.map((e) => [e.namespace, e.pod, e.rule, e.mode, e.runtimeClassName ?? '<none>', describeFinding(e)]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('');
-  return [line(HEADERS), ...rows.map(line)].join('\n') + '\n';
+  return formatTable(HEADERS, entries.map((e) => [e.namespace, e.pod, e.rule, e.mode, e.runtimeClassName ?? '<none>', describeFinding(e)]));
 }
 
 function describeFinding(entry: AuditEntry): string {
