@@ -268,4 +268,15 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     assert.equal(applied.status, 0, applied.stderr);
     assert.equal(applied.stdout.trim(), 'ConfigMap/cfg= Deployment/web=gvisor Pod/single=gvisor');
   });
+
+  it('9. kubectl kustomize output piped into evaluate: every object read, the webhook\'s own namespace exempt', () => {
+    const built = spawnSync(bins.binaries!.kubectl, ['kustomize', join(REPO, 'manifests')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(built.status, 0, built.stderr);
+    const evaluated = spawnSync(process.execPath, [join(REPO, 'bin/sandbox-admission.js'), 'evaluate', '-f', '-'], { cwd: REPO, input: built.stdout, encoding: 'utf8' });
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.match(evaluated.stdout, /^allowed +Deployment\/sandbox-admission +sandbox-admission +- +- +exempt: namespace sandbox-admission is exempt$/m);
+    assert.match(evaluated.stdout, /^skipped +Namespace\/sandbox-admission /m);
+    const objects = built.stdout.split(/^---$/m).filter((d) => /\bkind:/.test(d)).length;
+    assert.match(evaluated.stderr, new RegExp(`^${objects} objects: 0 patched, 1 allowed, 0 denied, 0 warned, ${objects - 1} skipped, 0 errors$`, 'm'));
+  });
 });
