@@ -155,8 +155,10 @@ export function loadKubeConfig(path: string | undefined, context: string | undef
   if (context !== undefined) {
     if (!contexts.includes(context)) return { ok: false, error: `kubeconfig ${shown} has no context "${context}" (contexts: ${contexts.join(', ') || 'none'}); pass one of them to --context` };
     kc.setCurrentContext(context);
-  } else if (!kc.getCurrentContext() || !contexts.includes(kc.getCurrentContext())) {
+  } else if (!kc.getCurrentContext()) {
     return { ok: false, error: `kubeconfig ${shown} has no current-context; pass --context (contexts: ${contexts.join(', ') || 'none'}) or run kubectl config use-context` };
+  } else if (!contexts.includes(kc.getCurrentContext())) {
+    return { ok: false, error: `kubeconfig ${shown}: its current-context "${kc.getCurrentContext()}" is not one of its contexts (${contexts.join(', ') || 'none'}); pass --context or run kubectl config use-context` };
   }
   if (!kc.getCurrentCluster()) return { ok: false, error: `kubeconfig ${shown}: context "${kc.getCurrentContext()}" names no cluster that the file defines; fix the context or pass another --context` };
   return { ok: true, value: kc };

@@ -1,7 +1,7 @@
 // `sandbox-admission audit` through the binary where no cluster is needed: every way the kubeconfig can be
 // missing or wrong is one line that says what to do, exit 2. (Against a real API server: test/e2e/audit.test.ts.)
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -35,6 +35,7 @@ describe('audit: kubeconfig problems are one line and exit 2', () => {
     ['KUBECONFIG naming no file', [], /^sandbox-admission: no kubeconfig found \(KUBECONFIG=.*nowhere names no existing file\)/, { ...bareEnv(), KUBECONFIG: join(dir, 'nowhere') }],
     ['an unknown --context names the known ones', ['--kubeconfig', TWO_CONTEXTS, '--context', 'staging'], /has no context "staging" \(contexts: dev, prod\); pass one of them to --context/],
     ['no current-context and no --context', ['--kubeconfig', TWO_CONTEXTS], /has no current-context; pass --context \(contexts: dev, prod\)/],
+    ['a current-context the file does not define', ['--kubeconfig', kubeconfig('dangling.yaml', readFileSync(TWO_CONTEXTS, 'utf8') + 'current-context: gone\n')], /its current-context "gone" is not one of its contexts \(dev, prod\); pass --context/],
     ['-n with -A', ['-n', 'a', '-A'], /--namespace and --all-namespaces exclude each other/],
   ];
   for (const [name, args, pattern, env] of cases) {
