@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { meaning: 'no such route', status: [404] },
   INTERNAL_ERROR: { meaning: 'an unexpected failure; the log has the cause', status: [500] },
   MANIFEST_YAML: { meaning: 'a manifest document is not valid YAML', status: [] },
+  POLICY_TEST: { meaning: 'a policy test file is not valid YAML or does not match the test file schema', status: [] },
 } as const satisfies Record<string, { meaning: string; status: readonly number[] }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -33,9 +34,13 @@ export interface CodedError {
   code: ErrorCode;
   /** Where the problem is: a dotted field path (`spec.rules[0].runtime`) or a document position. */
   path?: string;
+  /** 1-based position in the source file, when the error comes from one. */
+  line?: number;
+  column?: number;
   message: string;
 }
 
 export function formatCodedError(error: CodedError): string {
-  return error.path ? `${error.code} at ${error.path}: ${error.message}` : `${error.code}: ${error.message}`;
+  const at = error.line === undefined ? '' : ` (line ${error.line}, column ${error.column ?? 1})`;
+  return error.path ? `${error.code} at ${error.path}${at}: ${error.message}` : `${error.code}${at}: ${error.message}`;
 }

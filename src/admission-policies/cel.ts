@@ -3,6 +3,7 @@
  * Each mirrors the matcher the decision compiles (src/match/glob.ts, label-selector.ts, image-ref.ts), so the
  * API server and the webhook match the same things.
  */
+import { DOCKER_HUB_ALIASES } from '../match/image-ref.ts';
 import type { LabelSelector } from '../match/types.ts';
 
 /** A CEL string literal. JSON's escapes (\" \\ \n \t \uXXXX ...) are all valid CEL escapes. */
@@ -130,7 +131,7 @@ export function celLabelSelector(labels: string, selector: LabelSelector): strin
  * One image pattern as a CEL condition on a normalised reference `ref` = [host, path] (see the `imageRefs`
  * variable in validating-admission-policy.ts): exactly compileImagePattern's rules, with string functions instead of regexes
  * (a regex's CEL cost is multiplied by the pattern's length). The host is lowercased, `*.corp` matches any host
- * ending in `.corp`, `index.docker.io` means `docker.io`, and a path prefix matches whole segments.
+ * ending in `.corp`, `index.docker.io` and `registry-1.docker.io` mean `docker.io`, and a path prefix matches whole segments.
  */
 export function celImagePattern(ref: string, pattern: string): string {
   const trimmed = pattern.replace(/\/+$/, '');
@@ -139,7 +140,7 @@ export function celImagePattern(ref: string, pattern: string): string {
   const pathPrefix = slash === -1 ? '' : trimmed.slice(slash + 1);
   const host = hostPattern.startsWith('*.')
     ? `${ref}[0].endsWith(${celString(hostPattern.slice(1))})`
-    : `${ref}[0] == ${celString(hostPattern === 'index.docker.io' ? 'docker.io' : hostPattern)}`;
+    : `${ref}[0] == ${celString(DOCKER_HUB_ALIASES.includes(hostPattern) ? 'docker.io' : hostPattern)}`;
   if (pathPrefix === '') return host;
   return celAnd([host, `${ref}[1] == ${celString(pathPrefix)} || ${ref}[1].startsWith(${celString(`${pathPrefix}/`)})`]);
 }

@@ -8,6 +8,7 @@
  * unsupported features; an unknown profile in a namespace label. See README, "The ValidatingAdmissionPolicy".
  */
 import { stringify } from 'yaml';
+import { DOCKER_HUB_ALIASES } from '../match/image-ref.ts';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
@@ -197,8 +198,8 @@ function imageRefVariables(): Variable[] {
   };
   // image-ref.ts parseImageLocation into [host, path] pairs, one step per map (CEL has no let) and a few steps
   // per variable (each variable has its own per-call cost limit): drop the digest; the first segment is the
-  // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io is
-  // docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
+  // registry host when it has "." or ":" or is "localhost", else the host is docker.io; index.docker.io and
+  // registry-1.docker.io are docker.io; drop the tag (a ":" after the last "/"); a one-segment Docker Hub path is library/<name>.
   // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
   add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
   add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
@@ -210,7 +211,7 @@ function imageRefVariables(): Variable[] {
     'imageRefs',
     [
       `${v('imageHostPaths')}`,
-      '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
+      `.map(hp, [hp[0] in ${celList(DOCKER_HUB_ALIASES)} ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])`,
       '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
     ].join('\n'),
   );

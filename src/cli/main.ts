@@ -1,28 +1,79 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
-import { type EvaluateCommandOptions, runEvaluate } from './evaluate-command.ts';
-import { type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
-import { runServe, type ServeOptions } from '../main/serve.ts';
+import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
+import { runPolicyTests } from './policy-test-command.ts';
+import { runRenderSchema } from './render-schema-command.ts';
+import { runRenderVap } from './render-vap-command.ts';
+import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
+import { formatVersion } from './version.ts';
 
-/** `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree.
+ * Exit codes everywhere: 0 success, 1 a finding (something would be denied, a test failed), 2 usage or input error.
+ */
 export function buildProgram(): Command {
   const program = new Command('sandbox-admission')
     .description('Admission webhook that runs untrusted pods in a sandboxed runtime (gVisor, Kata Containers)')
-    .showHelpAfterError();
+    .version(formatVersion(), '-V, --version', 'print the version and the Kubernetes versions it was tested with')
+    // Set before any .command(): subcommands inherit both. A usage error is one line on stderr and exit 2.
+    .configureOutput({ outputError: (text, write) => write(formatUsageError(text)) })
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('print the version and the Kubernetes versions it was tested with')
+    .action(() => {
+      process.stdout.write(`${formatVersion()}\n`);
+    });
 
   program
     .command('evaluate')
-    .description('show the decision for every Pod and pod template in a manifest file (exit 1 if any would be rejected)')
-    .requiredOption('-f, --file <path>', 'manifest file, multi-document YAML or JSON ("-" for stdin)')
-    .option('--policy <path>', 'policy file', EXAMPLE_POLICY_PATH)
+    .description('show the decision for every Pod and pod template in manifests (exit 1 if any would be denied, 2 on unreadable input)')
+    .option('-f, --file <path>', 'manifest file or directory, multi-document YAML or JSON ("-" for stdin); repeatable', collect, [])
+    .option('-R, --recursive', 'also read the subdirectories of -f directories', false)
+    .option('--policy <path>', 'policy file (default: the example policy, manifests/base/policy.yaml)')
     .option('-n, --namespace <name>', 'namespace for objects that name none', 'default')
-    .option('--namespace-labels <ns=key=value,...>', 'labels of the namespaces, as the cluster would have them (repeatable)', collect, [])
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .option(
+      '--namespace-labels <ns=key=value,...>',
+      'labels of the namespaces, as the cluster would have them; added to and overriding those of Namespace objects in the input (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option(
+        '-o, --output <format>',
+        'table (one line per object), yaml or json (every detail), manifests (the mutated objects, for kubectl apply -f -)',
+      )
+        .choices(['table', 'yaml', 'json', 'manifests'])
+        .default('table'),
+    )
+    .option(
+      '--warn-exit-code <code>',
+      'exit with this code when nothing is denied but a warn- or audit-mode rule would deny something',
+      parseExitCode,
+      0,
+    )
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .action((opts: EvaluateCommandOptions) => {
+    .action((opts: Omit<EvaluateCommandOptions, 'examplePolicy'> & { policy?: string }) => {
       process.exitCode = runEvaluate(
-        opts,
+        { ...opts, policy: opts.policy ?? EXAMPLE_POLICY_PATH, examplePolicy: opts.policy === undefined },
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      );
+    });
+
+  program
+    .command('test')
+    .description(
+      'run declarative policy tests: each test file names a policy, resources and the expected result per object (exit 1 if any fails)',
+    )
+    .argument('<paths...>', 'test files, or directories searched for *.test.yaml')
+    .action((paths: string[]) => {
+      process.exitCode = runPolicyTests(
+        paths,
         (t) => process.stdout.write(t),
         (t) => process.stderr.write(t),
       );
@@ -33,14 +84,19 @@ export function buildProgram(): Command {
     .description(
       'list the pods already in the cluster that the policy governs and whether each runs in an allowed sandbox (exit 1 on findings); pods in phase Succeeded or Failed are skipped',
     )
-    .requiredOption('--policy <path>', 'policy file')
+    .option('--policy <path>', 'policy file (default: the policy in force, from the ConfigMap --policy-configmap in --webhook-namespace)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or the in-cluster service account)')
-    .option('-n, --namespace <name>', 'audit one namespace (default: all namespaces)')
+    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
+    .option('-n, --namespace <name>', 'audit one namespace')
+    .option('-A, --all-namespaces', 'audit every namespace (the default)', false)
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .option('--chunk-size <n>', 'pods per list request (limit/continue pagination)', '500')
-    // Usage errors exit 2 like any other "could not run": 1 means findings.
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+    .option(
+      '--policy-configmap <name>',
+      'without --policy: the ConfigMap holding the policy in force (key policy.yaml)',
+      'sandbox-admission-policy',
+    )
+    .option('--chunk-size <n>', 'pods per list request (limit/continue pagination)', parsePositiveInteger, 500)
     .action(async (opts: AuditCommandOptions) => {
       process.exitCode = await runAudit(
         opts,
@@ -49,9 +105,8 @@ export function buildProgram(): Command {
       );
     });
 
-  program
-    .command('render')
-    .description('generate Kubernetes objects from the policy')
+  const render = program.command('render').description('generate Kubernetes objects or the policy schema from the policy');
+  render
     .command('vap')
     .description(
       'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
@@ -59,14 +114,19 @@ export function buildProgram(): Command {
     .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    // Usage errors exit 2, like an unreadable or invalid policy.
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
-    .action((opts: RenderVapCommandOptions) => {
+    .action((opts: { policy: string; webhookNamespace: string; output: 'yaml' | 'json' }) => {
       process.exitCode = runRenderVap(
         opts,
         (t) => process.stdout.write(t),
         (t) => process.stderr.write(t),
       );
+    });
+  render
+    .command('schema')
+    .description('print the JSON Schema of a policy (or of a policy test file) for editors, the one the webhook validates with')
+    .addOption(new Option('--kind <kind>', 'which document').choices(['policy', 'test']).default('policy'))
+    .action((opts: { kind: 'policy' | 'test' }) => {
+      process.exitCode = runRenderSchema(opts, (t) => process.stdout.write(t));
     });
 
   program
@@ -74,7 +134,7 @@ export function buildProgram(): Command {
     .description('run the admission webhook over HTTPS')
     .option('--dev', 'local development: certificates generated into certs/, listen on 127.0.0.1, example policy', false)
     .option('--host <address>', 'address to listen on (default 0.0.0.0, or 127.0.0.1 with --dev)')
-    .option('--port <port>', 'HTTPS port', process.env.SANDBOX_ADMISSION_PORT ?? '8443')
+    .option('--port <port>', 'HTTPS port', checked(parsePortArgument), process.env.SANDBOX_ADMISSION_PORT ?? '8443')
     .option('--policy <path>', 'policy file, reloaded when it changes', process.env.SANDBOX_ADMISSION_POLICY ?? EXAMPLE_POLICY_PATH)
     .option('--tls-cert-file <path>', 'serving certificate (PEM), re-read when it changes')
     .option('--tls-key-file <path>', 'serving key (PEM)')
@@ -104,17 +164,23 @@ export function buildProgram(): Command {
     .option('--namespace-labels <ns=key=value,...>', 'namespace labels when running without a cluster (repeatable)', collect, [])
     .option('--cluster', 'read namespaces and RuntimeClasses from the cluster (in-cluster config, KUBECONFIG or ~/.kube/config)', false)
     .option('--kubeconfig <path>', 'kubeconfig file for the cluster (implies --cluster)')
-    .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
-    .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).env('LOG_LEVEL').default('info'))
+    .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', checked(parseDuration), '5s')
     .option(
       '--policy-configmap <name>',
       'ConfigMap the policy is mounted from (PolicyRejected events go there)',
       'sandbox-admission-policy',
     )
-    .option('--audit-interval <duration>', 'with --cluster: how often to audit running pods in the background (0 = off)', '5m')
+    .option(
+      '--audit-interval <duration>',
+      'with --cluster: how often to audit running pods in the background (0 = off)',
+      checked(parseDuration),
+      '5m',
+    )
     .option(
       '--admission-policy-check-interval <duration>',
       'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force',
+      checked(parseDuration),
       '60s',
     )
     .action(async (opts: ServeOptions) => {
@@ -128,10 +194,52 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Validate a flag value with a parser but keep the text: the command parses it again where it is used. */
+function checked(parse: (value: string) => unknown): (value: string) => string {
+  return (value) => {
+    try {
+      parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+    return value;
+  };
+}
+
+function parsePortArgument(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new Error('expected a port number from 0 to 65535');
+  return port;
+}
+
+function parseExitCode(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 255) throw new InvalidArgumentError('expected an exit code from 0 to 255');
+  return Number(value);
+}
+
+function parsePositiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
+  return Number(value);
+}
+
+/** Commander's message (`error: ...`, sometimes a second `(Did you mean ...?)` line) as one line. */
+export function formatUsageError(text: string): string {
+  const message = text
+    .trim()
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ');
+  return `sandbox-admission: ${message} (see --help)\n`;
+}
+
 export async function runCli(argv: readonly string[]): Promise<void> {
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version exit 0; every usage error exits 2, never 1 (which means "would be denied", "findings").
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
     process.stderr.write(`sandbox-admission: ${(error as Error).message}\n`);
     process.exitCode = 2;
   }

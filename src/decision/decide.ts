@@ -24,7 +24,7 @@ import {
   POD_AUDIENCE,
   pronounFor,
 } from './messages.ts';
-import { planNodeAffinity } from './node-affinity.ts';
+import { findNodeSelectorContradictions, planNodeAffinity } from './node-affinity.ts';
 import { planNodeSelector } from './node-selector.ts';
 import { planTolerations } from './tolerations.ts';
 import type { Decision, DecisionInput, DecisionSource, Violation } from './types.ts';
@@ -215,6 +215,7 @@ function planSandbox(
   for (const plan of [
     planNodeSelector(pod, scheduling.nodeSelector, profile.name),
     planNodeAffinity(pod, profile.nodeAffinity, profile.name),
+    { ops: [], conflicts: findNodeSelectorContradictions(pod, profile.nodeAffinity, profile.name) },
   ]) {
     ops.push(...plan.ops);
     violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));

@@ -60,6 +60,31 @@ export function planNodeAffinity(
   return { ops, conflicts };
 }
 
+/**
+ * A nodeSelector entry is a required `key In [value]` that holds on every term, so one that contradicts the
+ * profile's node affinity leaves the pod Pending forever: a conflict, named with both values.
+ */
+export function findNodeSelectorContradictions(
+  pod: Pod,
+  wanted: readonly NodeSelectorRequirement[],
+  profileName: string,
+): SchedulingConflict[] {
+  const selector = asPlainObject(pod.spec?.nodeSelector);
+  if (!selector || wanted.length === 0) return [];
+  const conflicts: SchedulingConflict[] = [];
+  for (const [key, value] of Object.entries(selector)) {
+    const asRequirement: NodeSelectorRequirement = { key, operator: 'In', values: [String(value)] };
+    const req = wanted.find((w) => contradicts(asRequirement, w));
+    if (!req) continue;
+    const only = req.operator === 'In' && valuesOf(req).length === 1 ? valuesOf(req)[0] : undefined;
+    conflicts.push({
+      path: `spec.nodeSelector[${JSON.stringify(key)}]`,
+      message: `spec.nodeSelector["${key}"] is "${String(value)}" but runtime profile "${profileName}" needs node affinity ${describe(req)}; ${only === undefined ? 'remove that nodeSelector entry' : `remove that nodeSelector entry or set it to "${only}"`}`,
+    });
+  }
+  return conflicts;
+}
+
 /** The patch must not share objects with the compiled policy; a requirement is flat, so a spread copy does. */
 function copyRequirement(r: NodeSelectorRequirement): NodeSelectorRequirement {
   return r.values === undefined ? { ...r } : { ...r, values: [...r.values] };

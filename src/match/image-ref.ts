@@ -1,9 +1,12 @@
 /**
  * Registry matching for container images. Docker's normalisation applies: `nginx` is
  * `docker.io/library/nginx`, and the first path segment is a registry host only when it has a dot,
- * a colon or is `localhost`. Patterns match at segment boundaries, so `registry.corp` never matches
+ * a colon or is `localhost`; index.docker.io and registry-1.docker.io are docker.io. Patterns match at segment boundaries, so `registry.corp` never matches
  * `registry.corp.evil.io/x`.
  */
+/** Names of Docker Hub that container runtimes pull from as docker.io (containerd and Docker resolve docker.io to registry-1.docker.io). */
+export const DOCKER_HUB_ALIASES: readonly string[] = ['index.docker.io', 'registry-1.docker.io'];
+
 export interface ImageLocation {
   host: string;
   path: string;
@@ -16,7 +19,7 @@ export function parseImageLocation(image: string): ImageLocation {
   const isHost = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   let host = isHost ? first.toLowerCase() : 'docker.io';
   let path = isHost ? withoutDigest.slice(slash + 1) : withoutDigest;
-  if (host === 'index.docker.io') host = 'docker.io';
+  if (DOCKER_HUB_ALIASES.includes(host)) host = 'docker.io';
   path = stripTag(path);
   if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
   return { host, path };
@@ -39,7 +42,7 @@ export function compileImagePattern(pattern: string): (image: ImageLocation) => 
   const pathPrefix = slash === -1 ? '' : trimmed.slice(slash + 1);
   const hostMatches = hostPattern.startsWith('*.')
     ? (host: string) => host.endsWith(hostPattern.slice(1))
-    : (host: string) => host === (hostPattern === 'index.docker.io' ? 'docker.io' : hostPattern);
+    : (host: string) => host === (DOCKER_HUB_ALIASES.includes(hostPattern) ? 'docker.io' : hostPattern);
   return (loc) => {
     if (!hostMatches(loc.host)) return false;
     return pathPrefix === '' || loc.path === pathPrefix || loc.path.startsWith(`${pathPrefix}/`);

@@ -1,15 +1,17 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject } from 'ajv';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
 import { escapePointerToken } from '../util/json-pointer.ts';
 import type { CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { compilePolicy } from './compile.ts';
+import { findNearestKey } from './did-you-mean.ts';
 import { policySchema } from './schema.ts';
 import { checkPolicySemantics } from './semantics.ts';
+import { findSourcePosition, parseFieldPath } from './source-position.ts';
 import type { Policy, PolicyDocument } from './types.ts';
 
-const validateDocument = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(policySchema);
+const validateDocument = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(policySchema);
 
 export interface ParseOptions {
   /** The webhook's own namespace, always exempt so the webhook can never block its own pods. */
@@ -31,7 +33,8 @@ export function parsePolicy(text: string, options: ParseOptions): Result<Policy,
 
 /** Like parsePolicy, keeping the validated document too (render vap, the policy digest): one YAML parse for both. */
 export function parsePolicyDocument(text: string, options: ParseOptions): Result<ParsedPolicyDocument, CodedError[]> {
-  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true, lineCounter });
   if (!Array.isArray(documents)) {
     return err([{ code: 'POLICY_NOT_ONE_DOCUMENT', message: 'the policy file is empty' }]);
   }
@@ -61,7 +64,16 @@ export function parsePolicyDocument(text: string, options: ParseOptions): Result
   } catch (cause) {
     return err([{ code: 'POLICY_YAML', message: (cause as Error).message.split('\n')[0] ?? 'unreadable YAML' }]);
   }
-  return parsePolicyObject(value, options);
+  const parsed = parsePolicyObject(value, options);
+  if (parsed.ok) return parsed;
+  // Each problem also gets its line and column in the file, for editors and CI annotations.
+  return err(
+    parsed.error.map((e) => {
+      const tokens = e.path === undefined ? undefined : parseFieldPath(e.path);
+      const position = tokens && findSourcePosition(doc.contents, tokens, lineCounter);
+      return position ? { ...e, line: position.line, column: position.column } : e;
+    }),
+  );
 }
 
 export function parsePolicyObject(value: unknown, options: ParseOptions): Result<ParsedPolicyDocument, CodedError[]> {
@@ -91,16 +103,23 @@ export function toFieldPath(instancePath: string): string {
   return path || '(document)';
 }
 
-function describeSchemaError(e: ErrorObject): CodedError {
+/** One ajv error as a POLICY_SCHEMA error with a kubectl-style path (unknown keys with the nearest known one). */
+export function describeSchemaError(e: ErrorObject): CodedError {
   const base = toFieldPath(e.instancePath);
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'additionalProperties':
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+      const nearest = findNearestKey(key, known);
       return {
         code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.additionalProperty))}`),
-        message: 'unknown field (check the spelling; see the README for the policy format)',
+        path: toFieldPath(`${e.instancePath}/${escapePointerToken(key)}`),
+        message: nearest
+          ? `unknown field; did you mean "${nearest}"?`
+          : `unknown field (${known.length > 0 ? `known here: ${known.join(', ')}` : 'no fields are allowed here'})`,
       };
+    }
     case 'required':
       return {
         code: 'POLICY_SCHEMA',

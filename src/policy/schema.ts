@@ -106,7 +106,11 @@ const rule = {
   },
 };
 
+/** The one schema: parse.ts validates with it and `render schema` prints it for editors. */
 export const policySchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'SandboxPolicy',
+  description: 'sandbox-admission policy (README, "Writing a policy")',
   type: 'object',
   additionalProperties: false,
   required: ['apiVersion', 'kind', 'spec'],

@@ -3,7 +3,7 @@
 // expectation is about what the audit reads back from the API server.
 import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,7 +57,10 @@ interface CliRun {
 /** The CLI as a user runs it: its own process, its own kubeconfig file. */
 function runCli(args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(REPO, 'bin/sandbox-admission.js'), ...args], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -152,7 +155,8 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     assert.deepEqual(report.summary.findingsByMode, { enforce: 2, warn: 2, audit: 1 });
     assert.equal(
       run.stderr,
-      'audit of all namespaces: 10 pods scanned (Succeeded/Failed skipped), 8 governed by the policy, 5 findings (enforce 2, warn 2, audit 1)\n',
+      `sandbox-admission: policy ${policyPath} (SandboxPolicy "e2e-audit")\n` +
+        'audit of all namespaces: 10 pods scanned (Succeeded/Failed skipped), 8 governed by the policy, 5 findings (enforce 2, warn 2, audit 1)\n',
     );
     const legacy = report.pods.find((p) => p.pod === 'old')!;
     assert.match(
@@ -181,7 +185,11 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
         '',
       ].join('\n'),
     );
-    assert.equal(run.stderr, 'audit of namespace clean: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n');
+    assert.equal(
+      run.stderr,
+      `sandbox-admission: policy ${policyPath} (SandboxPolicy "e2e-audit")\n` +
+        'audit of namespace clean: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n',
+    );
   });
 
   it("4. a user who may not list pods gets exit 2 and the API server's reason", async () => {
@@ -202,7 +210,7 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     assert.equal(run.stdout, '');
     assert.match(
       run.stderr,
-      /^sandbox-admission: audit failed: API server answered 403: namespaces is forbidden: User "dev" cannot list resource "namespaces"/,
+      /\nsandbox-admission: audit failed: API server answered 403: namespaces is forbidden: User "dev" cannot list resource "namespaces"/,
     );
   });
 
@@ -263,5 +271,108 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     );
     const text = await metrics.registry.metrics();
     assert.match(text, /sandbox_admission_audit_findings\{mode="enforce",kind="no-sandbox-runtime"\} 1/);
+  });
+
+  it('6. without --policy it audits against the policy in force: the ConfigMap the webhook mounts', async () => {
+    const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespacedConfigMap({
+      namespace: 'sandbox-admission',
+      body: { metadata: { name: 'sandbox-admission-policy' }, data: { 'policy.yaml': POLICY } },
+    });
+    const run = await runCli(['audit', '--kubeconfig', cluster.kubeconfigPath, '-A', '-o', 'json']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual((JSON.parse(run.stdout) as AuditReport).pods.map(row), EXPECTED_ROWS);
+    assert.match(
+      run.stderr,
+      /^sandbox-admission: policy ConfigMap sandbox-admission\/sandbox-admission-policy \(key policy\.yaml, the policy in force\) \(SandboxPolicy "e2e-audit"\)\n/,
+    );
+    const elsewhere = await runCli(['audit', '--kubeconfig', cluster.kubeconfigPath, '--webhook-namespace', 'apps']);
+    assert.equal(elsewhere.code, 2);
+    assert.match(
+      elsewhere.stderr,
+      /^ConfigMap apps\/sandbox-admission-policy .*: POLICY_READ: cannot read it: API server answered 404: configmaps "sandbox-admission-policy" not found; pass --policy <file>/,
+    );
+  });
+
+  it('7. --context picks a context of the kubeconfig instead of its current one', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    const real = kc.getCurrentContext();
+    const context = kc.getContextObject(real)!;
+    const path = join(cluster.dir, 'two-contexts.kubeconfig');
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        ...kc.clusters.map((c) => ({ name: c.name, cluster: { server: c.server, 'certificate-authority-data': c.caData } })),
+        { name: 'nowhere', cluster: { server: 'https://127.0.0.1:1' } },
+      ],
+      users: kc.users.map((u) => ({
+        name: u.name,
+        user: { 'client-certificate-data': u.certData, 'client-key-data': u.keyData, ...(u.token ? { token: u.token } : {}) },
+      })),
+      contexts: [
+        { name: real, context: { cluster: context.cluster, user: context.user } },
+        { name: 'broken', context: { cluster: 'nowhere', user: context.user } },
+      ],
+      'current-context': 'broken',
+    };
+    writeFileSync(path, JSON.stringify(config), { mode: 0o600 });
+    const current = await runCli(['audit', '--kubeconfig', path, '--policy', policyPath]);
+    assert.equal(current.code, 2, 'the current context points nowhere');
+    const chosen = await runCli(['audit', '--kubeconfig', path, '--context', real, '--policy', policyPath, '-n', 'clean']);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.match(chosen.stdout, /^clean +sandboxed +namespace-label +enforce +gvisor +ok$/m);
+  });
+
+  it('8. evaluate -o manifests prints a stream the API server accepts (kubectl apply --dry-run=server -f -)', async () => {
+    const input =
+      'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg, namespace: apps}, data: {a: b}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: apps}\nspec:\n  selector: {matchLabels: {app: untrusted}}\n  template:\n    metadata: {labels: {app: untrusted}}\n    spec: {containers: [{name: web, image: nginx}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: single, namespace: apps, labels: {app: untrusted}}\nspec: {containers: [{name: c, image: nginx}]}\n';
+    const evaluated = spawnSync(process.execPath, [join(REPO, 'bin/sandbox-admission.js'), 'evaluate', '-f', '-', '-o', 'manifests'], {
+      cwd: REPO,
+      input,
+      encoding: 'utf8',
+    });
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const applied = spawnSync(
+      bins.binaries!.kubectl,
+      [
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        'apply',
+        '--dry-run=server',
+        '-f',
+        '-',
+        '-o',
+        'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.spec.runtimeClassName}{.spec.template.spec.runtimeClassName} {end}',
+      ],
+      { input: evaluated.stdout, encoding: 'utf8' },
+    );
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.equal(applied.stdout.trim(), 'ConfigMap/cfg= Deployment/web=gvisor Pod/single=gvisor');
+  });
+
+  it("9. kubectl kustomize output piped into evaluate: every object read, the webhook's own namespace exempt", () => {
+    const built = spawnSync(bins.binaries!.kubectl, ['kustomize', join(REPO, 'manifests')], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.equal(built.status, 0, built.stderr);
+    const evaluated = spawnSync(process.execPath, [join(REPO, 'bin/sandbox-admission.js'), 'evaluate', '-f', '-'], {
+      cwd: REPO,
+      input: built.stdout,
+      encoding: 'utf8',
+    });
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.match(
+      evaluated.stdout,
+      /^allowed +Deployment\/sandbox-admission +sandbox-admission +- +- +exempt: namespace sandbox-admission is exempt$/m,
+    );
+    assert.match(evaluated.stdout, /^skipped +Namespace\/sandbox-admission /m);
+    const objects = built.stdout.split(/^---$/m).filter((d) => /\bkind:/.test(d)).length;
+    assert.match(
+      evaluated.stderr,
+      new RegExp(`^${objects} objects: 0 patched, 1 allowed, 0 denied, 0 warned, ${objects - 1} skipped, 0 errors$`, 'm'),
+    );
   });
 });

@@ -77,7 +77,10 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
     assert.equal(event.type, 'Warning');
     assert.equal(event.involvedObject.kind, 'ConfigMap');
     assert.equal(event.involvedObject.name, 'sandbox-admission-policy');
-    assert.match(event.message ?? '', /POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "firecraker"/);
+    assert.match(
+      event.message ?? '',
+      /POLICY_REFERENCE at spec\.rules\[0\]\.runtime \(line \d+, column \d+\): no runtime profile "firecraker"/,
+    );
     const dry = await core.createNamespacedPod({
       namespace: 'apps',
       dryRun: 'All',

@@ -302,6 +302,13 @@ const CASES: Case[] = [
     spec: image('docker.io/libraryx/busybox'),
     expect: 'admit',
   },
+  {
+    what: 'audit mode: Docker Hub by its registry-1 name',
+    namespace: 'audited',
+    spec: image('registry-1.docker.io/busybox:1'),
+    expect: 'audit',
+    rule: 'hub-images',
+  },
   { what: 'namespace label, no runtime', namespace: 'ns-gvisor', expect: 'deny', rule: 'namespace-label' },
   {
     what: 'namespace label accepts every profile',
@@ -368,6 +375,8 @@ const IMAGES = [
   'nginx:1.27',
   'library/busybox',
   'docker.io/library/nginx',
+  'registry-1.docker.io/nginx',
+  'Registry-1.Docker.io/library/busybox:1',
   'index.docker.io/library/nginx@sha256:abc',
   'docker.io/libraryx/a',
   'registry.corp.example/a:1',

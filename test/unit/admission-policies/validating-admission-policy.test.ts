@@ -476,7 +476,7 @@ describe('render vap: the command', () => {
         2,
       );
       assert.equal(out, '');
-      assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nosuch"/);
+      assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime \(line 6, column 34\): no runtime profile "nosuch"/);
       err = '';
       assert.equal(
         runRenderVap(

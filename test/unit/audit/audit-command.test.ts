@@ -24,6 +24,8 @@ spec:
 const BAD_POLICY_PATH = join(dir, 'bad.yaml');
 writeFileSync(BAD_POLICY_PATH, 'kind: SandboxPolicy\nspec: {rules: [{name: x, action: launch}]}\n');
 
+const POLICY_LINE = `sandbox-admission: policy ${POLICY_PATH} (SandboxPolicy "sandbox-policy")\n`;
+
 async function audit(
   overrides: Partial<AuditCommandOptions> = {},
   apis: FakeApis = fakeApis(sampleCluster()),
@@ -64,7 +66,8 @@ describe('sandbox-admission audit', () => {
     );
     assert.equal(
       err,
-      'audit of all namespaces: 7 pods scanned (Succeeded/Failed skipped), 5 governed by the policy, 3 findings (enforce 2, warn 1)\n',
+      POLICY_LINE +
+        'audit of all namespaces: 7 pods scanned (Succeeded/Failed skipped), 5 governed by the policy, 3 findings (enforce 2, warn 1)\n',
     );
   });
 
@@ -91,7 +94,10 @@ describe('sandbox-admission audit', () => {
     const { code, out, err } = await audit({ output: 'table', namespace: 'apps' }, fakeApis(cluster));
     assert.equal(code, 0);
     assert.match(out, /^NAMESPACE .*\napps +sandboxed .* ok\n$/);
-    assert.equal(err, 'audit of namespace apps: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n');
+    assert.equal(
+      err,
+      POLICY_LINE + 'audit of namespace apps: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n',
+    );
     assert.equal(formatAuditTable([]), '');
   });
 
@@ -127,7 +133,45 @@ describe('sandbox-admission audit', () => {
     assert.equal(forbidden.out, '');
     assert.equal(
       forbidden.err,
-      'sandbox-admission: audit failed: API server answered 403: pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope\n',
+      POLICY_LINE +
+        'sandbox-admission: audit failed: API server answered 403: pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope\n',
     );
+  });
+
+  test('without --policy: the policy in force, from the ConfigMap; its problems are one line each', async () => {
+    const run = async (read: () => Promise<string | undefined>) => {
+      let out = '';
+      let err = '';
+      const code = await runAudit(
+        { output: 'json', webhookNamespace: 'sandbox-admission' },
+        (t) => (out += t),
+        (t) => (err += t),
+        { apis: fakeApis(sampleCluster()), readConfigMapPolicy: read },
+      );
+      return { code, out, err };
+    };
+    const { readFileSync } = await import('node:fs');
+    const inForce = await run(async () => readFileSync(POLICY_PATH, 'utf8'));
+    assert.equal(inForce.code, 1);
+    assert.match(
+      inForce.err,
+      /^sandbox-admission: policy ConfigMap sandbox-admission\/sandbox-admission-policy \(key policy\.yaml, the policy in force\) \(SandboxPolicy "sandbox-policy"\)\n/,
+    );
+    assert.equal((JSON.parse(inForce.out) as AuditReport).summary.findings, 3);
+
+    const missing = await run(async () => {
+      throw Object.assign(new Error('HTTP-Code: 404'), {
+        code: 404,
+        body: JSON.stringify({ message: 'configmaps "sandbox-admission-policy" not found' }),
+      });
+    });
+    assert.equal(missing.code, 2);
+    assert.equal(
+      missing.err,
+      'ConfigMap sandbox-admission/sandbox-admission-policy (key policy.yaml, the policy in force): POLICY_READ: cannot read it: API server answered 404: configmaps "sandbox-admission-policy" not found; pass --policy <file>, or --webhook-namespace / --policy-configmap where the webhook is installed\n',
+    );
+    const noKey = await run(async () => undefined);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.err, /has no key policy\.yaml/);
   });
 });

@@ -16,11 +16,13 @@ function evaluate(overrides: Partial<EvaluateCommandOptions> = {}): { code: numb
   let err = '';
   const code = runEvaluate(
     {
-      file: MIXED,
+      file: [MIXED],
+      recursive: false,
       policy: EXAMPLE_POLICY_PATH,
       namespace: 'default',
       namespaceLabels: [],
       output: 'json',
+      warnExitCode: 0,
       webhookNamespace: 'sandbox-admission',
       ...overrides,
     },
@@ -77,16 +79,16 @@ describe('sandbox-admission evaluate', () => {
       ok,
       'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: untrusted}}\nspec: {containers: [{name: c, image: x}]}\n',
     );
-    assert.equal(evaluate({ file: ok }).code, 0);
+    assert.equal(evaluate({ file: [ok] }).code, 0);
   });
 
-  test('-o yaml prints one YAML document per object, and a summary line each on stderr', () => {
+  test('-o yaml prints one YAML document per object, and the table on stderr', () => {
     const { out, err } = evaluate({ output: 'yaml' });
     const docs = parseAllDocuments(out).map((d) => d.toJS() as Evaluation);
     assert.equal(docs.length, 6);
     assert.equal(docs[0]!.runtimeClassName, 'gvisor');
-    assert.match(err, /^PATCHED\s+Deployment\/legacy-web in team-a \(untrusted-apps\) -> gvisor$/m);
-    assert.match(err, /^DENIED\s+StatefulSet\/db in default/m);
+    assert.match(err, /^patched +Deployment\/legacy-web +team-a +untrusted-apps +gvisor +sandboxed by rule "untrusted-apps"$/m);
+    assert.match(err, /^denied +StatefulSet\/db +default/m);
   });
 
   test('a broken document is reported and the rest still evaluated (exit 2)', () => {
@@ -96,7 +98,7 @@ describe('sandbox-admission evaluate', () => {
       file,
       'apiVersion: v1\nkind: Pod\nmetadata: {name: a\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: []}\n',
     );
-    const { code, out } = evaluate({ file });
+    const { code, out } = evaluate({ file: [file] });
     const results = JSON.parse(out) as Evaluation[];
     assert.equal(code, 2);
     assert.equal(results[0]!.result, 'error');
@@ -113,7 +115,7 @@ describe('sandbox-admission evaluate', () => {
     );
     const { code, err } = evaluate({ policy });
     assert.equal(code, 2);
-    assert.match(err, /POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nope"/);
+    assert.match(err, /POLICY_REFERENCE at spec\.rules\[0\]\.runtime \(line 3, column 43\): no runtime profile "nope"/);
   });
 
   test('YAML output carries no anchors, so it can be applied as is', () => {
@@ -128,7 +130,7 @@ describe('sandbox-admission evaluate', () => {
       file,
       'apiVersion: v1\nkind: Pod\nmetadata: {name: nospec, labels: {app: untrusted}}\n---\nkind: Pod\nmetadata: *missing\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: x}]}\n',
     );
-    const results = JSON.parse(evaluate({ file }).out) as Evaluation[];
+    const results = JSON.parse(evaluate({ file: [file] }).out) as Evaluation[];
     assert.deepEqual(
       results.map((r) => [r.object, r.result]),
       [

@@ -108,6 +108,36 @@ describe('node affinity merge', () => {
     assert.equal(decision.allowed, false);
     assert.match(decision.message!, /node affinity term 0 requires sandbox\.gke\.io\/runtime DoesNotExist/);
   });
+
+  test('a nodeSelector that contradicts the node affinity is a conflict naming both values (it would stay Pending)', () => {
+    const decision = decideCreate(policy, untrustedPod({ nodeSelector: { 'sandbox.gke.io/runtime': 'runc', disk: 'ssd' } }));
+    assert.equal(decision.allowed, false);
+    assert.deepEqual(
+      decision.violations.map((v) => [v.kind, v.paths]),
+      [['scheduling-conflict', ['spec.nodeSelector["sandbox.gke.io/runtime"]']]],
+    );
+    assert.match(
+      decision.message!,
+      /spec\.nodeSelector\["sandbox\.gke\.io\/runtime"\] is "runc" but runtime profile "gvisor" needs node affinity sandbox\.gke\.io\/runtime In \[gvisor\]; remove that nodeSelector entry or set it to "gvisor"/,
+    );
+  });
+
+  test('a nodeSelector that agrees with the node affinity, or names other keys, is kept and the pod sandboxed', () => {
+    for (const nodeSelector of [{ 'sandbox.gke.io/runtime': 'gvisor' }, { disk: 'ssd' }] as Array<Record<string, string>>) {
+      const pod = untrustedPod({ nodeSelector });
+      const decision = decideCreate(policy, pod);
+      assert.equal(decision.allowed, true, decision.message ?? '');
+      assert.deepEqual(applyDecision(pod, decision).spec?.nodeSelector, nodeSelector);
+    }
+  });
+
+  test('warn mode admits a contradicting nodeSelector unchanged, with a warning', () => {
+    const warnPolicy = policyWithRules(`${UNTRUSTED_TO_GVISOR}      mode: warn\n`);
+    const decision = decideCreate(warnPolicy, untrustedPod({ nodeSelector: { 'sandbox.gke.io/runtime': 'runc' } }));
+    assert.equal(decision.allowed, true);
+    assert.deepEqual(decision.patch, []);
+    assert.match(decision.warnings.join('\n'), /is "runc" but runtime profile "gvisor" needs/);
+  });
 });
 
 describe('tolerations', () => {

@@ -66,6 +66,28 @@ describe('image registries', () => {
     assert.equal(pattern('*.corp.example')('eu.corp.example/x'), true);
     assert.equal(pattern('docker.io/library')('nginx'), true);
   });
+  test('every spelling of Docker Hub is docker.io, so a rule on docker.io cannot be stepped around', () => {
+    const hub = (p: string) => (image: string) => compileImagePattern(p)(parseImageLocation(image));
+    for (const image of [
+      'nginx',
+      'nginx:1.27',
+      'library/nginx',
+      'docker.io/nginx',
+      'docker.io/library/nginx',
+      'index.docker.io/library/nginx',
+      'index.docker.io/nginx',
+      'registry-1.docker.io/library/nginx:1@sha256:abc',
+      'Registry-1.Docker.IO/nginx',
+    ]) {
+      assert.deepEqual(parseImageLocation(image), { host: 'docker.io', path: 'library/nginx' }, image);
+      assert.equal(hub('docker.io')(image), true, image);
+      assert.equal(hub('docker.io/library/nginx')(image), true, image);
+    }
+    for (const pattern of ['index.docker.io', 'registry-1.docker.io/', 'docker.io/library'])
+      assert.equal(hub(pattern)('registry-1.docker.io/library/busybox'), true, pattern);
+    assert.equal(hub('docker.io')('docker.io.evil.example/library/nginx'), false);
+    assert.equal(hub('docker.io')('registry-2.docker.io/library/nginx'), false);
+  });
 });
 
 describe('rule criteria', () => {

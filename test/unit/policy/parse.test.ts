@@ -91,6 +91,30 @@ describe('policy parsing', () => {
     assert.equal(errors[0]!.path, 'spec.rules[0].match.podSelector.matchLabels["bad key!"]');
   });
 
+  test('every schema and semantic error carries its line and column; an unknown key names the nearest known one', () => {
+    const errors = errorsOf(
+      `${head}spec:\n  rules:\n    - name: r\n      mach: {}\n      action: exempt\n    - name: s\n      action: sandbox\n      runtime: firecracker\n      match:\n        podselector: {}\n        zzzzzzzz: 1\n`,
+    );
+    assert.deepEqual(
+      errors.map((e) => [e.path, e.line, e.column, e.message]),
+      [
+        ['spec.rules[0].mach', 6, 7, 'unknown field; did you mean "match"?'],
+        ['spec.rules[1].match.podselector', 12, 9, 'unknown field; did you mean "podSelector"?'],
+        [
+          'spec.rules[1].match.zzzzzzzz',
+          13,
+          9,
+          'unknown field (known here: podSelector, namespaces, excludeNamespaces, namespaceSelector, serviceAccounts, images)',
+        ],
+      ],
+    );
+    const semantic = errorsOf(`${head}spec:\n  rules:\n    - {name: r, action: sandbox, runtime: firecracker}\n`);
+    assert.deepEqual([semantic[0]!.code, semantic[0]!.line, semantic[0]!.column], ['POLICY_REFERENCE', 5, 34]);
+    // A missing field points at the object that lacks it.
+    const missing = errorsOf(`${head}spec:\n  rules:\n    - {action: exempt}\n`);
+    assert.deepEqual([missing[0]!.path, missing[0]!.line, missing[0]!.column], ['spec.rules[0].name', 5, 7]);
+  });
+
   test('invalid YAML is refused with a line and column', () => {
     const errors = errorsOf(`${head}spec:\n  rules: [\n`);
     assert.equal(errors[0]!.code, 'POLICY_YAML');
