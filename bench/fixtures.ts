@@ -54,12 +54,16 @@ export function schedulingPod(): Pod {
     { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
     { key: 'spot', operator: 'Equal', value: 'true', effect: 'PreferNoSchedule' },
   ];
-  return pod('scheduled', { app: 'untrusted' }, {
-    containers: [{ name: 'app', image: 'nginx:1.27' }],
-    nodeSelector: { 'kubernetes.io/os': 'linux' },
-    affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } },
-    tolerations,
-  });
+  return pod(
+    'scheduled',
+    { app: 'untrusted' },
+    {
+      containers: [{ name: 'app', image: 'nginx:1.27' }],
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } },
+      tolerations,
+    },
+  );
 }
 
 /** 10 init + 40 regular containers, with ports and security contexts the compatibility check walks. */
@@ -70,11 +74,15 @@ export function fiftyContainerPod(): Pod {
 
 /** Governed, and using what gVisor cannot host: hostNetwork, a privileged container, a hostPath volume. */
 export function deniedPod(): Pod {
-  return pod('denied', { app: 'untrusted' }, {
-    hostNetwork: true,
-    containers: [{ name: 'app', image: 'nginx:1.27', securityContext: { privileged: true } }],
-    volumes: [{ name: 'host', hostPath: { path: '/var/run' } }],
-  });
+  return pod(
+    'denied',
+    { app: 'untrusted' },
+    {
+      hostNetwork: true,
+      containers: [{ name: 'app', image: 'nginx:1.27', securityContext: { privileged: true } }],
+      volumes: [{ name: 'host', hostPath: { path: '/var/run' } }],
+    },
+  );
 }
 
 /** An ordinary-looking pod in the namespace that the runtime label governs. */
@@ -105,7 +113,12 @@ export function largePod(bytes = 1024 * 1024): Pod {
 
 /** An AdmissionReview for a pod CREATE, as the ReplicaSet controller's request reaches the webhook. */
 export function podReview(p: Pod, uid: string, namespace = p.metadata?.namespace ?? NAMESPACE): Record<string, unknown> {
-  return buildPodReview(p, { uid, namespace, username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] });
+  return buildPodReview(p, {
+    uid,
+    namespace,
+    username: 'system:serviceaccount:kube-system:replicaset-controller',
+    groups: ['system:serviceaccounts', 'system:authenticated'],
+  });
 }
 
 /**

@@ -27,7 +27,13 @@ export interface Certificates {
 export function writeCertificates(dir: string): Certificates {
   const now = new Date();
   const ca = createCertificateAuthority({ commonName: 'sandbox-admission-bench-ca', validityDays: 1, now });
-  const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: [LOOPBACK], validityDays: 1, now });
+  const serving = createServingCertificate(ca, {
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: [LOOPBACK],
+    validityDays: 1,
+    now,
+  });
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
   writeFileSync(certFile, serving.certPem, { mode: 0o600 });
@@ -64,7 +70,13 @@ export interface ServerProcess {
  * Start `node <args>` with stdout and stderr into `logFile`, and wait until a log line with `readyMessage`
  * names the port it listens on (servers are started with --port 0, so no port is ever guessed or raced for).
  */
-export async function startServer(name: string, args: readonly string[], logFile: string, readyMessage: string, timeoutMs = 30_000): Promise<ServerProcess> {
+export async function startServer(
+  name: string,
+  args: readonly string[],
+  logFile: string,
+  readyMessage: string,
+  timeoutMs = 30_000,
+): Promise<ServerProcess> {
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...args], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_ENV: 'production' } });
   closeSync(fd);
@@ -166,7 +178,9 @@ export function post(port: number, path: string, body: string, options: { ca: st
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }),
+        );
         res.on('error', reject);
       },
     );
@@ -263,7 +277,13 @@ export interface LoadResult {
  * autocannon against `https://127.0.0.1:<port><path>`: `connections` keep-alive TLS connections, each sending
  * the bodies in turn (one request in flight per connection, as the API server does), for `seconds`.
  */
-export async function runLoad(server: ServerProcess, path: string, bodies: readonly LoadBody[], connections: number, seconds: number): Promise<LoadResult> {
+export async function runLoad(
+  server: ServerProcess,
+  path: string,
+  bodies: readonly LoadBody[],
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
   const latencyUs = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
   const rssBefore = server.memory()?.rssMiB ?? NaN;
   let rssPeak = rssBefore;
@@ -282,7 +302,8 @@ export async function runLoad(server: ServerProcess, path: string, bodies: reado
           timeout: 10,
           requests: bodies.map((b) => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: b.body })),
         },
-        (error: unknown, res: autocannon.Result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(res)),
+        (error: unknown, res: autocannon.Result) =>
+          error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(res),
       );
       instance.on('response', (_client, statusCode, _bytes, responseTime) => {
         if (statusCode >= 200 && statusCode < 300) latencyUs.record(Math.max(1, Math.round(responseTime * 1000)));

@@ -94,11 +94,22 @@ interface DecisionCase {
 }
 
 function input(policy: Policy, pod: Pod, namespace = NAMESPACE, labels: Record<string, string> = {}): DecisionInput {
-  return { operation: 'CREATE', namespace, pod, namespaceFacts: { name: namespace, labels }, policy, requester: { username: 'alice', groups: ['system:authenticated'] } };
+  return {
+    operation: 'CREATE',
+    namespace,
+    pod,
+    namespaceFacts: { name: namespace, labels },
+    policy,
+    requester: { username: 'alice', groups: ['system:authenticated'] },
+  };
 }
 
-const sandboxedTo = (runtime: string, minOps: number) => (d: Decision): string | undefined =>
-  d.allowed && d.runtimeClassName === runtime && d.patch.length >= minOps ? undefined : `expected a patch to ${runtime} with >= ${minOps} ops, got allowed=${d.allowed} runtime=${d.runtimeClassName} ops=${d.patch.length}`;
+const sandboxedTo =
+  (runtime: string, minOps: number) =>
+  (d: Decision): string | undefined =>
+    d.allowed && d.runtimeClassName === runtime && d.patch.length >= minOps
+      ? undefined
+      : `expected a patch to ${runtime} with >= ${minOps} ops, got allowed=${d.allowed} runtime=${d.runtimeClassName} ops=${d.patch.length}`;
 
 export async function runMicro(options: MicroOptions): Promise<MicroReport> {
   const rows: MicroRow[] = [];
@@ -128,16 +139,67 @@ export async function runMicro(options: MicroOptions): Promise<MicroReport> {
 
   const large = largePod();
   const decisionCases: Array<DecisionCase & { group: string }> = [
-    { group: 'decide, example policy', name: 'ordinary pod (not governed)', input: input(example, ordinaryPod()), expect: (d) => (d.allowed && d.source === 'not-governed' && d.patch.length === 0 ? undefined : `expected not-governed, got ${d.source}`) },
-    { group: 'decide, example policy', name: 'app=untrusted -> gVisor', input: input(example, untrustedPod()), expect: sandboxedTo('gvisor', 4) },
-    { group: 'decide, example policy', name: '3 affinity terms + 5 tolerations', input: input(example, schedulingPod()), expect: sandboxedTo('gvisor', 5) },
-    { group: 'decide, example policy', name: '50 containers (10 init)', input: input(example, fiftyContainerPod()), expect: sandboxedTo('gvisor', 4) },
-    { group: 'decide, example policy', name: 'denial (hostNetwork, privileged, hostPath)', input: input(example, deniedPod()), expect: (d) => (!d.allowed && d.violations.length > 0 ? undefined : 'expected a denial') },
-    { group: 'decide, example policy', name: 'namespace label runtime=kata', input: input(example, labelledNamespacePod(), LABELLED_NAMESPACE, { ...LABELLED_NAMESPACE_LABELS }), expect: sandboxedTo('kata', 2) },
-    { group: 'decide, example policy', name: '1 MiB pod (20 containers, big env)', input: input(example, large), expect: sandboxedTo('gvisor', 4) },
-    { group: 'decide, 200-rule policy', name: 'ordinary pod (walks all 200 rules, none match)', input: input(generated, ordinaryPod()), expect: (d) => (d.source === 'not-governed' ? undefined : `expected not-governed, got ${d.source} ${d.rule}`) },
-    { group: 'decide, 200-rule policy', name: 'app=untrusted (matches rule 200)', input: input(generated, untrustedPod()), expect: (d) => (d.rule === 'untrusted-apps' ? sandboxedTo('gvisor', 4)(d) : `expected rule untrusted-apps, got ${d.rule}`) },
-    { group: 'decide, 200-rule policy', name: '50 containers (matches rule 200)', input: input(generated, fiftyContainerPod()), expect: (d) => (d.rule === 'untrusted-apps' ? sandboxedTo('gvisor', 4)(d) : `expected rule untrusted-apps, got ${d.rule}`) },
+    {
+      group: 'decide, example policy',
+      name: 'ordinary pod (not governed)',
+      input: input(example, ordinaryPod()),
+      expect: (d) =>
+        d.allowed && d.source === 'not-governed' && d.patch.length === 0 ? undefined : `expected not-governed, got ${d.source}`,
+    },
+    {
+      group: 'decide, example policy',
+      name: 'app=untrusted -> gVisor',
+      input: input(example, untrustedPod()),
+      expect: sandboxedTo('gvisor', 4),
+    },
+    {
+      group: 'decide, example policy',
+      name: '3 affinity terms + 5 tolerations',
+      input: input(example, schedulingPod()),
+      expect: sandboxedTo('gvisor', 5),
+    },
+    {
+      group: 'decide, example policy',
+      name: '50 containers (10 init)',
+      input: input(example, fiftyContainerPod()),
+      expect: sandboxedTo('gvisor', 4),
+    },
+    {
+      group: 'decide, example policy',
+      name: 'denial (hostNetwork, privileged, hostPath)',
+      input: input(example, deniedPod()),
+      expect: (d) => (!d.allowed && d.violations.length > 0 ? undefined : 'expected a denial'),
+    },
+    {
+      group: 'decide, example policy',
+      name: 'namespace label runtime=kata',
+      input: input(example, labelledNamespacePod(), LABELLED_NAMESPACE, { ...LABELLED_NAMESPACE_LABELS }),
+      expect: sandboxedTo('kata', 2),
+    },
+    {
+      group: 'decide, example policy',
+      name: '1 MiB pod (20 containers, big env)',
+      input: input(example, large),
+      expect: sandboxedTo('gvisor', 4),
+    },
+    {
+      group: 'decide, 200-rule policy',
+      name: 'ordinary pod (walks all 200 rules, none match)',
+      input: input(generated, ordinaryPod()),
+      expect: (d) => (d.source === 'not-governed' ? undefined : `expected not-governed, got ${d.source} ${d.rule}`),
+    },
+    {
+      group: 'decide, 200-rule policy',
+      name: 'app=untrusted (matches rule 200)',
+      input: input(generated, untrustedPod()),
+      expect: (d) => (d.rule === 'untrusted-apps' ? sandboxedTo('gvisor', 4)(d) : `expected rule untrusted-apps, got ${d.rule}`),
+    },
+    {
+      group: 'decide, 200-rule policy',
+      name: '50 containers (matches rule 200)',
+      input: input(generated, fiftyContainerPod()),
+      expect: (d) => (d.rule === 'untrusted-apps' ? sandboxedTo('gvisor', 4)(d) : `expected rule untrusted-apps, got ${d.rule}`),
+    },
   ];
   for (const c of decisionCases) {
     const problem = c.expect(decide(c.input));
@@ -164,13 +226,18 @@ export async function runMicro(options: MicroOptions): Promise<MicroReport> {
     [`1 MiB pod review (${(largeText.length / 1048576).toFixed(2)} MiB)`, largeText],
   ] as const) {
     const answer = JSON.parse(await pipeline(text)) as { response?: { allowed?: boolean; patch?: string } };
-    if (answer.response?.allowed !== true || !answer.response.patch) failures.push(`pipeline ${name}: expected an allowed answer with a patch`);
+    if (answer.response?.allowed !== true || !answer.response.patch)
+      failures.push(`pipeline ${name}: expected an allowed answer with a patch`);
     await run('review pipeline in-process (parse, decode, decide, encode, stringify)', name, () => pipeline(text));
   }
-  await run('review pipeline in-process (parse, decode, decide, encode, stringify)', 'JSON.parse alone, 1 MiB review', () => JSON.parse(largeText));
+  await run('review pipeline in-process (parse, decode, decide, encode, stringify)', 'JSON.parse alone, 1 MiB review', () =>
+    JSON.parse(largeText),
+  );
 
   await run('policy parse + compile', `manifests/base/policy.yaml (${example.rules.length} rule)`, () => load(exampleText));
-  await run('policy parse + compile', `generated policy (200 rules, ${(generatedText.length / 1024).toFixed(0)} KiB YAML)`, () => load(generatedText));
+  await run('policy parse + compile', `generated policy (200 rules, ${(generatedText.length / 1024).toFixed(0)} KiB YAML)`, () =>
+    load(generatedText),
+  );
   const { parseAllDocuments } = await import('yaml');
   await run('policy parse + compile', 'of which YAML parse + toJS alone (200 rules)', () => {
     const docs = parseAllDocuments(generatedText, { uniqueKeys: true, prettyErrors: true });

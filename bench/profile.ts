@@ -88,9 +88,17 @@ function areaOf(node: ProfileNode): string {
     if (/^(JSON\.)?(parse|stringify)$/.test(functionName)) return 'JSON parse/stringify';
     return 'native builtins';
   }
-  if (url.startsWith('node:internal/tls') || url.startsWith('node:tls') || url.startsWith('node:_tls') || url.includes('crypto')) return 'node: TLS/crypto';
+  if (url.startsWith('node:internal/tls') || url.startsWith('node:tls') || url.startsWith('node:_tls') || url.includes('crypto'))
+    return 'node: TLS/crypto';
   if (url.startsWith('node:internal/http') || url.startsWith('node:_http') || url.startsWith('node:http')) return 'node: HTTP';
-  if (url.startsWith('node:internal/stream') || url.startsWith('node:internal/streams') || url.startsWith('node:stream') || url.startsWith('node:net') || url.startsWith('node:internal/net')) return 'node: streams/net';
+  if (
+    url.startsWith('node:internal/stream') ||
+    url.startsWith('node:internal/streams') ||
+    url.startsWith('node:stream') ||
+    url.startsWith('node:net') ||
+    url.startsWith('node:internal/net')
+  )
+    return 'node: streams/net';
   if (url.startsWith('node:internal/modules') || url.startsWith('node:internal/deps/amaro')) return 'node: module loading (start-up)';
   if (url.startsWith('node:')) return 'node: other';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);

@@ -13,10 +13,30 @@ import {
   ordinaryPod,
   podReview,
 } from './fixtures.ts';
-import { post, probeHandshake, readLog, runLoad, startServer, writeCertificates, type Certificates, type HandshakeProbe, type LoadBody, type LoadResult, type Memory, type ProbeAnswer } from './load.ts';
+import {
+  post,
+  probeHandshake,
+  readLog,
+  runLoad,
+  startServer,
+  writeCertificates,
+  type Certificates,
+  type HandshakeProbe,
+  type LoadBody,
+  type LoadResult,
+  type Memory,
+  type ProbeAnswer,
+} from './load.ts';
 import { runMicro, type MicroReport } from './micro.ts';
 import { findProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
-import { BASELINE_SERVER, WEBHOOK_MAIN, DEPLOYMENT_FILE, EXAMPLE_POLICY_FILE, UNTRUSTED_REVIEW_FILE, WEBHOOK_CONFIGURATION_FILE } from './paths.ts';
+import {
+  BASELINE_SERVER,
+  WEBHOOK_MAIN,
+  DEPLOYMENT_FILE,
+  EXAMPLE_POLICY_FILE,
+  UNTRUSTED_REVIEW_FILE,
+  WEBHOOK_CONFIGURATION_FILE,
+} from './paths.ts';
 import { describeMachine, duration, num, percentile, table } from './report.ts';
 
 /**
@@ -43,7 +63,13 @@ import { describeMachine, duration, num, percentile, table } from './report.ts';
  */
 const RSS_BUDGET_MIB = 768;
 /** Server-side request names (pod names in the decision log line) -> what the summary calls them. */
-const POD_KINDS: Readonly<Record<string, string>> = { web: 'untrusted (untrusted-pod.json)', ordinary: 'ordinary', labelled: 'labelled namespace', denied: 'denied', large: '1 MiB pod' };
+const POD_KINDS: Readonly<Record<string, string>> = {
+  web: 'untrusted (untrusted-pod.json)',
+  ordinary: 'ordinary',
+  labelled: 'labelled namespace',
+  denied: 'denied',
+  large: '1 MiB pod',
+};
 
 const { values: options } = parseArgs({
   options: {
@@ -107,20 +133,65 @@ if (!options['skip-load']) {
     const certs = writeCertificates(dir);
     const fixture = readFileSync(UNTRUSTED_REVIEW_FILE, 'utf8');
     const kinds: Record<string, LoadBody & { expect: Expectation }> = {
-      untrusted: { kind: 'untrusted', body: fixture, expect: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true, runtime: 'gvisor' } },
-      ordinary: { kind: 'ordinary', body: JSON.stringify(podReview(ordinaryPod(), 'bench-ordinary')), expect: { uid: 'bench-ordinary', allowed: true } },
-      labelled: { kind: 'labelled', body: JSON.stringify(podReview(labelledNamespacePod(), 'bench-labelled')), expect: { uid: 'bench-labelled', allowed: true, runtime: 'kata' } },
-      denied: { kind: 'denied', body: JSON.stringify(podReview(deniedPod(), 'bench-denied')), expect: { uid: 'bench-denied', allowed: false } },
-      large: { kind: 'large', body: JSON.stringify(podReview(largePod(), 'bench-large')), expect: { uid: 'bench-large', allowed: true, runtime: 'gvisor' } },
+      untrusted: {
+        kind: 'untrusted',
+        body: fixture,
+        expect: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true, runtime: 'gvisor' },
+      },
+      ordinary: {
+        kind: 'ordinary',
+        body: JSON.stringify(podReview(ordinaryPod(), 'bench-ordinary')),
+        expect: { uid: 'bench-ordinary', allowed: true },
+      },
+      labelled: {
+        kind: 'labelled',
+        body: JSON.stringify(podReview(labelledNamespacePod(), 'bench-labelled')),
+        expect: { uid: 'bench-labelled', allowed: true, runtime: 'kata' },
+      },
+      denied: {
+        kind: 'denied',
+        body: JSON.stringify(podReview(deniedPod(), 'bench-denied')),
+        expect: { uid: 'bench-denied', allowed: false },
+      },
+      large: {
+        kind: 'large',
+        body: JSON.stringify(podReview(largePod(), 'bench-large')),
+        expect: { uid: 'bench-large', allowed: true, runtime: 'gvisor' },
+      },
     };
     // One cycle of 20 requests: mostly small pods, some denials, one 1 MiB pod.
-    const mixCycle = ['untrusted', 'ordinary', 'untrusted', 'labelled', 'untrusted', 'ordinary', 'denied', 'untrusted', 'ordinary', 'untrusted',
-      'labelled', 'ordinary', 'untrusted', 'ordinary', 'denied', 'untrusted', 'labelled', 'ordinary', 'untrusted', 'large'].map((k) => kinds[k]!);
+    const mixCycle = [
+      'untrusted',
+      'ordinary',
+      'untrusted',
+      'labelled',
+      'untrusted',
+      'ordinary',
+      'denied',
+      'untrusted',
+      'ordinary',
+      'untrusted',
+      'labelled',
+      'ordinary',
+      'untrusted',
+      'ordinary',
+      'denied',
+      'untrusted',
+      'labelled',
+      'ordinary',
+      'untrusted',
+      'large',
+    ].map((k) => kinds[k]!);
     const mixLabel = describeMix(mixCycle);
     const scenarios: Array<{ key: string; name: string; bodies: LoadBody[]; connections: number[] }> = [
       { key: 'untrusted', name: 'untrusted-pod.json', bodies: [kinds.untrusted!], connections: connectionCounts },
       { key: 'mix', name: `mix (${mixLabel})`, bodies: mixCycle, connections: connectionCounts },
-      { key: '1mib', name: `1 MiB pod only (${(kinds.large!.body.length / 1048576).toFixed(2)} MiB)`, bodies: [kinds.large!], connections: [connectionCounts[0]!] },
+      {
+        key: '1mib',
+        name: `1 MiB pod only (${(kinds.large!.body.length / 1048576).toFixed(2)} MiB)`,
+        bodies: [kinds.large!],
+        connections: [connectionCounts[0]!],
+      },
     ].filter((s) => s.key.startsWith(options.only.toLowerCase()));
     if (scenarios.length === 0) throw new Error(`--only ${options.only}: no scenario (untrusted, mix, 1mib)`);
 
@@ -129,10 +200,26 @@ if (!options['skip-load']) {
     const webhookArgs = [
       ...options['webhook-node-flags'].split(/\s+/).filter(Boolean),
       ...(options.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-      WEBHOOK_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--policy', EXAMPLE_POLICY_FILE,
-      '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile,
-      '--namespace-labels', Object.entries(LABELLED_NAMESPACE_LABELS).map(([k, v]) => `${LABELLED_NAMESPACE}=${k}=${v}`).join(','),
-      '--log-level', 'info', '--drain-delay', '0',
+      WEBHOOK_MAIN,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--policy',
+      EXAMPLE_POLICY_FILE,
+      '--tls-cert-file',
+      certs.certFile,
+      '--tls-key-file',
+      certs.keyFile,
+      '--namespace-labels',
+      Object.entries(LABELLED_NAMESPACE_LABELS)
+        .map(([k, v]) => `${LABELLED_NAMESPACE}=${k}=${v}`)
+        .join(','),
+      '--log-level',
+      'info',
+      '--drain-delay',
+      '0',
     ];
     log('== (b) HTTPS load test of the webhook (sandbox-admission serve)');
     const webhook = await benchServer('webhook', webhookArgs, 'sandbox-admission listening', certs, kinds, scenarios, mixCycle, true);
@@ -143,7 +230,17 @@ if (!options['skip-load']) {
     }
     reports.push(webhook);
     log('== (c) baseline: bare fastify HTTPS, fixed answer, body unread');
-    const baselineArgs = [BASELINE_SERVER, '--host', '127.0.0.1', '--port', '0', '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile];
+    const baselineArgs = [
+      BASELINE_SERVER,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--tls-cert-file',
+      certs.certFile,
+      '--tls-key-file',
+      certs.keyFile,
+    ];
     reports.push(await benchServer('baseline', baselineArgs, 'baseline listening', certs, kinds, scenarios, mixCycle, false));
   } catch (error) {
     failures.push(`load test: ${(error as Error).stack ?? String(error)}`);
@@ -180,7 +277,15 @@ async function benchServer(
 ): Promise<ServerReport> {
   const logFile = join(dir, `${name}.log`);
   const server = await startServer(name, args, logFile, readyMessage);
-  const report: ServerReport = { name, idle: server.memory(), warm: undefined, final: undefined, handshake: undefined, scenarios: [], decisions: 0 };
+  const report: ServerReport = {
+    name,
+    idle: server.memory(),
+    warm: undefined,
+    final: undefined,
+    handshake: undefined,
+    scenarios: [],
+    decisions: 0,
+  };
   let logOffset = 0;
   let measuredFrom = 0;
   let completed = 0;
@@ -190,7 +295,10 @@ async function benchServer(
   try {
     log(`  ${name}: pid ${server.pid}, https://127.0.0.1:${server.port}, RSS ${num(report.idle?.rssMiB ?? NaN)} MiB`);
     for (const k of Object.values(kinds)) {
-      const problem = checkAnswer(await post(server.port, '/mutate', k.body, { ca: certs.caPem }), isWebhook ? k.expect : { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+      const problem = checkAnswer(
+        await post(server.port, '/mutate', k.body, { ca: certs.caPem }),
+        isWebhook ? k.expect : { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+      );
       if (problem) fail(`${k.kind} review: ${problem}`);
     }
     log(`  ${name}: warm-up ${warmupSeconds} s`);
@@ -218,9 +326,13 @@ async function benchServer(
         if (result.errors > 0 || result.timeouts > 0) fail(`${label}: ${result.errors} errors, ${result.timeouts} timeouts`);
         if (result.non2xx > 0) fail(`${label}: ${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodes)}`);
         if (result.completed === 0) fail(`${label}: no request completed`);
-        if (result.p99 >= limits.timeoutSeconds * 1000) fail(`${label}: p99 ${num(result.p99)} ms is at or past the webhook timeout (${limits.timeoutSeconds} s)`);
-        if (result.rssPeakMiB > RSS_BUDGET_MIB) fail(`${label}: RSS peaked at ${num(result.rssPeakMiB)} MiB, past the ${RSS_BUDGET_MIB} MiB leak guard`);
-        log(`    ${num(result.reqPerSec)} req/s, p50 ${num(result.p50)} ms, p99 ${num(result.p99)} ms, RSS ${num(result.rssBeforeMiB)} -> ${num(result.rssAfterMiB)} MiB (peak ${num(result.rssPeakMiB)})`);
+        if (result.p99 >= limits.timeoutSeconds * 1000)
+          fail(`${label}: p99 ${num(result.p99)} ms is at or past the webhook timeout (${limits.timeoutSeconds} s)`);
+        if (result.rssPeakMiB > RSS_BUDGET_MIB)
+          fail(`${label}: RSS peaked at ${num(result.rssPeakMiB)} MiB, past the ${RSS_BUDGET_MIB} MiB leak guard`);
+        log(
+          `    ${num(result.reqPerSec)} req/s, p50 ${num(result.p50)} ms, p99 ${num(result.p99)} ms, RSS ${num(result.rssBeforeMiB)} -> ${num(result.rssAfterMiB)} MiB (peak ${num(result.rssPeakMiB)})`,
+        );
       }
     }
     report.final = server.memory();
@@ -252,11 +364,16 @@ function checkAnswer(answer: ProbeAnswer, expect: Expectation): string | undefin
   }
   const response = review.response;
   if (response?.uid !== expect.uid) return `uid ${String(response?.uid)} instead of ${expect.uid}`;
-  if (response.allowed !== expect.allowed) return `allowed=${String(response.allowed)}, expected ${expect.allowed}: ${answer.body.slice(0, 300)}`;
-  const patch = typeof response.patch === 'string' ? (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Array<{ path: string; value?: unknown }>) : [];
+  if (response.allowed !== expect.allowed)
+    return `allowed=${String(response.allowed)}, expected ${expect.allowed}: ${answer.body.slice(0, 300)}`;
+  const patch =
+    typeof response.patch === 'string'
+      ? (JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Array<{ path: string; value?: unknown }>)
+      : [];
   if (expect.runtime !== undefined) {
     const set = patch.find((op) => op.path === '/spec/runtimeClassName');
-    if (set?.value !== expect.runtime) return `patch does not set runtimeClassName ${expect.runtime}: ${JSON.stringify(patch).slice(0, 300)}`;
+    if (set?.value !== expect.runtime)
+      return `patch does not set runtimeClassName ${expect.runtime}: ${JSON.stringify(patch).slice(0, 300)}`;
   } else if (patch.length > 0) {
     return `unexpected patch ${JSON.stringify(patch).slice(0, 300)}`;
   }
@@ -276,7 +393,9 @@ function readLimits(): { timeoutSeconds: number; memoryMiB: number } {
   try {
     const match = /timeoutSeconds:\s*(\d+)/.exec(readFileSync(WEBHOOK_CONFIGURATION_FILE, 'utf8'));
     if (match) timeoutSeconds = Number(match[1]);
-    const deployment = parseYaml(readFileSync(DEPLOYMENT_FILE, 'utf8')) as { spec?: { template?: { spec?: { containers?: Array<{ resources?: { limits?: { memory?: string } } }> } } } };
+    const deployment = parseYaml(readFileSync(DEPLOYMENT_FILE, 'utf8')) as {
+      spec?: { template?: { spec?: { containers?: Array<{ resources?: { limits?: { memory?: string } } }> } } };
+    };
     const memory = deployment.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
     const mi = memory ? /^(\d+)(Mi|Gi)$/.exec(memory) : null;
     if (mi) memoryMiB = Number(mi[1]) * (mi[2] === 'Gi' ? 1024 : 1);
@@ -300,14 +419,24 @@ function renderSummary(): string {
   out.push('# sandbox-admission benchmark summary', '');
   out.push(`- date: ${machine.date}`);
   out.push(`- machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${num(machine.memoryGiB)} GiB, Linux ${machine.kernel}`);
-  out.push(`- node: ${machine.node}; load: autocannon, keep-alive TLS to 127.0.0.1, ${seconds} s per scenario after a ${warmupSeconds} s warm-up, one request in flight per connection`);
+  out.push(
+    `- node: ${machine.node}; load: autocannon, keep-alive TLS to 127.0.0.1, ${seconds} s per scenario after a ${warmupSeconds} s warm-up, one request in flight per connection`,
+  );
   if (options['webhook-node-flags']) out.push(`- the webhook's Node ran with ${options['webhook-node-flags']}`);
-  if (options.profile) out.push('- the webhook ran under --cpu-prof: its numbers are lower than an unprofiled run\'s');
-  out.push(`- judged against: webhook timeoutSeconds ${limits.timeoutSeconds} (manifests/base/mutating-webhook.yaml), memory limit ${limits.memoryMiB} MiB (manifests/base/deployment.yaml)`);
+  if (options.profile) out.push("- the webhook ran under --cpu-prof: its numbers are lower than an unprofiled run's");
+  out.push(
+    `- judged against: webhook timeoutSeconds ${limits.timeoutSeconds} (manifests/base/mutating-webhook.yaml), memory limit ${limits.memoryMiB} MiB (manifests/base/deployment.yaml)`,
+  );
   out.push('');
   if (micro) {
     out.push('## (a) Micro-benchmarks (in-process, median of batches after warm-up)', '');
-    out.push(table(['group', 'case', 'time/op', 'ops/s', 'IQR'], micro.rows.map((r) => [r.group, r.name, duration(r.nsPerOp), num(r.opsPerSec), `±${num(r.spreadPct / 2, 2)}%`]), ['l', 'l', 'r', 'r', 'r']));
+    out.push(
+      table(
+        ['group', 'case', 'time/op', 'ops/s', 'IQR'],
+        micro.rows.map((r) => [r.group, r.name, duration(r.nsPerOp), num(r.opsPerSec), `±${num(r.spreadPct / 2, 2)}%`]),
+        ['l', 'l', 'r', 'r', 'r'],
+      ),
+    );
     out.push('');
     for (const o of micro.oneOff) out.push(`- one-off: ${o.name}: ${num(o.ms)} ms`);
     out.push('');
@@ -318,10 +447,38 @@ function renderSummary(): string {
     for (const r of reports) {
       for (const s of r.scenarios) {
         const x = s.result;
-        rows.push([r.name, s.scenario, String(x.connections), num(x.reqPerSec), num(x.p50), num(x.p90), num(x.p99), num(x.max), `${x.errors + x.timeouts} / ${x.non2xx}`, `${num(x.rssBeforeMiB)} → ${num(x.rssAfterMiB)} (${num(x.rssPeakMiB)})`]);
+        rows.push([
+          r.name,
+          s.scenario,
+          String(x.connections),
+          num(x.reqPerSec),
+          num(x.p50),
+          num(x.p90),
+          num(x.p99),
+          num(x.max),
+          `${x.errors + x.timeouts} / ${x.non2xx}`,
+          `${num(x.rssBeforeMiB)} → ${num(x.rssAfterMiB)} (${num(x.rssPeakMiB)})`,
+        ]);
       }
     }
-    out.push(table(['server', 'scenario', 'conns', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors / non-2xx', 'RSS MiB before → after (peak)'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push(
+      table(
+        [
+          'server',
+          'scenario',
+          'conns',
+          'req/s',
+          'p50 ms',
+          'p90 ms',
+          'p99 ms',
+          'max ms',
+          'errors / non-2xx',
+          'RSS MiB before → after (peak)',
+        ],
+        rows,
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+    );
     out.push('');
     const webhook = reports.find((r) => r.name === 'webhook');
     const baseline = reports.find((r) => r.name === 'baseline');
@@ -331,14 +488,44 @@ function renderSummary(): string {
       for (const w of webhook.scenarios) {
         const b = baseline.scenarios.find((s) => s.scenario === w.scenario && s.result.connections === w.result.connections);
         if (!b) continue;
-        const perReqUs = (1e6 / w.result.reqPerSec - 1e6 / b.result.reqPerSec);
-        cmp.push([w.scenario, String(w.result.connections), num(w.result.reqPerSec), num(b.result.reqPerSec), `${num((w.result.reqPerSec / b.result.reqPerSec) * 100)}%`, num(perReqUs), `${num(w.result.p99)} / ${num(b.result.p99)}`]);
+        const perReqUs = 1e6 / w.result.reqPerSec - 1e6 / b.result.reqPerSec;
+        cmp.push([
+          w.scenario,
+          String(w.result.connections),
+          num(w.result.reqPerSec),
+          num(b.result.reqPerSec),
+          `${num((w.result.reqPerSec / b.result.reqPerSec) * 100)}%`,
+          num(perReqUs),
+          `${num(w.result.p99)} / ${num(b.result.p99)}`,
+        ]);
       }
-      out.push(table(['scenario', 'conns', 'webhook req/s', 'baseline req/s', 'webhook/baseline', 'extra server µs per request (1/rps)', 'p99 ms webhook / baseline'], cmp, ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
+      out.push(
+        table(
+          [
+            'scenario',
+            'conns',
+            'webhook req/s',
+            'baseline req/s',
+            'webhook/baseline',
+            'extra server µs per request (1/rps)',
+            'p99 ms webhook / baseline',
+          ],
+          cmp,
+          ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ),
+      );
       out.push('');
     }
     out.push('### TLS handshake probe (after warm-up, 50 sequential each, medians, CA-verified, no session resumption)', '');
-    out.push(table(['server', 'bare TLS handshake, ms', 'POST untrusted-pod.json on a new connection, ms', 'same POST on a kept-alive connection, ms'], reports.filter((r) => r.handshake).map((r) => [r.name, num(r.handshake!.handshakeMs), num(r.handshake!.newConnectionMs), num(r.handshake!.keepAliveMs)]), ['l', 'r', 'r', 'r']));
+    out.push(
+      table(
+        ['server', 'bare TLS handshake, ms', 'POST untrusted-pod.json on a new connection, ms', 'same POST on a kept-alive connection, ms'],
+        reports
+          .filter((r) => r.handshake)
+          .map((r) => [r.name, num(r.handshake!.handshakeMs), num(r.handshake!.newConnectionMs), num(r.handshake!.keepAliveMs)]),
+        ['l', 'r', 'r', 'r'],
+      ),
+    );
     out.push('');
     if (webhook) {
       const mixes = webhook.scenarios.filter((s) => s.scenario.startsWith('mix'));
@@ -346,30 +533,72 @@ function renderSummary(): string {
         out.push('### Webhook, server-side time by request kind in the mix (durationMs of its "admission decision" log line)', '');
         const rows2: string[][] = [];
         for (const s of mixes) {
-          for (const [pod, ms] of [...s.serverMs].sort()) rows2.push([`${s.result.connections}`, POD_KINDS[pod] ?? pod, String(ms.length), num(percentile(ms, 50)), num(percentile(ms, 99)), num(ms.reduce((a, b) => Math.max(a, b), 0))]);
+          for (const [pod, ms] of [...s.serverMs].sort())
+            rows2.push([
+              `${s.result.connections}`,
+              POD_KINDS[pod] ?? pod,
+              String(ms.length),
+              num(percentile(ms, 50)),
+              num(percentile(ms, 99)),
+              num(ms.reduce((a, b) => Math.max(a, b), 0)),
+            ]);
         }
         out.push(table(['conns', 'request', 'decisions', 'p50 ms', 'p99 ms', 'max ms'], rows2, ['r', 'l', 'r', 'r', 'r', 'r']));
         out.push('');
       }
       const completed = webhook.scenarios.reduce((a, s) => a + s.result.completed, 0);
-      out.push(`- webhook: ${completed.toLocaleString('en-US')} answers counted by the client, ${webhook.decisions.toLocaleString('en-US')} decisions logged by the server (the difference: requests in flight when a run stopped)`, '');
+      out.push(
+        `- webhook: ${completed.toLocaleString('en-US')} answers counted by the client, ${webhook.decisions.toLocaleString('en-US')} decisions logged by the server (the difference: requests in flight when a run stopped)`,
+        '',
+      );
     }
     out.push(`### Server memory (VmRSS from /proc; Deployment limit ${limits.memoryMiB} MiB, leak guard ${RSS_BUDGET_MIB} MiB)`, '');
-    out.push(table(['server', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'], reports.map((r) => [r.name, num(r.idle?.rssMiB ?? NaN), num(r.warm?.rssMiB ?? NaN), num(r.final?.rssMiB ?? NaN), num(r.final?.hwmMiB ?? NaN)]), ['l', 'r', 'r', 'r', 'r']));
+    out.push(
+      table(
+        ['server', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'],
+        reports.map((r) => [
+          r.name,
+          num(r.idle?.rssMiB ?? NaN),
+          num(r.warm?.rssMiB ?? NaN),
+          num(r.final?.rssMiB ?? NaN),
+          num(r.final?.hwmMiB ?? NaN),
+        ]),
+        ['l', 'r', 'r', 'r', 'r'],
+      ),
+    );
     out.push('');
     const profile = webhook?.profile;
     if (profile) {
-      out.push(`### Webhook CPU profile (--cpu-prof over the whole run, ${num(profile.totalMs / 1000)} s; shares are of non-idle self time)`, '');
+      out.push(
+        `### Webhook CPU profile (--cpu-prof over the whole run, ${num(profile.totalMs / 1000)} s; shares are of non-idle self time)`,
+        '',
+      );
       const shown = profile.areas.filter((a) => Number.isNaN(a.share) || a.share >= 0.5);
       const rest = profile.areas.filter((a) => !shown.includes(a));
       const areaRows = shown.map((a) => [a.area, num(a.ms), Number.isNaN(a.share) ? '' : `${num(a.share, 2)}%`]);
-      if (rest.length > 0) areaRows.push([`${rest.length} other areas`, num(rest.reduce((x, a) => x + a.ms, 0)), `${num(rest.reduce((x, a) => x + a.share, 0), 2)}%`]);
+      if (rest.length > 0)
+        areaRows.push([
+          `${rest.length} other areas`,
+          num(rest.reduce((x, a) => x + a.ms, 0)),
+          `${num(
+            rest.reduce((x, a) => x + a.share, 0),
+            2,
+          )}%`,
+        ]);
       out.push(table(['area', 'self ms', 'share'], areaRows, ['l', 'r', 'r']));
       out.push('');
-      out.push(table(['function', 'where', 'area', 'self ms', 'share'], profile.functions.map((f) => [f.name, f.where, f.area, num(f.ms), `${num(f.share, 2)}%`]), ['l', 'l', 'l', 'r', 'r']));
+      out.push(
+        table(
+          ['function', 'where', 'area', 'self ms', 'share'],
+          profile.functions.map((f) => [f.name, f.where, f.area, num(f.ms), `${num(f.share, 2)}%`]),
+          ['l', 'l', 'l', 'r', 'r'],
+        ),
+      );
       out.push('');
     }
   }
-  out.push(`total time ${((performance.now() - started) / 1000).toFixed(0)} s; ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) FAILED`}`);
+  out.push(
+    `total time ${((performance.now() - started) / 1000).toFixed(0)} s; ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) FAILED`}`,
+  );
   return out.join('\n');
 }

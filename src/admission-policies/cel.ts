@@ -17,7 +17,10 @@ const SLOT = '\u0000';
  * with a marker for each slot, and each marker becomes that slot's CEL expression, the text around it literals.
  * The API server's message is then the webhook's, word for word.
  */
-export function celMessage<K extends string>(format: (slots: Record<K, string>) => string, expressions: Readonly<Record<K, string>>): string {
+export function celMessage<K extends string>(
+  format: (slots: Record<K, string>) => string,
+  expressions: Readonly<Record<K, string>>,
+): string {
   const keys = Object.keys(expressions) as K[];
   const slots = Object.fromEntries(keys.map((key) => [key, `${SLOT}${key}${SLOT}`])) as Record<K, string>;
   // Split on the markers: even parts are literal text, odd parts slot names.

@@ -51,7 +51,10 @@ const MESSAGE_PREFIX: Readonly<Record<Mode, string>> = {
   audit: formatModeNotice('audit', ''),
 };
 /** The labels on every generated object; the webhook finds the policies in the cluster by them. */
-export const VAP_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': NAME_PREFIX, 'app.kubernetes.io/component': 'validating-admission-policy' };
+export const VAP_LABELS: Readonly<Record<string, string>> = {
+  'app.kubernetes.io/name': NAME_PREFIX,
+  'app.kubernetes.io/component': 'validating-admission-policy',
+};
 /** The only namespace names that can exist (DNS-1123 labels); anything else in exemptNamespaces matches nothing. */
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -86,7 +89,13 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
           resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
           matchPolicy: 'Equivalent',
           namespaceSelector: {
-            matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)) }],
+            matchExpressions: [
+              {
+                key: 'kubernetes.io/metadata.name',
+                operator: 'NotIn',
+                values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)),
+              },
+            ],
           },
         },
         matchConditions: [
@@ -156,19 +165,25 @@ function factVariables(document: PolicyDocument, labelsEnabled: boolean): Variab
   }
   if (uses((m) => m.podSelector)) add('podLabels', 'has(object.metadata.labels) ? object.metadata.labels : {}');
   if (uses((m) => m.serviceAccounts)) {
-    add('serviceAccount', [
-      'has(object.spec.serviceAccountName) && object.spec.serviceAccountName != "" ? object.spec.serviceAccountName :',
-      'has(object.spec.serviceAccount) && object.spec.serviceAccount != "" ? object.spec.serviceAccount :',
-      '"default"',
-    ].join('\n'));
+    add(
+      'serviceAccount',
+      [
+        'has(object.spec.serviceAccountName) && object.spec.serviceAccountName != "" ? object.spec.serviceAccountName :',
+        'has(object.spec.serviceAccount) && object.spec.serviceAccount != "" ? object.spec.serviceAccount :',
+        '"default"',
+      ].join('\n'),
+    );
   }
   if (uses((m) => m.images)) {
-    add('images', [
-      '((has(object.spec.initContainers) ? object.spec.initContainers.map(c, has(c.image) ? c.image : "") : [])',
-      ' + object.spec.containers.map(c, has(c.image) ? c.image : "")',
-      ' + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, has(c.image) ? c.image : "") : [])',
-      ').filter(i, i != "")',
-    ].join('\n'));
+    add(
+      'images',
+      [
+        '((has(object.spec.initContainers) ? object.spec.initContainers.map(c, has(c.image) ? c.image : "") : [])',
+        ' + object.spec.containers.map(c, has(c.image) ? c.image : "")',
+        ' + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, has(c.image) ? c.image : "") : [])',
+        ').filter(i, i != "")',
+      ].join('\n'),
+    );
     out.push(...imageRefVariables());
   }
   return out;
@@ -187,12 +202,18 @@ function imageRefVariables(): Variable[] {
   // String functions only: their cost is linear in the length, a regex's is multiplied by the pattern's.
   add('imageNames', `${v('images')}.map(i, i.split("@")[0])`);
   add('imageFirstSegments', `${v('imageNames')}.map(i, [i.indexOf("/") == -1 ? "" : i.substring(0, i.indexOf("/")), i])`);
-  add('imageHostPaths', `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`);
-  add('imageRefs', [
-    `${v('imageHostPaths')}`,
-    '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
-    '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
-  ].join('\n'));
+  add(
+    'imageHostPaths',
+    `${v('imageFirstSegments')}.map(fi, fi[0].contains(".") || fi[0].contains(":") || fi[0] == "localhost" ? [fi[0].lowerAscii(), fi[1].substring(size(fi[0]) + 1)] : ["docker.io", fi[1]])`,
+  );
+  add(
+    'imageRefs',
+    [
+      `${v('imageHostPaths')}`,
+      '.map(hp, [hp[0] == "index.docker.io" ? "docker.io" : hp[0], hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1) == -1 ? hp[1] : hp[1].substring(0, hp[1].indexOf(":", hp[1].lastIndexOf("/") + 1))])',
+      '.map(hp, hp[0] == "docker.io" && !hp[1].contains("/") ? [hp[0], "library/" + hp[1]] : hp)',
+    ].join('\n'),
+  );
   return out;
 }
 
@@ -226,12 +247,15 @@ function governingRuleVariables(document: PolicyDocument, policy: Policy): Varia
     add('ruleMode', ruleModeLines.join('\n'));
     const labels = v('namespaceLabels');
     const modeLabel = `${labels}[${celString(NAMESPACE_MODE_LABEL)}]`;
-    add('labelMode', [
-      `!(${celString(NAMESPACE_RUNTIME_LABEL)} in ${labels}) ? "" :`,
-      `!(${celString(NAMESPACE_MODE_LABEL)} in ${labels}) ? ${celString(policy.namespaceLabels.defaultMode)} :`,
-      // An unreadable mode label falls back to the strictest mode, never to the policy default.
-      `${modeLabel} in ["warn", "audit"] ? ${modeLabel} : "enforce"`,
-    ].join('\n'));
+    add(
+      'labelMode',
+      [
+        `!(${celString(NAMESPACE_RUNTIME_LABEL)} in ${labels}) ? "" :`,
+        `!(${celString(NAMESPACE_MODE_LABEL)} in ${labels}) ? ${celString(policy.namespaceLabels.defaultMode)} :`,
+        // An unreadable mode label falls back to the strictest mode, never to the policy default.
+        `${modeLabel} in ["warn", "audit"] ? ${modeLabel} : "enforce"`,
+      ].join('\n'),
+    );
     // The namespace label is a floor (decide.ts findGoverningRule): the matched rule governs unless the label
     // asks for a stricter mode; then the label does, shown as rule "".
     const strength = (m: string) => `(${m} == "enforce" ? 2 : ${m} == "warn" ? 1 : ${m} == "audit" ? 0 : -1)`;
@@ -244,7 +268,10 @@ function governingRuleVariables(document: PolicyDocument, policy: Policy): Varia
 /** How messages name the governing rule (decide.ts GoverningRule.label). */
 function governedByVariable(labelsEnabled: boolean): Variable {
   const ruleLabel = celMessage(({ rule }) => formatRuleLabel(rule), { rule: v('rule') });
-  const labelRuleLabel = celMessage(formatNamespaceLabelRuleLabel, { wanted: `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`, namespace: 'request.namespace' });
+  const labelRuleLabel = celMessage(formatNamespaceLabelRuleLabel, {
+    wanted: `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`,
+    namespace: 'request.namespace',
+  });
   return { name: 'governedBy', expression: labelsEnabled ? `${v('rule')} != "" ? ${ruleLabel} : ${labelRuleLabel}` : ruleLabel };
 }
 
@@ -259,7 +286,10 @@ function allowedVariable(policy: Policy): Variable {
     const key = celList(classes);
     byAllowed.set(key, [...(byAllowed.get(key) ?? []), rule.name]);
   }
-  return { name: 'allowed', expression: [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n') };
+  return {
+    name: 'allowed',
+    expression: [...[...byAllowed].map(([list, names]) => `${v('rule')} in ${celList(names)} ? ${list} :`), celList(allClasses)].join('\n'),
+  };
 }
 
 /** Field paths of features the requested class's profile cannot host (unsupported-features.ts findUnsupportedFeatures); none: no variable. */
@@ -273,7 +303,8 @@ function unsupportedVariables(policy: Policy): Variable[] {
   if (byFeatures.size === 0) return [];
   const lines = [...byFeatures].map(([key, classes]) => {
     const features = new Set(key.split(',') as PodFeature[]);
-    const test = classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
+    const test =
+      classes.length === 1 ? `${v('runtimeClassName')} == ${celString(classes[0]!)}` : `${v('runtimeClassName')} in ${celList(classes)}`;
     return `${test} ? ${featurePaths(features)} :`;
   });
   return [{ name: 'unsupported', expression: [...lines, '[]'].join('\n') }];
@@ -301,15 +332,21 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   if (labelsEnabled) {
     const wanted = `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`;
     const known = [...policy.profiles.keys()];
-    const invalid = celMessage(({ namespace, wanted: asked }) => formatNamespaceLabelInvalid({ namespace, wanted: asked, known: known.join(', ') }), {
-      namespace: 'request.namespace',
-      wanted,
-    });
+    const invalid = celMessage(
+      ({ namespace, wanted: asked }) => formatNamespaceLabelInvalid({ namespace, wanted: asked, known: known.join(', ') }),
+      {
+        namespace: 'request.namespace',
+        wanted,
+      },
+    );
     parts.push(`(${v('rule')} == "" && !(${wanted} in ${celList(known)}) ? [${invalid}] : [])`);
   }
   const displayNames = `{${[...policy.profiles.values()].map((p: Profile) => `${celString(p.runtimeClassName)}: ${celString(p.displayName)}`).join(', ')}}`;
   // Without mutation every rule insists like require (decide.ts decide), so the fix never says "remove".
-  const notAllowed = celMessage(({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates: false }), { asked: rc, governedBy: by, allowed });
+  const notAllowed = celMessage(
+    ({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates: false }),
+    { asked: rc, governedBy: by, allowed },
+  );
   const runtime = [
     `(${rc} == "" ? [${celMessage(formatNoSandboxRuntime, { governedBy: by, allowed })}] :`,
     `!(${rc} in ${v('allowed')}) ? [${notAllowed}] :`,
@@ -338,26 +375,36 @@ function featurePaths(features: ReadonlySet<PodFeature>): string {
   flag('hostIPC', 'has(object.spec.hostIPC) && object.spec.hostIPC', 'spec.hostIPC');
   flag('userNamespace', 'has(object.spec.hostUsers) && !object.spec.hostUsers', 'spec.hostUsers');
   if (features.has('hostPath')) {
-    parts.push('(has(object.spec.volumes) ? object.spec.volumes.transformList(i, vol, has(vol.hostPath), "spec.volumes[" + string(i) + "].hostPath") : [])');
+    parts.push(
+      '(has(object.spec.volumes) ? object.spec.volumes.transformList(i, vol, has(vol.hostPath), "spec.volumes[" + string(i) + "].hostPath") : [])',
+    );
   }
   const perContainer = (field: string): string[] => {
     const at = `"spec.${field}[" + string(i) + "]`;
     const items: string[] = [];
     if (features.has('privileged')) {
-      items.push(`(has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged ? [${at}.securityContext.privileged"] : [])`);
+      items.push(
+        `(has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged ? [${at}.securityContext.privileged"] : [])`,
+      );
     }
     if (features.has('unmaskedProcMount')) {
-      items.push(`(has(c.securityContext) && has(c.securityContext.procMount) && c.securityContext.procMount == "Unmasked" ? [${at}.securityContext.procMount"] : [])`);
+      items.push(
+        `(has(c.securityContext) && has(c.securityContext.procMount) && c.securityContext.procMount == "Unmasked" ? [${at}.securityContext.procMount"] : [])`,
+      );
     }
     if (features.has('hostPort')) {
-      items.push(`(has(c.ports) ? c.ports.transformList(j, p, has(p.hostPort) && p.hostPort != 0, ${at}.ports[" + string(j) + "].hostPort") : [])`);
+      items.push(
+        `(has(c.ports) ? c.ports.transformList(j, p, has(p.hostPort) && p.hostPort != 0, ${at}.ports[" + string(j) + "].hostPort") : [])`,
+      );
     }
     return items;
   };
   for (const field of ['initContainers', 'containers', 'ephemeralContainers']) {
     const items = perContainer(field);
     if (items.length === 0) continue;
-    parts.push(`(has(object.spec.${field}) ? object.spec.${field}.transformList(i, c,\n      ${items.join('\n      + ')}\n    ).flatten() : [])`);
+    parts.push(
+      `(has(object.spec.${field}) ? object.spec.${field}.transformList(i, c,\n      ${items.join('\n      + ')}\n    ).flatten() : [])`,
+    );
   }
   return parts.length === 0 ? '[]' : `(\n  ${parts.join('\n  + ')}\n)`;
 }

@@ -55,9 +55,18 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
       return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request), reason }, 'none', 'allowed', 'none');
     }
     if (request.object === undefined) {
-      return { kind: 'bad-request', status: 422, code: 'REVIEW_BAD_FIELD', message: 'request.object: a CREATE review must carry the object' };
+      return {
+        kind: 'bad-request',
+        status: 422,
+        code: 'REVIEW_BAD_FIELD',
+        message: 'request.object: a CREATE review must carry the object',
+      };
     }
-    const requestFacts: RequestFacts = { policy: facts.policy(), namespaceFacts: await readNamespaceFacts(request, facts), runtimeClasses: facts.runtimeClasses() };
+    const requestFacts: RequestFacts = {
+      policy: facts.policy(),
+      namespaceFacts: await readNamespaceFacts(request, facts),
+      runtimeClasses: facts.runtimeClasses(),
+    };
     const result = check(subject, endpoint, request, requestFacts);
     const verdict = result.kind === 'decision' ? result.decision : result.verdict;
     if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
@@ -82,7 +91,15 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
   const shared = { namespace: request.namespace, requester: request.userInfo, namespaceFacts, policy, runtimeClasses };
   switch (subject) {
     case 'namespace':
-      return verdictOf(guardNamespaceLabels({ operation: request.operation, labels: labelsOf(object), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy }));
+      return verdictOf(
+        guardNamespaceLabels({
+          operation: request.operation,
+          labels: labelsOf(object),
+          oldLabels: oldObject ? labelsOf(oldObject) : undefined,
+          requester: request.userInfo,
+          policy,
+        }),
+      );
     case 'runtime-class':
       return verdictOf(flagRuntimeClass(object, policy));
     case 'pod-ephemeral-containers':
@@ -90,7 +107,13 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
     case 'workload':
       return verdictOf(evaluatePodTemplate({ ...shared, operation: request.operation, object, oldObject }));
     default: {
-      const decision = decide({ ...shared, operation: request.operation, subResource: request.subResource, pod: object as Pod, mutate: endpoint === 'mutate' });
+      const decision = decide({
+        ...shared,
+        operation: request.operation,
+        subResource: request.subResource,
+        pod: object as Pod,
+        mutate: endpoint === 'mutate',
+      });
       return { kind: 'decision', decision };
     }
   }
@@ -123,7 +146,14 @@ function labelsOf(object: Record<string, unknown>): Record<string, string> {
   return labels && typeof labels === 'object' ? (labels as Record<string, string>) : {};
 }
 
-function reviewed(endpoint: ReviewEndpoint, body: unknown, log: Record<string, unknown>, action: string, outcome: 'allowed' | 'denied' | 'patched', mode: string): ReviewOutcome {
+function reviewed(
+  endpoint: ReviewEndpoint,
+  body: unknown,
+  log: Record<string, unknown>,
+  action: string,
+  outcome: 'allowed' | 'denied' | 'patched',
+  mode: string,
+): ReviewOutcome {
   return { kind: 'reviewed', body, log: { endpoint, ...log }, metrics: { endpoint, action, outcome, mode } };
 }
 
@@ -134,7 +164,9 @@ function requestLog(request: AdmissionRequest): Record<string, unknown> {
     operation: request.operation,
     resource: request.subResource ? `${request.resource.resource}/${request.subResource}` : request.resource.resource,
     namespace: request.namespace,
-    ...(request.resource.resource === 'pods' ? { pod: request.name ?? (object ? podDisplayName(object) : undefined) } : { name: request.name }),
+    ...(request.resource.resource === 'pods'
+      ? { pod: request.name ?? (object ? podDisplayName(object) : undefined) }
+      : { name: request.name }),
     user: request.userInfo.username,
     dryRun: request.dryRun,
   };

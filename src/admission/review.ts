@@ -6,8 +6,16 @@ import { isPlainObject } from '../util/shape.ts';
 export const REVIEW_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type ReviewApiVersion = (typeof REVIEW_API_VERSIONS)[number];
 
-export interface GroupVersionKind { group: string; version: string; kind: string }
-export interface GroupVersionResource { group: string; version: string; resource: string }
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
 
 /** The fields of an AdmissionRequest the webhook uses, checked for type. */
 export interface AdmissionRequest {
@@ -31,7 +39,11 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
   if (!isPlainObject(body)) return err({ code: 'REVIEW_NOT_OBJECT', message: 'expected a JSON object (an AdmissionReview)' });
   const apiVersion = body.apiVersion;
   if (!REVIEW_API_VERSIONS.includes(apiVersion as ReviewApiVersion)) {
-    return err({ code: 'REVIEW_API_VERSION', path: 'apiVersion', message: `got ${JSON.stringify(apiVersion)}; send admission.k8s.io/v1 (or v1beta1)` });
+    return err({
+      code: 'REVIEW_API_VERSION',
+      path: 'apiVersion',
+      message: `got ${JSON.stringify(apiVersion)}; send admission.k8s.io/v1 (or v1beta1)`,
+    });
   }
   if (body.kind !== 'AdmissionReview') {
     return err({ code: 'REVIEW_KIND', path: 'kind', message: `got ${JSON.stringify(body.kind)}, expected "AdmissionReview"` });
@@ -48,9 +60,11 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
   if (request.name !== undefined && typeof request.name !== 'string') return bad('name', 'a string');
   if (request.subResource !== undefined && typeof request.subResource !== 'string') return bad('subResource', 'a string');
   if (!isPlainObject(request.kind) || typeof request.kind.kind !== 'string') return bad('kind', 'an object with group, version and kind');
-  if (!isPlainObject(request.resource) || typeof request.resource.resource !== 'string') return bad('resource', 'an object with group, version and resource');
+  if (!isPlainObject(request.resource) || typeof request.resource.resource !== 'string')
+    return bad('resource', 'an object with group, version and resource');
   if (request.object !== undefined && request.object !== null && !isPlainObject(request.object)) return bad('object', 'an object');
-  if (request.oldObject !== undefined && request.oldObject !== null && !isPlainObject(request.oldObject)) return bad('oldObject', 'an object');
+  if (request.oldObject !== undefined && request.oldObject !== null && !isPlainObject(request.oldObject))
+    return bad('oldObject', 'an object');
   if (request.userInfo !== undefined && !isPlainObject(request.userInfo)) return bad('userInfo', 'an object');
   if (request.dryRun !== undefined && typeof request.dryRun !== 'boolean') return bad('dryRun', 'a boolean');
   const userInfo = isPlainObject(request.userInfo) ? request.userInfo : {};
@@ -74,14 +88,23 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
 }
 
 /** The AdmissionReview answer, in the request's own apiVersion, echoing its uid. */
-export function encodeReview(request: Pick<AdmissionRequest, 'apiVersion' | 'uid'>, decision: Pick<Decision, 'allowed' | 'patch' | 'warnings' | 'auditAnnotations' | 'message'>): unknown {
+export function encodeReview(
+  request: Pick<AdmissionRequest, 'apiVersion' | 'uid'>,
+  decision: Pick<Decision, 'allowed' | 'patch' | 'warnings' | 'auditAnnotations' | 'message'>,
+): unknown {
   const response: Record<string, unknown> = { uid: request.uid, allowed: decision.allowed };
   if (decision.allowed && decision.patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(decision.patch), 'utf8').toString('base64');
   }
   if (!decision.allowed) {
-    response.status = { metadata: {}, status: 'Failure', code: 403, reason: 'Forbidden', message: decision.message ?? 'denied by sandbox-admission' };
+    response.status = {
+      metadata: {},
+      status: 'Failure',
+      code: 403,
+      reason: 'Forbidden',
+      message: decision.message ?? 'denied by sandbox-admission',
+    };
   }
   if (decision.warnings.length > 0) response.warnings = decision.warnings.map(sanitizeWarning);
   if (Object.keys(decision.auditAnnotations).length > 0) response.auditAnnotations = decision.auditAnnotations;

@@ -56,7 +56,11 @@ export function auditPod(pod: Pod, facts: AuditFacts): AuditEntry | undefined {
     policy: facts.policy,
     runtimeClasses: facts.runtimeClasses,
   });
-  if ((decision.source !== 'rule' && decision.source !== 'namespace-label') || decision.action === 'exempt' || decision.rule === undefined) {
+  if (
+    (decision.source !== 'rule' && decision.source !== 'namespace-label') ||
+    decision.action === 'exempt' ||
+    decision.rule === undefined
+  ) {
     return undefined;
   }
   return {

@@ -66,13 +66,16 @@ export function createAuditScanner(options: AuditScannerOptions): AuditScanner {
       });
       const finishedAt = now();
       recordAuditScan(metrics, summary, finishedAt);
-      log.info({
-        scanned: summary.scanned,
-        governed: summary.governed,
-        findings: summary.findings,
-        findingsByMode: summary.findingsByMode,
-        durationMs: finishedAt.getTime() - startedAt.getTime(),
-      }, 'audit scan finished');
+      log.info(
+        {
+          scanned: summary.scanned,
+          governed: summary.governed,
+          findings: summary.findings,
+          findingsByMode: summary.findingsByMode,
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+        },
+        'audit scan finished',
+      );
       return summary;
     } catch (error) {
       if (error instanceof ClusterAuditStopped) return undefined;

@@ -1,6 +1,12 @@
 import type { Policy } from '../policy/types.ts';
 import { auditPod, createAuditTally, type AuditEntry, type AuditFacts, type AuditSummary } from './audit-pods.ts';
-import { listActivePodPages, listNamespaceLabels, listRuntimeClassFacts, readNamespaceLabels, type AuditApis } from './list-cluster-state.ts';
+import {
+  listActivePodPages,
+  listNamespaceLabels,
+  listRuntimeClassFacts,
+  readNamespaceLabels,
+  type AuditApis,
+} from './list-cluster-state.ts';
 
 export interface ClusterAuditOptions {
   policy: Policy;
@@ -27,7 +33,10 @@ export class ClusterAuditStopped extends Error {
  */
 export async function auditCluster(apis: AuditApis, options: ClusterAuditOptions): Promise<AuditSummary> {
   const pageSize = options.pageSize;
-  const scope = { ...(options.namespace !== undefined ? { namespace: options.namespace } : {}), ...(pageSize !== undefined ? { pageSize } : {}) };
+  const scope = {
+    ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+    ...(pageSize !== undefined ? { pageSize } : {}),
+  };
   const namespaceLabels = await listNamespaceLabels(apis.core, scope);
   const runtimeClasses = await listRuntimeClassFacts(apis.node, scope);
   const facts: AuditFacts = { policy: options.policy, namespaceLabels, runtimeClasses };

@@ -37,9 +37,10 @@ export async function* listActivePodPages(core: AuditApis['core'], options: PodP
   let token: string | undefined;
   do {
     const query = { limit, fieldSelector: ACTIVE_POD_FIELD_SELECTOR, ...(token ? { _continue: token } : {}) };
-    const page = options.namespace === undefined
-      ? await core.listPodForAllNamespaces(query)
-      : await core.listNamespacedPod({ namespace: options.namespace, ...query });
+    const page =
+      options.namespace === undefined
+        ? await core.listPodForAllNamespaces(query)
+        : await core.listNamespacedPod({ namespace: options.namespace, ...query });
     token = page.metadata?._continue || undefined;
     // The field selector already did this; checked again for servers (and fakes) that ignore it.
     yield page.items.filter((pod) => !isFinished(pod));
@@ -52,7 +53,10 @@ export function isFinished(pod: V1Pod): boolean {
 }
 
 /** Labels of every namespace (or of the one asked for), paginated; only names and labels are kept. */
-export async function listNamespaceLabels(core: AuditApis['core'], options: PodPageOptions = {}): Promise<Map<string, Record<string, string>>> {
+export async function listNamespaceLabels(
+  core: AuditApis['core'],
+  options: PodPageOptions = {},
+): Promise<Map<string, Record<string, string>>> {
   const labels = new Map<string, Record<string, string>>();
   if (options.namespace !== undefined) {
     const found = await readNamespaceLabels(core, options.namespace);
@@ -82,7 +86,10 @@ export async function readNamespaceLabels(core: AuditApis['core'], name: string)
 }
 
 /** Every RuntimeClass by name, as the decision sees them. */
-export async function listRuntimeClassFacts(node: AuditApis['node'], options: Pick<PodPageOptions, 'pageSize'> = {}): Promise<Map<string, RuntimeClassFacts>> {
+export async function listRuntimeClassFacts(
+  node: AuditApis['node'],
+  options: Pick<PodPageOptions, 'pageSize'> = {},
+): Promise<Map<string, RuntimeClassFacts>> {
   const classes = new Map<string, RuntimeClassFacts>();
   let token: string | undefined;
   do {
@@ -102,7 +109,8 @@ export function describeApiError(error: unknown): string {
   if (typeof e.code === 'number') {
     let message: string | undefined;
     try {
-      const body = typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: unknown }) : (e.body as { message?: unknown } | undefined);
+      const body =
+        typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: unknown }) : (e.body as { message?: unknown } | undefined);
       if (typeof body?.message === 'string') message = body.message;
     } catch {
       message = undefined;

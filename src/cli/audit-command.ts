@@ -46,7 +46,9 @@ export async function runAudit(
     try {
       apis = createAuditApis(loadKubeConfig(options.kubeconfig));
     } catch (error) {
-      warn(`sandbox-admission: cannot load the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(error as Error).message}\n`);
+      warn(
+        `sandbox-admission: cannot load the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(error as Error).message}\n`,
+      );
       return 2;
     }
   }
@@ -87,8 +89,11 @@ function describeFinding(entry: AuditEntry): string {
 
 export function formatAuditSummary(summary: AuditSummary, namespace?: string): string {
   const where = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
-  const modes = Object.entries(summary.findingsByMode).filter(([, n]) => n > 0).map(([mode, n]) => `${mode} ${n}`);
-  const findings = summary.findings === 0 ? 'no findings' : `${summary.findings} finding${summary.findings === 1 ? '' : 's'} (${modes.join(', ')})`;
+  const modes = Object.entries(summary.findingsByMode)
+    .filter(([, n]) => n > 0)
+    .map(([mode, n]) => `${mode} ${n}`);
+  const findings =
+    summary.findings === 0 ? 'no findings' : `${summary.findings} finding${summary.findings === 1 ? '' : 's'} (${modes.join(', ')})`;
   return `audit of ${where}: ${summary.scanned} pod${summary.scanned === 1 ? '' : 's'} scanned (Succeeded/Failed skipped), ${summary.governed} governed by the policy, ${findings}`;
 }
 

@@ -27,7 +27,11 @@ export function runEvaluate(options: EvaluateCommandOptions, write: (text: strin
     defaultNamespace: options.namespace,
     namespaceLabels: parseNamespaceLabels(options.namespaceLabels),
   });
-  write(options.output === 'json' ? `${JSON.stringify(evaluations, null, 2)}\n` : evaluations.map((e) => stringify(e, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));
+  write(
+    options.output === 'json'
+      ? `${JSON.stringify(evaluations, null, 2)}\n`
+      : evaluations.map((e) => stringify(e, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'),
+  );
   for (const e of evaluations) warn(`${summarize(e)}\n`);
   if (evaluations.some((e) => e.result === 'error')) return 2;
   return evaluations.some((e) => e.result === 'denied') ? 1 : 0;

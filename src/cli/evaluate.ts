@@ -39,16 +39,28 @@ export interface EvaluateOptions {
  */
 export function evaluateManifests(documents: ManifestDocument[], options: EvaluateOptions): Evaluation[] {
   return documents.map((doc): Evaluation => {
-    if (doc.error) return { object: `document ${doc.index}`, document: doc.index, namespace: '', result: 'error', message: formatCodedError(doc.error) };
+    if (doc.error)
+      return { object: `document ${doc.index}`, document: doc.index, namespace: '', result: 'error', message: formatCodedError(doc.error) };
     const object = doc.value;
     if (object === null || typeof object !== 'object' || Array.isArray(object)) {
-      return { object: `document ${doc.index}`, document: doc.index, namespace: '', result: 'error', message: 'not a Kubernetes object (expected a mapping with kind)' };
+      return {
+        object: `document ${doc.index}`,
+        document: doc.index,
+        namespace: '',
+        result: 'error',
+        message: 'not a Kubernetes object (expected a mapping with kind)',
+      };
     }
     const record = object as Record<string, unknown>;
     const source = extractPod(record);
     if (!source) {
       const meta = record.metadata as { name?: string } | undefined;
-      return { object: `${String(record.kind ?? '<no kind>')}/${meta?.name ?? '<unnamed>'}`, document: doc.index, namespace: '', result: 'skipped' };
+      return {
+        object: `${String(record.kind ?? '<no kind>')}/${meta?.name ?? '<unnamed>'}`,
+        document: doc.index,
+        namespace: '',
+        result: 'skipped',
+      };
     }
     const namespace = source.namespace ?? options.defaultNamespace;
     const decision = decide({
@@ -63,7 +75,13 @@ export function evaluateManifests(documents: ManifestDocument[], options: Evalua
       mutatedPod = fjp.applyPatch(structuredClone(source.pod), decision.patch as Operation[], true, false).newDocument;
     } catch (cause) {
       // A defect, not bad input: say so for this object and go on with the others.
-      return { object: source.ref, document: doc.index, namespace, result: 'error', message: `internal error applying the patch: ${(cause as Error).message}` };
+      return {
+        object: source.ref,
+        document: doc.index,
+        namespace,
+        result: 'error',
+        message: `internal error applying the patch: ${(cause as Error).message}`,
+      };
     }
     const prefix = source.fieldPrefix;
     return {

@@ -21,12 +21,18 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
     .action((opts: EvaluateCommandOptions) => {
-      process.exitCode = runEvaluate(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      process.exitCode = runEvaluate(
+        opts,
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      );
     });
 
   program
     .command('audit')
-    .description('list the pods already in the cluster that the policy governs and whether each runs in an allowed sandbox (exit 1 on findings); pods in phase Succeeded or Failed are skipped')
+    .description(
+      'list the pods already in the cluster that the policy governs and whether each runs in an allowed sandbox (exit 1 on findings); pods in phase Succeeded or Failed are skipped',
+    )
     .requiredOption('--policy <path>', 'policy file')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or the in-cluster service account)')
     .option('-n, --namespace <name>', 'audit one namespace (default: all namespaces)')
@@ -36,21 +42,31 @@ export function buildProgram(): Command {
     // Usage errors exit 2 like any other "could not run": 1 means findings.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .action(async (opts: AuditCommandOptions) => {
-      process.exitCode = await runAudit(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      process.exitCode = await runAudit(
+        opts,
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      );
     });
 
   program
     .command('render')
     .description('generate Kubernetes objects from the policy')
     .command('vap')
-    .description('print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime')
+    .description(
+      'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
+    )
     .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     // Usage errors exit 2, like an unreadable or invalid policy.
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
     .action((opts: RenderVapCommandOptions) => {
-      process.exitCode = runRenderVap(opts, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      process.exitCode = runRenderVap(
+        opts,
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      );
     });
 
   program
@@ -63,19 +79,44 @@ export function buildProgram(): Command {
     .option('--tls-cert-file <path>', 'serving certificate (PEM), re-read when it changes')
     .option('--tls-key-file <path>', 'serving key (PEM)')
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', process.env.POD_NAMESPACE ?? 'sandbox-admission')
-    .addOption(new Option('--certificates <mode>', 'serving certificate: self-managed (a Secret, CA published to the webhook configurations; default with --cluster/--kubeconfig), files (--tls-cert-file/--tls-key-file, e.g. cert-manager), dev (certs/)').choices(['self-managed', 'files', 'dev']))
-    .option('--tls-secret <name>', 'self-managed: Secret in the webhook namespace holding the CA and serving certificate', 'sandbox-admission-tls')
-    .option('--mutating-webhook-configuration <name>', 'self-managed: MutatingWebhookConfiguration whose caBundle is kept current', 'sandbox-admission')
-    .option('--validating-webhook-configuration <name>', 'self-managed: ValidatingWebhookConfiguration whose caBundle is kept current ("" for none)', 'sandbox-admission')
+    .addOption(
+      new Option(
+        '--certificates <mode>',
+        'serving certificate: self-managed (a Secret, CA published to the webhook configurations; default with --cluster/--kubeconfig), files (--tls-cert-file/--tls-key-file, e.g. cert-manager), dev (certs/)',
+      ).choices(['self-managed', 'files', 'dev']),
+    )
+    .option(
+      '--tls-secret <name>',
+      'self-managed: Secret in the webhook namespace holding the CA and serving certificate',
+      'sandbox-admission-tls',
+    )
+    .option(
+      '--mutating-webhook-configuration <name>',
+      'self-managed: MutatingWebhookConfiguration whose caBundle is kept current',
+      'sandbox-admission',
+    )
+    .option(
+      '--validating-webhook-configuration <name>',
+      'self-managed: ValidatingWebhookConfiguration whose caBundle is kept current ("" for none)',
+      'sandbox-admission',
+    )
     .option('--service-name <name>', 'Service name, for the SANs of --dev and self-managed certificates', 'sandbox-admission')
     .option('--namespace-labels <ns=key=value,...>', 'namespace labels when running without a cluster (repeatable)', collect, [])
     .option('--cluster', 'read namespaces and RuntimeClasses from the cluster (in-cluster config, KUBECONFIG or ~/.kube/config)', false)
     .option('--kubeconfig <path>', 'kubeconfig file for the cluster (implies --cluster)')
     .option('--log-level <level>', 'pino log level', process.env.LOG_LEVEL ?? 'info')
     .option('--drain-delay <duration>', 'keep serving this long after SIGTERM', '5s')
-    .option('--policy-configmap <name>', 'ConfigMap the policy is mounted from (PolicyRejected events go there)', 'sandbox-admission-policy')
+    .option(
+      '--policy-configmap <name>',
+      'ConfigMap the policy is mounted from (PolicyRejected events go there)',
+      'sandbox-admission-policy',
+    )
     .option('--audit-interval <duration>', 'with --cluster: how often to audit running pods in the background (0 = off)', '5m')
-    .option('--admission-policy-check-interval <duration>', 'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force', '60s')
+    .option(
+      '--admission-policy-check-interval <duration>',
+      'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force',
+      '60s',
+    )
     .action(async (opts: ServeOptions) => {
       await runServe(opts);
     });

@@ -27,7 +27,10 @@ export function parseManifests(text: string): ManifestDocument[] {
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
     } catch (cause) {
-      out.push({ index: i + 1, error: { code: 'MANIFEST_YAML', path: `document ${i + 1}`, message: (cause as Error).message.split('\n')[0] ?? 'unreadable YAML' } });
+      out.push({
+        index: i + 1,
+        error: { code: 'MANIFEST_YAML', path: `document ${i + 1}`, message: (cause as Error).message.split('\n')[0] ?? 'unreadable YAML' },
+      });
       return;
     }
     if (value === null || value === undefined) return;

@@ -18,11 +18,17 @@ export function vapHeader(policyName: string): string {
 }
 
 /** The policy file as text -> the manifests `render vap` prints, or the policy's errors. */
-export function renderVapText(policyText: string, options: Omit<RenderVapCommandOptions, 'policy'>): { ok: true; text: string } | { ok: false; errors: string[] } {
+export function renderVapText(
+  policyText: string,
+  options: Omit<RenderVapCommandOptions, 'policy'>,
+): { ok: true; text: string } | { ok: false; errors: string[] } {
   const parsed = parsePolicyDocument(policyText, { webhookNamespace: options.webhookNamespace });
   if (!parsed.ok) return { ok: false, errors: parsed.error.map(formatCodedError) };
   const objects = buildValidatingAdmissionPolicies(parsed.value.document, { webhookNamespace: options.webhookNamespace });
-  return { ok: true, text: options.output === 'json' ? formatVapJson(objects) : formatVapYaml(objects, vapHeader(parsed.value.policy.name)) };
+  return {
+    ok: true,
+    text: options.output === 'json' ? formatVapJson(objects) : formatVapYaml(objects, vapHeader(parsed.value.policy.name)),
+  };
 }
 
 /** Exit codes: 0 printed, 2 the policy could not be read or is invalid. */

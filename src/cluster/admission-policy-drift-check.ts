@@ -53,19 +53,27 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
     } catch (error) {
       // Unknown, not stale: keep the last finding and say so once per distinct error.
       const message = describeError(error);
-      if (message !== lastError) options.log.warn({ error: message }, 'could not list the ValidatingAdmissionPolicies; whether they match the policy is unknown');
+      if (message !== lastError)
+        options.log.warn({ error: message }, 'could not list the ValidatingAdmissionPolicies; whether they match the policy is unknown');
       lastError = message;
       return;
     }
     lastError = undefined;
     const expected = options.expectedDigest();
-    const next = policies.filter((p) => p.digest !== expected).map((p) => p.name).sort();
+    const next = policies
+      .filter((p) => p.digest !== expected)
+      .map((p) => p.name)
+      .sort();
     options.setStale(next.length > 0 ? 1 : 0);
     if (known && next.join('\n') === stale.join('\n')) return;
     known = true;
     if (next.length > 0) {
       options.log.warn(
-        { stale: next, expectedDigest: expected, found: Object.fromEntries(policies.filter((p) => next.includes(p.name)).map((p) => [p.name, p.digest ?? null])) },
+        {
+          stale: next,
+          expectedDigest: expected,
+          found: Object.fromEntries(policies.filter((p) => next.includes(p.name)).map((p) => [p.name, p.digest ?? null])),
+        },
         'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
       );
     } else if (policies.length > 0) {
@@ -109,7 +117,9 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
 /** The generated ValidatingAdmissionPolicies in the cluster, found by the labels `render vap` puts on them. */
 export function listGeneratedPolicies(kubeConfig: KubeConfig): () => Promise<GeneratedPolicy[]> {
   const client = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  const labelSelector = Object.entries(VAP_LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+  const labelSelector = Object.entries(VAP_LABELS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   return async () => {
     const list = await client.listValidatingAdmissionPolicy({ labelSelector });
     return list.items.map((p) => ({ name: p.metadata?.name ?? '', digest: p.metadata?.annotations?.[POLICY_DIGEST_ANNOTATION] }));

@@ -18,8 +18,14 @@ export interface ClusterFacts {
 export function createClusterFacts(kubeConfig: KubeConfig, log: InformerLog): ClusterFacts {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const node = kubeConfig.makeApiClient(NodeV1Api);
-  const namespaces = createSyncedInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { resource: 'namespaces', log });
-  const classes = createSyncedInformer<V1RuntimeClass>(kubeConfig, '/apis/node.k8s.io/v1/runtimeclasses', () => node.listRuntimeClass(), { resource: 'runtimeclasses', log });
+  const namespaces = createSyncedInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), {
+    resource: 'namespaces',
+    log,
+  });
+  const classes = createSyncedInformer<V1RuntimeClass>(kubeConfig, '/apis/node.k8s.io/v1/runtimeclasses', () => node.listRuntimeClass(), {
+    resource: 'runtimeclasses',
+    log,
+  });
 
   // Rebuilt on change, not per request: requests read a finished map.
   let classMap: ReadonlyMap<string, RuntimeClassFacts> = new Map();

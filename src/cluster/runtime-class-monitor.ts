@@ -14,7 +14,8 @@ export function findRuntimeClassProblems(policy: Policy, classes: ReadonlyMap<st
   for (const profile of policy.profiles.values()) {
     const rc = classes.get(profile.runtimeClassName);
     if (!rc) problems.push({ profile: profile.name, runtimeClassName: profile.runtimeClassName, problem: 'missing' });
-    else if (NON_SANDBOX_HANDLERS.has(rc.handler)) problems.push({ profile: profile.name, runtimeClassName: rc.name, problem: 'not-sandbox', handler: rc.handler });
+    else if (NON_SANDBOX_HANDLERS.has(rc.handler))
+      problems.push({ profile: profile.name, runtimeClassName: rc.name, problem: 'not-sandbox', handler: rc.handler });
   }
   return problems;
 }

@@ -1,4 +1,11 @@
-import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 
 export interface InformerLog {
   info(data: object, message: string): void;
@@ -16,7 +23,11 @@ export interface SyncedInformer<T extends KubernetesObject> {
 }
 
 /** client-node's makeInformer, replaceable in tests. */
-export type InformerFactory = <T extends KubernetesObject>(kubeConfig: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
+export type InformerFactory = <T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+) => Informer<T> & ObjectCache<T>;
 
 /**
  * A client-node informer that knows whether its cache can be trusted. client-node's start() resolves even

@@ -70,7 +70,16 @@ function findGoverningRule(input: DecisionInput): GoverningRule | undefined {
   const subject = buildMatchSubject(input.namespace, input.namespaceFacts?.labels ?? {}, input.pod);
   const rule = input.policy.rules.find((r) => r.matches(subject));
   const fromRule: GoverningRule | undefined = rule
-    ? { source: 'rule', name: rule.name, label: formatRuleLabel(rule.name), action: rule.action, mode: rule.mode, profile: rule.profile, allowedClasses: rule.allowedClasses, problems: [] }
+    ? {
+        source: 'rule',
+        name: rule.name,
+        label: formatRuleLabel(rule.name),
+        action: rule.action,
+        mode: rule.mode,
+        profile: rule.profile,
+        allowedClasses: rule.allowedClasses,
+        problems: [],
+      }
     : undefined;
   const fromLabel = findNamespaceLabelRule(input);
   if (!fromLabel || (fromRule && strictness(fromRule) >= strictness(fromLabel))) return fromRule;
@@ -142,14 +151,24 @@ function applyRule(rule: GoverningRule, input: DecisionInput): Decision {
   if (rule.action === 'sandbox' && profile) {
     decision.patch = [...planRuleAnnotation(pod, rule.name), ...ops];
     if (asked === undefined) {
-      decision.warnings.push(formatSandboxedWarning(input.audience ?? POD_AUDIENCE, { displayName: profile.displayName, runtimeClassName: profile.runtimeClassName, governedBy: rule.label }));
+      decision.warnings.push(
+        formatSandboxedWarning(input.audience ?? POD_AUDIENCE, {
+          displayName: profile.displayName,
+          runtimeClassName: profile.runtimeClassName,
+          governedBy: rule.label,
+        }),
+      );
     }
   }
   return decision;
 }
 
 /** The profile the pod runs in: the one its allowed class belongs to, or the one a sandbox rule injects. */
-function resolveRuntime(rule: GoverningRule, input: DecisionInput, asked: string | undefined): { profile: Profile | undefined; violations: Violation[] } {
+function resolveRuntime(
+  rule: GoverningRule,
+  input: DecisionInput,
+  asked: string | undefined,
+): { profile: Profile | undefined; violations: Violation[] } {
   const allowedClasses = rule.allowedClasses;
   if (asked !== undefined) {
     if (allowedClasses.includes(asked)) return { profile: input.policy.profilesByRuntimeClass.get(asked), violations: [] };
@@ -183,13 +202,20 @@ function checkProfile(rule: GoverningRule, profile: Profile, input: DecisionInpu
 }
 
 /** The operations that move the pod into the profile (class, nodeSelector, affinity, tolerations) and their conflicts. */
-function planSandbox(profile: Profile, input: DecisionInput, asked: string | undefined): { ops: PatchOperation[]; violations: Violation[] } {
+function planSandbox(
+  profile: Profile,
+  input: DecisionInput,
+  asked: string | undefined,
+): { ops: PatchOperation[]; violations: Violation[] } {
   const pod = input.pod;
   const ops: PatchOperation[] = [];
   const violations: Violation[] = [];
   if (asked === undefined) ops.push({ op: 'add', path: pointer('spec', 'runtimeClassName'), value: profile.runtimeClassName });
   const scheduling = schedulingFor(profile, input);
-  for (const plan of [planNodeSelector(pod, scheduling.nodeSelector, profile.name), planNodeAffinity(pod, profile.nodeAffinity, profile.name)]) {
+  for (const plan of [
+    planNodeSelector(pod, scheduling.nodeSelector, profile.name),
+    planNodeAffinity(pod, profile.nodeAffinity, profile.name),
+  ]) {
     ops.push(...plan.ops);
     violations.push(...plan.conflicts.map((c): Violation => ({ kind: 'scheduling-conflict', message: c.message, paths: [c.path] })));
   }
@@ -203,7 +229,13 @@ function reportViolations(rule: GoverningRule, input: DecisionInput, violations:
   const decision: Decision = { ...base(rule, input.pod), runtimeClassName: runtimeClassOf(input.pod), violations };
   switch (rule.mode) {
     case 'enforce':
-      return { ...decision, allowed: false, reason: `denied by ${rule.label}`, message: formatDenial(input.audience ?? POD_AUDIENCE, summary), auditAnnotations: { decision: 'denied', rule: rule.name } };
+      return {
+        ...decision,
+        allowed: false,
+        reason: `denied by ${rule.label}`,
+        message: formatDenial(input.audience ?? POD_AUDIENCE, summary),
+        auditAnnotations: { decision: 'denied', rule: rule.name },
+      };
     case 'warn':
       return {
         ...decision,
@@ -233,18 +265,26 @@ function checkRuntimeClass(profile: Profile, input: DecisionInput): Violation[] 
   if (!input.runtimeClasses) return [];
   const rc = input.runtimeClasses.get(profile.runtimeClassName);
   if (!rc) {
-    return [{
-      kind: 'runtime-class-missing',
-      message: formatRuntimeClassMissing({ runtimeClassName: profile.runtimeClassName, profile: profile.name, displayName: profile.displayName }),
-      paths: ['spec.runtimeClassName'],
-    }];
+    return [
+      {
+        kind: 'runtime-class-missing',
+        message: formatRuntimeClassMissing({
+          runtimeClassName: profile.runtimeClassName,
+          profile: profile.name,
+          displayName: profile.displayName,
+        }),
+        paths: ['spec.runtimeClassName'],
+      },
+    ];
   }
   if (NON_SANDBOX_HANDLERS.has(rc.handler)) {
-    return [{
-      kind: 'runtime-class-not-sandbox',
-      message: formatRuntimeClassNotSandbox({ runtimeClassName: rc.name, handler: rc.handler }),
-      paths: ['spec.runtimeClassName'],
-    }];
+    return [
+      {
+        kind: 'runtime-class-not-sandbox',
+        message: formatRuntimeClassNotSandbox({ runtimeClassName: rc.name, handler: rc.handler }),
+        paths: ['spec.runtimeClassName'],
+      },
+    ];
   }
   return [];
 }
@@ -254,7 +294,10 @@ function checkRuntimeClass(profile: Profile, input: DecisionInput): Violation[] 
  * and tolerations win field by field. Applying the class's values here (the API server's RuntimeClass plugin
  * merges the same ones) lets a conflict be refused with our message instead of the plugin's.
  */
-function schedulingFor(profile: Profile, input: DecisionInput): { nodeSelector: Readonly<Record<string, string>>; tolerations: readonly Toleration[] } {
+function schedulingFor(
+  profile: Profile,
+  input: DecisionInput,
+): { nodeSelector: Readonly<Record<string, string>>; tolerations: readonly Toleration[] } {
   const rc = input.runtimeClasses?.get(profile.runtimeClassName);
   return {
     nodeSelector: profile.nodeSelector ?? rc?.nodeSelector ?? {},
@@ -293,7 +336,19 @@ function base(rule: GoverningRule, pod: Pod): Decision {
 }
 
 function passThrough(source: DecisionSource, reason: string): Decision {
-  return { allowed: true, source, rule: undefined, action: 'none', mode: 'enforce', runtimeClassName: undefined, patch: [], warnings: [], auditAnnotations: {}, violations: [], reason };
+  return {
+    allowed: true,
+    source,
+    rule: undefined,
+    action: 'none',
+    mode: 'enforce',
+    runtimeClassName: undefined,
+    patch: [],
+    warnings: [],
+    auditAnnotations: {},
+    violations: [],
+    reason,
+  };
 }
 
 export function runtimeClassOf(pod: Pod): string | undefined {
@@ -308,4 +363,3 @@ function isMirrorPodFromNode(input: DecisionInput): boolean {
   const requester = input.requester;
   return !!requester?.username?.startsWith('system:node:') && !!requester.groups?.includes('system:nodes');
 }
-

@@ -11,13 +11,25 @@ import type { DecisionInput, Verdict } from './types.ts';
  * since the pod itself was checked only when it was created.
  */
 export function checkEphemeralContainers(pod: Pod, oldPod: Pod | undefined, policy: Policy): Verdict {
-  const base: Verdict = { allowed: true, warnings: [], auditAnnotations: {}, reason: 'ephemeral containers fit the runtime', rule: undefined, action: 'check-ephemeral', mode: 'enforce' };
+  const base: Verdict = {
+    allowed: true,
+    warnings: [],
+    auditAnnotations: {},
+    reason: 'ephemeral containers fit the runtime',
+    rule: undefined,
+    action: 'check-ephemeral',
+    mode: 'enforce',
+  };
   const runtime = runtimeClassOf(pod);
   const profile = runtime === undefined ? undefined : policy.profilesByRuntimeClass.get(runtime);
   if (!profile) return { ...base, reason: 'pod is not in a sandbox profile' };
   const before = new Set((oldPod?.spec?.ephemeralContainers ?? []).map((c: Container) => c?.name));
   const onlyNew: Pod = {
-    spec: { ephemeralContainers: (Array.isArray(pod.spec?.ephemeralContainers) ? pod.spec.ephemeralContainers : []).filter((c) => !before.has(c?.name)) },
+    spec: {
+      ephemeralContainers: (Array.isArray(pod.spec?.ephemeralContainers) ? pod.spec.ephemeralContainers : []).filter(
+        (c) => !before.has(c?.name),
+      ),
+    },
   };
   const uses = findUnsupportedFeatures(onlyNew, profile.unsupported);
   if (uses.length === 0) return base;
@@ -30,7 +42,11 @@ export function checkEphemeralContainers(pod: Pod, oldPod: Pod | undefined, poli
     ...base,
     allowed: false,
     reason: 'ephemeral container refused',
-    message: formatEphemeralUnsupported({ displayName: profile.displayName, runtimeClassName: profile.runtimeClassName, containers: names.join(', ') }),
+    message: formatEphemeralUnsupported({
+      displayName: profile.displayName,
+      runtimeClassName: profile.runtimeClassName,
+      containers: names.join(', '),
+    }),
     auditAnnotations: { decision: 'denied', violation: 'unsupported-feature' },
   };
 }

@@ -35,7 +35,10 @@ export function formatViolationSummary(violations: ReadonlyArray<{ message: stri
 }
 
 /** The warning that tells whoever created the pod where it runs now. */
-export function formatSandboxedWarning(audience: Audience, p: { displayName: string; runtimeClassName: string; governedBy: string }): string {
+export function formatSandboxedWarning(
+  audience: Audience,
+  p: { displayName: string; runtimeClassName: string; governedBy: string },
+): string {
   const who = audience.kind === 'pod-template' ? `pods of ${audience.ref} will run in` : 'this pod runs in';
   return `sandbox-admission: ${who} ${p.displayName} (runtimeClassName ${p.runtimeClassName}) by ${p.governedBy}`;
 }
@@ -67,7 +70,13 @@ export function formatRuntimeNotAllowed(p: { asked: string; governedBy: string; 
   return `the pod asks for runtimeClassName "${p.asked}" but ${p.governedBy} requires a sandbox runtime (allowed: ${p.allowed}); ${fix}`;
 }
 
-export function formatUnsupportedFeatures(p: { displayName: string; runtimeClassName: string; paths: string; pronoun: string; governedBy: string }): string {
+export function formatUnsupportedFeatures(p: {
+  displayName: string;
+  runtimeClassName: string;
+  paths: string;
+  pronoun: string;
+  governedBy: string;
+}): string {
   return `${p.displayName} (runtimeClassName "${p.runtimeClassName}") cannot host ${p.paths}; remove ${p.pronoun} or ask for an exemption from ${p.governedBy}`;
 }
 

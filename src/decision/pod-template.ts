@@ -15,7 +15,15 @@ export interface TemplateInput extends Omit<DecisionInput, 'pod' | 'operation' |
  * mutated (GitOps tools would fight the drift); a warning says what its pods will get.
  */
 export function evaluatePodTemplate(input: TemplateInput): Verdict {
-  const base: Verdict = { allowed: true, warnings: [], auditAnnotations: {}, reason: 'template not governed', rule: undefined, action: 'none', mode: 'enforce' };
+  const base: Verdict = {
+    allowed: true,
+    warnings: [],
+    auditAnnotations: {},
+    reason: 'template not governed',
+    rule: undefined,
+    action: 'none',
+    mode: 'enforce',
+  };
   if (input.operation !== 'CREATE' && input.operation !== 'UPDATE') return { ...base, reason: `${input.operation} is admitted unchanged` };
   const source = extractPod(input.object);
   if (!source) return { ...base, reason: 'object holds no pod template' };
@@ -26,8 +34,21 @@ export function evaluatePodTemplate(input: TemplateInput): Verdict {
     const old = extractPod(input.oldObject);
     if (old && isDeepStrictEqual(old.pod, source.pod)) return { ...base, reason: 'pod template unchanged' };
   }
-  const decision = decide({ ...input, operation: 'CREATE', pod: source.pod, mutate: true, audience: { kind: 'pod-template', ref: source.ref } });
-  const verdict: Verdict = { ...base, rule: decision.rule, action: decision.action, mode: decision.mode, reason: `template: ${decision.reason}`, auditAnnotations: decision.auditAnnotations };
+  const decision = decide({
+    ...input,
+    operation: 'CREATE',
+    pod: source.pod,
+    mutate: true,
+    audience: { kind: 'pod-template', ref: source.ref },
+  });
+  const verdict: Verdict = {
+    ...base,
+    rule: decision.rule,
+    action: decision.action,
+    mode: decision.mode,
+    reason: `template: ${decision.reason}`,
+    auditAnnotations: decision.auditAnnotations,
+  };
   if (!decision.allowed) return { ...verdict, allowed: false, message: decision.message };
   return { ...verdict, warnings: decision.warnings };
 }

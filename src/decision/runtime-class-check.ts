@@ -11,14 +11,24 @@ export function flagRuntimeClass(runtimeClass: { metadata?: { name?: string }; h
   const name = runtimeClass.metadata?.name ?? '';
   const handler = typeof runtimeClass.handler === 'string' ? runtimeClass.handler : '';
   const profile = policy.profilesByRuntimeClass.get(name);
-  const base: Verdict = { allowed: true, warnings: [], auditAnnotations: {}, reason: 'RuntimeClass is not used by a profile', rule: undefined, action: 'check-runtime-class', mode: 'enforce' };
+  const base: Verdict = {
+    allowed: true,
+    warnings: [],
+    auditAnnotations: {},
+    reason: 'RuntimeClass is not used by a profile',
+    rule: undefined,
+    action: 'check-runtime-class',
+    mode: 'enforce',
+  };
   if (!profile) return base;
   if (!NON_SANDBOX_HANDLERS.has(handler)) return { ...base, reason: `RuntimeClass ${name} keeps sandbox handler ${handler}` };
   return {
     ...base,
     action: 'flag-runtime-class',
     reason: `RuntimeClass ${name} switched to handler ${handler}`,
-    warnings: [`sandbox-admission: RuntimeClass "${name}" (runtime profile "${profile.name}") now uses handler "${handler}", which is not a sandbox; pods routed to it will be rejected until it points at runsc or kata again`],
+    warnings: [
+      `sandbox-admission: RuntimeClass "${name}" (runtime profile "${profile.name}") now uses handler "${handler}", which is not a sandbox; pods routed to it will be rejected until it points at runsc or kata again`,
+    ],
     auditAnnotations: { finding: 'runtime-class-not-sandbox', runtimeClass: name, handler },
   };
 }

@@ -38,7 +38,12 @@ export function extractPod(object: Record<string, unknown>): PodSource | undefin
   if (!path) return undefined;
   const template = getPath(object, path);
   if (!isPlainObject(template)) return undefined;
-  const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: structuredClone((template.metadata ?? {}) as ObjectMeta), spec: structuredClone((template.spec ?? {}) as PodSpec) };
+  const pod: Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: structuredClone((template.metadata ?? {}) as ObjectMeta),
+    spec: structuredClone((template.spec ?? {}) as PodSpec),
+  };
   return {
     ref,
     namespace,
@@ -56,7 +61,9 @@ export function extractPod(object: Record<string, unknown>): PodSource | undefin
 
 /** Flatten `kind: List` (what `kubectl get -o yaml` prints) into its items. */
 export function flattenLists(objects: unknown[]): unknown[] {
-  return objects.flatMap((o) => (isPlainObject(o) && typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items) ? flattenLists(o.items) : [o]));
+  return objects.flatMap((o) =>
+    isPlainObject(o) && typeof o.kind === 'string' && o.kind.endsWith('List') && Array.isArray(o.items) ? flattenLists(o.items) : [o],
+  );
 }
 
 function getPath(object: unknown, path: readonly string[]): unknown {

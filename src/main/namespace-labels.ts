@@ -4,7 +4,10 @@
  */
 export function parseNamespaceLabels(entries: readonly string[]): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
-  for (const entry of entries.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of entries
+    .flatMap((e) => e.split(','))
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const first = entry.indexOf('=');
     const second = entry.indexOf('=', first + 1);
     if (first <= 0 || second === -1 || second === first + 1) {

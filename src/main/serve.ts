@@ -59,7 +59,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
-    { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay) },
+    {
+      host,
+      port: parsePort(options.port),
+      policyPath: options.policy,
+      webhookNamespace: options.webhookNamespace,
+      drainDelayMs: parseDuration(options.drainDelay),
+    },
     {
       logger,
       metrics,
@@ -68,7 +74,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
       ...(cluster && clusterConfig
         ? {
             readiness: cluster.readiness,
-            generatedPolicies: { list: listGeneratedPolicies(clusterConfig), intervalMs: parseDuration(options.admissionPolicyCheckInterval) },
+            generatedPolicies: {
+              list: listGeneratedPolicies(clusterConfig),
+              intervalMs: parseDuration(options.admissionPolicyCheckInterval),
+            },
             reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
               namespace: options.webhookNamespace,
               configMapName: options.policyConfigmap,
@@ -77,7 +86,13 @@ export async function runServe(options: ServeOptions): Promise<void> {
             ...(auditIntervalMs > 0
               ? {
                   createAudit: (policy: PolicyStore) =>
-                    createAuditScanner({ kubeConfig: clusterConfig, policy: policy.current, metrics, log: logger.child({ component: 'audit' }), intervalMs: auditIntervalMs }),
+                    createAuditScanner({
+                      kubeConfig: clusterConfig,
+                      policy: policy.current,
+                      metrics,
+                      log: logger.child({ component: 'audit' }),
+                      intervalMs: auditIntervalMs,
+                    }),
                 }
               : {}),
           }

@@ -84,7 +84,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     intervalMs: deps.runtimeClassCheckIntervalMs ?? 10_000,
     onChange: (problems) => {
       metrics.profileRuntimeClassProblems.reset();
-      for (const p of problems) metrics.profileRuntimeClassProblems.set({ profile: p.profile, runtime_class: p.runtimeClassName, problem: p.problem }, 1);
+      for (const p of problems)
+        metrics.profileRuntimeClassProblems.set({ profile: p.profile, runtime_class: p.runtimeClassName, problem: p.problem }, 1);
       if (problems.length > 0) logger.warn({ problems }, 'runtime profiles the cluster cannot honour; their pods will be refused');
       else logger.info({}, 'every runtime profile has a sandbox RuntimeClass');
     },
@@ -117,7 +118,10 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });
-  logger.info({ host: address.address, port: address.port, policy: config.policyPath, rules: policy.current().rules.length }, 'sandbox-admission listening');
+  logger.info(
+    { host: address.address, port: address.port, policy: config.policyPath, rules: policy.current().rules.length },
+    'sandbox-admission listening',
+  );
   drift?.start();
   const audit = deps.createAudit?.(policy);
   audit?.start();
@@ -146,8 +150,13 @@ function createPolicyStore(config: WebhookConfig, deps: Pick<WebhookDeps, 'logge
     if (event.result === 'success') {
       logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
     } else {
-      logger.error({ path: event.path, errors: event.errors?.map(formatCodedError) }, 'policy refused; the last good policy stays in force');
-      deps.reportPolicyRefusal?.(event.errors ?? []).catch((error: unknown) => logger.warn({ err: error }, 'could not record the policy refusal event'));
+      logger.error(
+        { path: event.path, errors: event.errors?.map(formatCodedError) },
+        'policy refused; the last good policy stays in force',
+      );
+      deps
+        .reportPolicyRefusal?.(event.errors ?? [])
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not record the policy refusal event'));
     }
   });
   recordPolicyReload(metrics, 'success', new Date());

@@ -78,7 +78,10 @@ export function parsePolicyObject(value: unknown, options: ParseOptions): Result
 
 /** `/spec/rules/0/match` -> `spec.rules[0].match`, the way kubectl explain spells paths. */
 export function toFieldPath(instancePath: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let path = '';
   for (const part of parts) {
     if (/^\d+$/.test(part)) path += `[${part}]`;
@@ -116,7 +119,8 @@ function describeSchemaError(e: ErrorObject): CodedError {
       return {
         code: 'POLICY_SCHEMA',
         path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.propertyName))}`),
-        message: 'is not a valid key (a label key: an optional DNS prefix and "/", then letters, digits, "-", "_", "." up to 63 characters)',
+        message:
+          'is not a valid key (a label key: an optional DNS prefix and "/", then letters, digits, "-", "_", "." up to 63 characters)',
       };
     case 'pattern':
       return { code: 'POLICY_SCHEMA', path: base, message: `has an invalid format (${describePattern(e)})` };

@@ -54,7 +54,11 @@ export function checkPolicySemantics(document: PolicyDocument): CodedError[] {
     };
     if (rule.action === 'sandbox') {
       if (rule.runtime === undefined) {
-        problems.push({ code: 'POLICY_SCHEMA', path: `${path}.runtime`, message: 'a sandbox rule must name the runtime profile to inject' });
+        problems.push({
+          code: 'POLICY_SCHEMA',
+          path: `${path}.runtime`,
+          message: 'a sandbox rule must name the runtime profile to inject',
+        });
       } else {
         unknown(rule.runtime, `${path}.runtime`);
         if (rule.allowedRuntimes && !rule.allowedRuntimes.includes(rule.runtime)) {

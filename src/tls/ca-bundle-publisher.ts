@@ -23,9 +23,7 @@ export type PublishReport = {
 
 export type CaBundlePublisher = { publish(bundlePem: string): Promise<PublishReport> };
 
-export type JsonPatchOperation =
-  | { op: 'test'; path: string; value: string }
-  | { op: 'add'; path: string; value: string };
+export type JsonPatchOperation = { op: 'test'; path: string; value: string } | { op: 'add'; path: string; value: string };
 
 /** The webhooks of a configuration, as far as the caBundle is concerned. */
 export type WebhookConfigurationView = {
@@ -41,7 +39,10 @@ export type PublisherLog = {
 
 export type WebhookConfigurationClient = Pick<
   AdmissionregistrationV1Api,
-  'readMutatingWebhookConfiguration' | 'patchMutatingWebhookConfiguration' | 'readValidatingWebhookConfiguration' | 'patchValidatingWebhookConfiguration'
+  | 'readMutatingWebhookConfiguration'
+  | 'patchMutatingWebhookConfiguration'
+  | 'readValidatingWebhookConfiguration'
+  | 'patchValidatingWebhookConfiguration'
 >;
 
 export type CaBundlePublisherOptions = {
@@ -64,7 +65,9 @@ export function planCaBundlePatch(view: WebhookConfigurationView, bundlePem: str
     operations.push({ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value });
   });
   if (operations.length === 0) return operations;
-  return view.resourceVersion === undefined ? operations : [{ op: 'test', path: '/metadata/resourceVersion', value: view.resourceVersion }, ...operations];
+  return view.resourceVersion === undefined
+    ? operations
+    : [{ op: 'test', path: '/metadata/resourceVersion', value: view.resourceVersion }, ...operations];
 }
 
 const attempts = 3;
@@ -74,9 +77,10 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
 
   const read = async (ref: WebhookConfigurationRef): Promise<WebhookConfigurationView | undefined> => {
     try {
-      const config = ref.kind === 'MutatingWebhookConfiguration'
-        ? await client.readMutatingWebhookConfiguration({ name: ref.name })
-        : await client.readValidatingWebhookConfiguration({ name: ref.name });
+      const config =
+        ref.kind === 'MutatingWebhookConfiguration'
+          ? await client.readMutatingWebhookConfiguration({ name: ref.name })
+          : await client.readValidatingWebhookConfiguration({ name: ref.name });
       return {
         resourceVersion: config.metadata?.resourceVersion,
         webhooks: (config.webhooks ?? []).map((webhook) => ({ name: webhook.name, caBundle: webhook.clientConfig.caBundle })),
@@ -127,7 +131,8 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
         const previous = lastResults.get(key);
         lastResults.set(key, report.result);
         if (report.result === 'patched') log.info(data, 'caBundle patched');
-        else if (report.result === 'missing' && previous !== 'missing') log.warn(data, 'webhook configuration not found; caBundle not published to it');
+        else if (report.result === 'missing' && previous !== 'missing')
+          log.warn(data, 'webhook configuration not found; caBundle not published to it');
         else if (report.result === 'failed') log.error({ ...data, error: report.error }, 'caBundle patch failed');
         if (report.result !== 'unchanged') options.onResult?.(ref, report.result);
       }

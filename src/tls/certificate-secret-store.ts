@@ -40,7 +40,12 @@ export type CertificateSecretStore = {
 
 export type SecretClient = Pick<CoreV1Api, 'readNamespacedSecret' | 'createNamespacedSecret' | 'replaceNamespacedSecret'>;
 
-export function createCertificateSecretStore(options: { client: SecretClient; namespace: string; name: string; labels?: Record<string, string> }): CertificateSecretStore {
+export function createCertificateSecretStore(options: {
+  client: SecretClient;
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+}): CertificateSecretStore {
   const { client, namespace, name } = options;
   const read = async (): Promise<SecretSnapshot | undefined> => {
     try {

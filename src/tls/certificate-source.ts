@@ -49,20 +49,25 @@ export interface CertificateSourceOptions {
  * certs/ flow, certificate files mean files (cert-manager or any mounted Secret), and a cluster connection
  * means self-managed, the in-cluster default.
  */
-export function resolveCertificateMode(options: Pick<CertificateSourceOptions, 'certificates' | 'dev' | 'tlsCertFile' | 'tlsKeyFile' | 'cluster' | 'kubeconfig'>): CertificateMode {
+export function resolveCertificateMode(
+  options: Pick<CertificateSourceOptions, 'certificates' | 'dev' | 'tlsCertFile' | 'tlsKeyFile' | 'cluster' | 'kubeconfig'>,
+): CertificateMode {
   const hasFiles = options.tlsCertFile !== undefined || options.tlsKeyFile !== undefined;
   if (options.certificates !== undefined) {
     if (!(certificateModes as readonly string[]).includes(options.certificates)) {
       throw new Error(`--certificates must be one of ${certificateModes.join(', ')}, got "${options.certificates}"`);
     }
     const mode = options.certificates as CertificateMode;
-    if (mode === 'self-managed' && hasFiles) throw new Error('--certificates self-managed takes its certificates from the Secret; drop --tls-cert-file/--tls-key-file');
+    if (mode === 'self-managed' && hasFiles)
+      throw new Error('--certificates self-managed takes its certificates from the Secret; drop --tls-cert-file/--tls-key-file');
     return mode;
   }
   if (options.dev) return 'dev';
   if (hasFiles) return 'files';
   if (options.cluster || options.kubeconfig !== undefined) return 'self-managed';
-  throw new Error('no serving certificate: use --cluster/--kubeconfig (self-managed certificates), --tls-cert-file and --tls-key-file, or --dev');
+  throw new Error(
+    'no serving certificate: use --cluster/--kubeconfig (self-managed certificates), --tls-cert-file and --tls-key-file, or --dev',
+  );
 }
 
 /** Choose the source (resolveCertificateMode) and start it; self-managed needs the cluster's kubeConfig. */
@@ -72,45 +77,69 @@ export async function startCertificateSource(
 ): Promise<CertificateSource> {
   const { mode, kubeConfig, logger, metrics } = context;
   const now = context.now ?? (() => new Date());
-  const started = kubeConfig !== undefined && mode === 'self-managed'
-    ? await startClusterCertificates(options, kubeConfig, logger, metrics)
-    : await startFileCertificates(options, mode, logger, metrics);
+  const started =
+    kubeConfig !== undefined && mode === 'self-managed'
+      ? await startClusterCertificates(options, kubeConfig, logger, metrics)
+      : await startFileCertificates(options, mode, logger, metrics);
   return { current: started.current, healthy: () => isCertificateValid(started.current(), now()), close: started.close };
 }
 
 type StartedSource = TlsSource & { close(): void };
 
 /** --dev (certs/, created when missing) or --tls-cert-file/--tls-key-file: files re-read when they change. */
-async function startFileCertificates(options: CertificateSourceOptions, mode: CertificateMode, logger: Logger, metrics: Metrics): Promise<StartedSource> {
+async function startFileCertificates(
+  options: CertificateSourceOptions,
+  mode: CertificateMode,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<StartedSource> {
   let certFile = options.tlsCertFile;
   let keyFile = options.tlsKeyFile;
   if (mode === 'dev') {
-    const certs = await ensureDevCertificates({ dir: options.devCertsDir, serviceName: options.serviceName, namespace: options.webhookNamespace, now: new Date(), log: logger });
+    const certs = await ensureDevCertificates({
+      dir: options.devCertsDir,
+      serviceName: options.serviceName,
+      namespace: options.webhookNamespace,
+      now: new Date(),
+      log: logger,
+    });
     certFile ??= certs.paths.cert;
     keyFile ??= certs.paths.key;
   }
   if (!certFile || !keyFile) throw new Error('--tls-cert-file and --tls-key-file are required (or --dev for local certificates in certs/)');
-  const source = createFileTlsSource({ certFile, keyFile }, {
-    onChange: (material) => {
-      logger.info({ certFile }, 'serving certificate reloaded');
-      try {
-        metrics.servingCertificateExpiry.set(describeCertificate(material.cert).notAfter.getTime() / 1000);
-      } catch {
-        // A half-written file: the server keeps its previous certificate, and so does the gauge.
-      }
+  const source = createFileTlsSource(
+    { certFile, keyFile },
+    {
+      onChange: (material) => {
+        logger.info({ certFile }, 'serving certificate reloaded');
+        try {
+          metrics.servingCertificateExpiry.set(describeCertificate(material.cert).notAfter.getTime() / 1000);
+        } catch {
+          // A half-written file: the server keeps its previous certificate, and so does the gauge.
+        }
+      },
     },
-  });
+  );
   logger.info({ mode, certFile, keyFile }, 'serving certificate from files');
   return source;
 }
 
 /** Self-managed: CA and serving certificate in a Secret, CA published into the webhook configurations, renewed. */
-async function startClusterCertificates(options: CertificateSourceOptions, kubeConfig: KubeConfig, logger: Logger, metrics: Metrics): Promise<StartedSource> {
+async function startClusterCertificates(
+  options: CertificateSourceOptions,
+  kubeConfig: KubeConfig,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<StartedSource> {
   const log = logger.child({ component: 'certificates' });
   const configurations: WebhookConfigurationRef[] = [{ kind: 'MutatingWebhookConfiguration', name: options.mutatingWebhookConfiguration }];
-  if (options.validatingWebhookConfiguration !== '') configurations.push({ kind: 'ValidatingWebhookConfiguration', name: options.validatingWebhookConfiguration });
+  if (options.validatingWebhookConfiguration !== '')
+    configurations.push({ kind: 'ValidatingWebhookConfiguration', name: options.validatingWebhookConfiguration });
   const namespace = options.webhookNamespace;
-  log.info({ mode: 'self-managed', secret: options.tlsSecret, namespace, configurations: configurations.map((c) => `${c.kind}/${c.name}`) }, 'serving certificate from the cluster');
+  log.info(
+    { mode: 'self-managed', secret: options.tlsSecret, namespace, configurations: configurations.map((c) => `${c.kind}/${c.name}`) },
+    'serving certificate from the cluster',
+  );
   const certificates = await startSelfManagedCertificates({
     store: createCertificateSecretStore({
       client: kubeConfig.makeApiClient(CoreV1Api),

@@ -101,7 +101,8 @@ function inspectServing(material: Partial<CertificateMaterial>, bundle: readonly
   const issuer = bundle.find((ca) => cert.checkIssued(ca.cert) && cert.verify(ca.cert.publicKey));
   if (issuer === undefined) return { kind: 'unusable', problem: 'not-signed-by-bundle' };
   // subject 'never': only SANs count, as in the Go verifier the API server uses.
-  if (sans.dnsNames.some((name) => cert.checkHost(name, { subject: 'never' }) === undefined)) return { kind: 'unusable', problem: 'missing-dns-name' };
+  if (sans.dnsNames.some((name) => cert.checkHost(name, { subject: 'never' }) === undefined))
+    return { kind: 'unusable', problem: 'missing-dns-name' };
   if (sans.ipAddresses.some((ip) => cert.checkIP(ip) === undefined)) return { kind: 'unusable', problem: 'missing-ip-address' };
   return {
     kind: 'usable',

@@ -12,7 +12,10 @@ export interface FileTlsSource extends TlsSource {
  * renewed certificate reaches new connections without a restart. A half-written pair (key and cert not
  * matching yet) is skipped by the server's swap, which keeps the previous pair.
  */
-export function createFileTlsSource(paths: { certFile: string; keyFile: string }, options: { intervalMs?: number; onChange?: (m: TlsMaterial) => void } = {}): FileTlsSource {
+export function createFileTlsSource(
+  paths: { certFile: string; keyFile: string },
+  options: { intervalMs?: number; onChange?: (m: TlsMaterial) => void } = {},
+): FileTlsSource {
   const read = (): TlsMaterial => ({ cert: readFileSync(paths.certFile, 'utf8'), key: readFileSync(paths.keyFile, 'utf8') });
   const source = createSwappableTlsSource(read());
   const refresh = (): boolean => {

@@ -75,7 +75,8 @@ export function planRotation(facts: CertificateFacts, input: RotationInput): Rot
   // Step 3 pending: CAs other than the signer. Expired ones verify nothing and can go at once.
   const others = bundle.filter((ca) => ca.fingerprint !== signer.fingerprint);
   const expired = others.filter((ca) => isExpired(ca, now)).map((ca) => ca.fingerprint);
-  if (others.length > 0 && settled) return { kind: 'drop-cas', reason: 'ca-rotation-complete', fingerprints: others.map((ca) => ca.fingerprint) };
+  if (others.length > 0 && settled)
+    return { kind: 'drop-cas', reason: 'ca-rotation-complete', fingerprints: others.map((ca) => ca.fingerprint) };
   if (expired.length > 0) return { kind: 'drop-cas', reason: 'expired', fingerprints: expired };
   if (others.length > 0) return { kind: 'wait', reason: 'settling', until: settledAt };
 

@@ -86,7 +86,11 @@ function issueCa(now: Date, policy: IssuancePolicy): { certPem: string; keyPem: 
   return createCertificateAuthority({ commonName, validityDays: policy.caValidityDays, now });
 }
 
-function issueServing(ca: { certPem: string; keyPem: string; notAfter: Date }, now: Date, policy: IssuancePolicy): { certPem: string; keyPem: string } {
+function issueServing(
+  ca: { certPem: string; keyPem: string; notAfter: Date },
+  now: Date,
+  policy: IssuancePolicy,
+): { certPem: string; keyPem: string } {
   // A serving certificate that outlives its CA would fail verification from the CA's expiry on.
   const caRemainingDays = (ca.notAfter.getTime() - now.getTime()) / dayMs;
   const validityDays = Math.min(policy.servingValidityDays, caRemainingDays);

@@ -3,7 +3,13 @@ import type { CaBundlePublisher, PublishReport } from './ca-bundle-publisher.ts'
 import type { CertificateSecretStore, SecretSnapshot } from './certificate-secret-store.ts';
 import { inspectCertificates, type CertificateFacts, type CertificateMaterial } from './certificate-state.ts';
 import { defaultRotationPolicy, planRotation, type RotationPlan, type RotationPolicy } from './rotation-plan.ts';
-import { applyRotationStep, buildRecoveryMaterial, type IssuancePolicy, type RotationStep, type ServedCertificates } from './rotation-steps.ts';
+import {
+  applyRotationStep,
+  buildRecoveryMaterial,
+  type IssuancePolicy,
+  type RotationStep,
+  type ServedCertificates,
+} from './rotation-steps.ts';
 import { createSwappableTlsSource, type SwappableTlsSource, type TlsSource } from './tls-source.ts';
 
 /**
@@ -83,7 +89,10 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   const intervals: CertificateIntervals = { ...defaultCertificateIntervals, ...options.intervals };
   const secret = { secret: `${store.namespace}/${store.name}` };
   if (intervals.pollMs > 0 && policy.settleMs < 2 * intervals.pollMs) {
-    log.warn({ settleMs: policy.settleMs, pollMs: intervals.pollMs }, 'certificate settle time is shorter than two Secret polls; a replica may serve an untrusted certificate during CA rotation');
+    log.warn(
+      { settleMs: policy.settleMs, pollMs: intervals.pollMs },
+      'certificate settle time is shorter than two Secret polls; a replica may serve an untrusted certificate during CA rotation',
+    );
   }
 
   let source: SwappableTlsSource | undefined;
@@ -95,13 +104,21 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   const adopt = (snapshot: SecretSnapshot | undefined, facts: CertificateFacts): void => {
     if (snapshot === undefined || facts.kind !== 'present' || facts.serving.kind !== 'usable') return;
     const material = { cert: snapshot.material.certPem ?? '', key: snapshot.material.keyPem ?? '' };
-    served = { caBundlePem: facts.bundle.map((ca) => ca.pem).join(''), certPem: material.cert, keyPem: material.key, notAfter: facts.serving.notAfter };
+    served = {
+      caBundlePem: facts.bundle.map((ca) => ca.pem).join(''),
+      certPem: material.cert,
+      keyPem: material.key,
+      notAfter: facts.serving.notAfter,
+    };
     metrics?.servingCertificateExpiry.set(facts.serving.notAfter.getTime() / 1000);
     metrics?.certificateAuthorityExpiry?.set(facts.signer.notAfter.getTime() / 1000);
     if (source === undefined) source = createSwappableTlsSource(material);
     else if (source.current().cert !== material.cert || source.current().key !== material.key) source.set(material);
     else return;
-    log.info({ ...secret, fingerprint: facts.serving.fingerprint, issuer: facts.serving.issuerFingerprint, notAfter: facts.serving.notAfter }, 'serving certificate adopted from the Secret');
+    log.info(
+      { ...secret, fingerprint: facts.serving.fingerprint, issuer: facts.serving.issuerFingerprint, notAfter: facts.serving.notAfter },
+      'serving certificate adopted from the Secret',
+    );
   };
 
   const publish = async (facts: CertificateFacts, now: Date, force: boolean): Promise<boolean> => {
@@ -137,13 +154,24 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
       }
       if (plan.kind === 'keep' || plan.kind === 'wait') break;
       // A Secret that vanished or broke under running replicas: rebuild it around what they serve and trust.
-      const recover = plan.kind === 'create' && plan.reason !== 'ca-expired' && served !== undefined && served.notAfter.getTime() > now.getTime();
-      if (recover) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret lost; recreating it around the certificate being served');
-      else if (plan.kind === 'create' && snapshot !== undefined) log.warn({ ...secret, reason: plan.reason }, 'certificate Secret unusable; replacing CA and serving certificate');
-      const material = recover && served !== undefined ? buildRecoveryMaterial(served, now, issuance) : applyRotationStep(plan, facts, snapshot?.material, now, issuance);
+      const recover =
+        plan.kind === 'create' && plan.reason !== 'ca-expired' && served !== undefined && served.notAfter.getTime() > now.getTime();
+      if (recover)
+        log.warn({ ...secret, reason: plan.reason }, 'certificate Secret lost; recreating it around the certificate being served');
+      else if (plan.kind === 'create' && snapshot !== undefined)
+        log.warn({ ...secret, reason: plan.reason }, 'certificate Secret unusable; replacing CA and serving certificate');
+      const material =
+        recover && served !== undefined
+          ? buildRecoveryMaterial(served, now, issuance)
+          : applyRotationStep(plan, facts, snapshot?.material, now, issuance);
       const outcome = await writeSecret(store, snapshot, material, now);
       if (outcome.kind !== 'written') {
-        log.info({ ...secret, step: plan.kind }, outcome.kind === 'created-elsewhere' ? 'certificate Secret created by another replica; adopting it' : 'certificate Secret changed by another replica; adopting it');
+        log.info(
+          { ...secret, step: plan.kind },
+          outcome.kind === 'created-elsewhere'
+            ? 'certificate Secret created by another replica; adopting it'
+            : 'certificate Secret changed by another replica; adopting it',
+        );
         snapshot = outcome.snapshot;
         continue;
       }
@@ -175,7 +203,9 @@ export async function startSelfManagedCertificates(options: SelfManagedCertifica
   if (source === undefined) throw new Error(`secret ${secret.secret} holds no usable serving certificate`);
   const tlsSource = source;
 
-  const loop = startPollLoop(reconcile, intervals.pollMs, (error) => log.error({ ...secret, err: error }, 'certificate reconcile failed; retrying at the next poll'));
+  const loop = startPollLoop(reconcile, intervals.pollMs, (error) =>
+    log.error({ ...secret, err: error }, 'certificate reconcile failed; retrying at the next poll'),
+  );
   return { tls: { current: () => tlsSource.current() }, reconcile, close: loop.close };
 }
 
@@ -192,16 +222,25 @@ export function isPublishDue(last: LastPublish | undefined, bundlePem: string, n
   return elapsed >= checkMs || elapsed < 0;
 }
 
-type WriteOutcome = { kind: 'written'; snapshot: SecretSnapshot } | { kind: 'created-elsewhere' | 'changed-elsewhere'; snapshot: SecretSnapshot | undefined };
+type WriteOutcome =
+  | { kind: 'written'; snapshot: SecretSnapshot }
+  | { kind: 'created-elsewhere' | 'changed-elsewhere'; snapshot: SecretSnapshot | undefined };
 
 /** Create the Secret or update it at the snapshot's resourceVersion; losing a race hands back the winner's Secret. */
-async function writeSecret(store: CertificateSecretStore, snapshot: SecretSnapshot | undefined, material: CertificateMaterial, now: Date): Promise<WriteOutcome> {
+async function writeSecret(
+  store: CertificateSecretStore,
+  snapshot: SecretSnapshot | undefined,
+  material: CertificateMaterial,
+  now: Date,
+): Promise<WriteOutcome> {
   if (snapshot === undefined) {
     const outcome = await store.create(material, now);
     return { kind: outcome.kind === 'adopted' ? 'created-elsewhere' : 'written', snapshot: outcome.snapshot };
   }
   const outcome = await store.update(snapshot, material, now);
-  return outcome.kind === 'conflict' ? { kind: 'changed-elsewhere', snapshot: outcome.current } : { kind: 'written', snapshot: outcome.snapshot };
+  return outcome.kind === 'conflict'
+    ? { kind: 'changed-elsewhere', snapshot: outcome.current }
+    : { kind: 'written', snapshot: outcome.snapshot };
 }
 
 /** Run `run` every `pollMs` after the previous run settled (never overlapping); 0 means never. */

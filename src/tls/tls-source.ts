@@ -37,12 +37,7 @@ export function createSwappableTlsSource(initial: TlsMaterial): SwappableTlsSour
  * setSecureContext replaces the whole context, so `contextOptions` must repeat any TLS options
  * (minVersion, ciphers...) the server was created with.
  */
-export function bindTlsSource(
-  server: TlsServer,
-  source: TlsSource,
-  log: TlsSwapLog,
-  contextOptions: SecureContextOptions = {},
-): void {
+export function bindTlsSource(server: TlsServer, source: TlsSource, log: TlsSwapLog, contextOptions: SecureContextOptions = {}): void {
   let served = source.current();
   const refresh = (): void => {
     const next = source.current();

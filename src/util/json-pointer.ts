@@ -11,6 +11,4 @@ export function pointer(...tokens: Array<string | number>): string {
 }
 
 /** JSON Patch (RFC 6902) operations the planner emits; only `add` and `replace` are ever needed. */
-export type PatchOperation =
-  | { op: 'add'; path: string; value: unknown }
-  | { op: 'replace'; path: string; value: unknown };
+export type PatchOperation = { op: 'add'; path: string; value: unknown } | { op: 'replace'; path: string; value: unknown };

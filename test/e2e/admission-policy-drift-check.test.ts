@@ -27,26 +27,30 @@ describe('the webhook reports ValidatingAdmissionPolicies generated from another
   let cluster: Cluster;
   let webhook: WebhookProcess;
   const generated: string[] = [];
-  const readyz = async () => JSON.parse((await webhook.get('/readyz')).text) as { ready: boolean; detail: { admissionPolicyStale?: string[] } };
+  const readyz = async () =>
+    JSON.parse((await webhook.get('/readyz')).text) as { ready: boolean; detail: { admissionPolicyStale?: string[] } };
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    await createNamespace(cluster.kubeConfig, WEBHOOK_NAMESPACE);
-    const rendered = renderVapText(POLICY, { webhookNamespace: WEBHOOK_NAMESPACE, output: 'yaml' });
-    assert.ok(rendered.ok);
-    const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
-    for (const doc of parseAllDocuments(rendered.text) as Array<{ toJS(): unknown }>) {
-      const object = doc.toJS() as k8s.KubernetesObject;
-      await objects.create(object);
-      if (object.kind === 'ValidatingAdmissionPolicy') generated.push(object.metadata!.name!);
-    }
-    webhook = await startWebhookProcess({
-      dir: cluster.dir,
-      kubeconfigPath: cluster.kubeconfigPath,
-      policyYaml: POLICY,
-      extraArgs: ['--webhook-namespace', WEBHOOK_NAMESPACE, '--admission-policy-check-interval', '1s'],
-    });
-  }, { timeout: 300_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      await createNamespace(cluster.kubeConfig, WEBHOOK_NAMESPACE);
+      const rendered = renderVapText(POLICY, { webhookNamespace: WEBHOOK_NAMESPACE, output: 'yaml' });
+      assert.ok(rendered.ok);
+      const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+      for (const doc of parseAllDocuments(rendered.text) as Array<{ toJS(): unknown }>) {
+        const object = doc.toJS() as k8s.KubernetesObject;
+        await objects.create(object);
+        if (object.kind === 'ValidatingAdmissionPolicy') generated.push(object.metadata!.name!);
+      }
+      webhook = await startWebhookProcess({
+        dir: cluster.dir,
+        kubeconfigPath: cluster.kubeconfigPath,
+        policyYaml: POLICY,
+        extraArgs: ['--webhook-namespace', WEBHOOK_NAMESPACE, '--admission-policy-check-interval', '1s'],
+      });
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await webhook?.stop();
@@ -62,7 +66,10 @@ describe('the webhook reports ValidatingAdmissionPolicies generated from another
     assert.match((await webhook.get('/metrics')).text, /^sandbox_admission_admission_policy_stale 0$/m);
 
     // A reformatted but identical policy is not a change.
-    writeFileSync(join(cluster.dir, 'policy.yaml'), `# same policy, other formatting\n${POLICY.replace('metadata: {name: e2e-digest}', 'metadata:\n  name: e2e-digest')}`);
+    writeFileSync(
+      join(cluster.dir, 'policy.yaml'),
+      `# same policy, other formatting\n${POLICY.replace('metadata: {name: e2e-digest}', 'metadata:\n  name: e2e-digest')}`,
+    );
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal((await readyz()).detail.admissionPolicyStale, undefined);
 
@@ -78,7 +85,9 @@ describe('the webhook reports ValidatingAdmissionPolicies generated from another
     const ready = await readyz();
     assert.equal(ready.ready, true, 'a stale admission policy must not take the webhook out of service');
     assert.match((await webhook.get('/metrics')).text, /^sandbox_admission_admission_policy_stale 1$/m);
-    const warnings = await webhook.waitForLogLines((l) => typeof l.msg === 'string' && l.msg.startsWith('ValidatingAdmissionPolicies were generated from another policy'));
+    const warnings = await webhook.waitForLogLines(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('ValidatingAdmissionPolicies were generated from another policy'),
+    );
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0]!.stale, [...generated].sort());
   });

@@ -67,7 +67,8 @@ function runCli(args: string[]): Promise<CliRun> {
   });
 }
 
-const row = (e: AuditEntry) => `${e.namespace}/${e.pod} ${e.rule} ${e.mode} ${e.runtimeClassName ?? '-'} ${e.finding ? e.violations.map((v) => v.kind).join('+') : 'ok'}`;
+const row = (e: AuditEntry) =>
+  `${e.namespace}/${e.pod} ${e.rule} ${e.mode} ${e.runtimeClassName ?? '-'} ${e.finding ? e.violations.map((v) => v.kind).join('+') : 'ok'}`;
 
 const EXPECTED_ROWS = [
   'apps/hostnet untrusted-apps enforce gvisor unsupported-feature',
@@ -85,47 +86,55 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
   let policyPath: string;
   const t0 = Date.now();
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    const kc = cluster.kubeConfig;
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const node = kc.makeApiClient(k8s.NodeV1Api);
-    // The RuntimeClass admission plugin refuses pods naming a class that does not exist.
-    for (const [name, handler] of [['gvisor', 'runsc'], ['kata', 'kata'], ['runc', 'runc'], ['legacy-sandbox', 'runc']] as const) {
-      await node.createRuntimeClass({ body: { metadata: { name }, handler } });
-    }
-    for (const [name, labels] of [
-      ['apps', {}],
-      ['labelled', { 'sandbox-admission.io/runtime': 'kata', 'sandbox-admission.io/mode': 'warn' }],
-      ['legacy', {}],
-      ['audited', { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'audit' }],
-      ['clean', { 'sandbox-admission.io/runtime': 'gvisor' }],
-      ['sandbox-admission', {}],
-    ] as const) {
-      await createNamespace(kc, name, labels);
-    }
-    const pods: Array<[string, k8s.V1Pod]> = [
-      ['apps', pod('sandboxed', UNTRUSTED, { runtimeClassName: 'gvisor' })],
-      ['apps', pod('unsandboxed', UNTRUSTED)],
-      ['apps', pod('hostnet', UNTRUSTED, { runtimeClassName: 'gvisor', hostNetwork: true })],
-      ['apps', pod('plain', { app: 'web' })],
-      ['apps', pod('finished', UNTRUSTED)],
-      ['labelled', pod('vm', {}, { runtimeClassName: 'kata' })],
-      ['labelled', pod('vm-less')],
-      ['legacy', pod('old', {}, { runtimeClassName: 'legacy-sandbox' })],
-      ['audited', pod('runc-pod', {}, { runtimeClassName: 'runc' })],
-      ['clean', pod('sandboxed', {}, { runtimeClassName: 'gvisor' })],
-      ['sandbox-admission', pod('webhook', UNTRUSTED)],
-    ];
-    for (const [namespace, body] of pods) await core.createNamespacedPod({ namespace, body });
-    // A pod that ran to completion: the status subresource is what a kubelet would write.
-    const finished = await core.readNamespacedPod({ namespace: 'apps', name: 'finished' });
-    finished.status = { ...finished.status, phase: 'Succeeded' };
-    await core.replaceNamespacedPodStatus({ namespace: 'apps', name: 'finished', body: finished });
-    policyPath = join(cluster.dir, 'audit-policy.yaml');
-    writeFileSync(policyPath, POLICY);
-    process.stderr.write(`[e2e] phase audit-setup: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
-  }, { timeout: 300_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      const kc = cluster.kubeConfig;
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      const node = kc.makeApiClient(k8s.NodeV1Api);
+      // The RuntimeClass admission plugin refuses pods naming a class that does not exist.
+      for (const [name, handler] of [
+        ['gvisor', 'runsc'],
+        ['kata', 'kata'],
+        ['runc', 'runc'],
+        ['legacy-sandbox', 'runc'],
+      ] as const) {
+        await node.createRuntimeClass({ body: { metadata: { name }, handler } });
+      }
+      for (const [name, labels] of [
+        ['apps', {}],
+        ['labelled', { 'sandbox-admission.io/runtime': 'kata', 'sandbox-admission.io/mode': 'warn' }],
+        ['legacy', {}],
+        ['audited', { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'audit' }],
+        ['clean', { 'sandbox-admission.io/runtime': 'gvisor' }],
+        ['sandbox-admission', {}],
+      ] as const) {
+        await createNamespace(kc, name, labels);
+      }
+      const pods: Array<[string, k8s.V1Pod]> = [
+        ['apps', pod('sandboxed', UNTRUSTED, { runtimeClassName: 'gvisor' })],
+        ['apps', pod('unsandboxed', UNTRUSTED)],
+        ['apps', pod('hostnet', UNTRUSTED, { runtimeClassName: 'gvisor', hostNetwork: true })],
+        ['apps', pod('plain', { app: 'web' })],
+        ['apps', pod('finished', UNTRUSTED)],
+        ['labelled', pod('vm', {}, { runtimeClassName: 'kata' })],
+        ['labelled', pod('vm-less')],
+        ['legacy', pod('old', {}, { runtimeClassName: 'legacy-sandbox' })],
+        ['audited', pod('runc-pod', {}, { runtimeClassName: 'runc' })],
+        ['clean', pod('sandboxed', {}, { runtimeClassName: 'gvisor' })],
+        ['sandbox-admission', pod('webhook', UNTRUSTED)],
+      ];
+      for (const [namespace, body] of pods) await core.createNamespacedPod({ namespace, body });
+      // A pod that ran to completion: the status subresource is what a kubelet would write.
+      const finished = await core.readNamespacedPod({ namespace: 'apps', name: 'finished' });
+      finished.status = { ...finished.status, phase: 'Succeeded' };
+      await core.replaceNamespacedPodStatus({ namespace: 'apps', name: 'finished', body: finished });
+      policyPath = join(cluster.dir, 'audit-policy.yaml');
+      writeFileSync(policyPath, POLICY);
+      process.stderr.write(`[e2e] phase audit-setup: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await cluster?.stop();
@@ -141,9 +150,15 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     assert.equal(report.summary.governed, 8);
     assert.equal(report.summary.findings, 5);
     assert.deepEqual(report.summary.findingsByMode, { enforce: 2, warn: 2, audit: 1 });
-    assert.equal(run.stderr, 'audit of all namespaces: 10 pods scanned (Succeeded/Failed skipped), 8 governed by the policy, 5 findings (enforce 2, warn 2, audit 1)\n');
+    assert.equal(
+      run.stderr,
+      'audit of all namespaces: 10 pods scanned (Succeeded/Failed skipped), 8 governed by the policy, 5 findings (enforce 2, warn 2, audit 1)\n',
+    );
     const legacy = report.pods.find((p) => p.pod === 'old')!;
-    assert.match(legacy.violations[0]!.message, /RuntimeClass "legacy-sandbox" uses handler "runc", which runs containers on the host kernel and is not a sandbox/);
+    assert.match(
+      legacy.violations[0]!.message,
+      /RuntimeClass "legacy-sandbox" uses handler "runc", which runs containers on the host kernel and is not a sandbox/,
+    );
     assert.deepEqual(report.pods.find((p) => p.pod === 'hostnet')!.violations[0]!.paths, ['spec.hostNetwork']);
   });
 
@@ -158,20 +173,25 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
   it('3. one namespace, as a table: exit 0 when its governed pods are all sandboxed', async () => {
     const run = await runCli(['audit', '--kubeconfig', cluster.kubeconfigPath, '--policy', policyPath, '--namespace', 'clean']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, [
-      'NAMESPACE   POD         RULE              MODE      RUNTIME   FINDING',
-      'clean       sandboxed   namespace-label   enforce   gvisor    ok',
-      '',
-    ].join('\n'));
+    assert.equal(
+      run.stdout,
+      [
+        'NAMESPACE   POD         RULE              MODE      RUNTIME   FINDING',
+        'clean       sandboxed   namespace-label   enforce   gvisor    ok',
+        '',
+      ].join('\n'),
+    );
     assert.equal(run.stderr, 'audit of namespace clean: 1 pod scanned (Succeeded/Failed skipped), 1 governed by the policy, no findings\n');
   });
 
-  it('4. a user who may not list pods gets exit 2 and the API server\'s reason', async () => {
+  it("4. a user who may not list pods gets exit 2 and the API server's reason", async () => {
     const user = issueCert(cluster.ca, { commonName: 'dev', usage: 'client' });
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'e2e', server: cluster.server, caData: Buffer.from(cluster.caPem).toString('base64'), skipTLSVerify: false }],
-      users: [{ name: 'dev', certData: Buffer.from(user.certPem).toString('base64'), keyData: Buffer.from(user.keyPem).toString('base64') }],
+      users: [
+        { name: 'dev', certData: Buffer.from(user.certPem).toString('base64'), keyData: Buffer.from(user.keyPem).toString('base64') },
+      ],
       contexts: [{ name: 'e2e', cluster: 'e2e', user: 'dev' }],
       currentContext: 'e2e',
     });
@@ -180,7 +200,10 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     const run = await runCli(['audit', '--kubeconfig', path, '--policy', policyPath]);
     assert.equal(run.code, 2);
     assert.equal(run.stdout, '');
-    assert.match(run.stderr, /^sandbox-admission: audit failed: API server answered 403: namespaces is forbidden: User "dev" cannot list resource "namespaces"/);
+    assert.match(
+      run.stderr,
+      /^sandbox-admission: audit failed: API server answered 403: namespaces is forbidden: User "dev" cannot list resource "namespaces"/,
+    );
   });
 
   it('5. the scanner exports the same findings as gauges after one scan', async () => {
@@ -188,7 +211,10 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     assert.ok(loaded.ok);
     const metrics = createMetrics();
     const lines: Array<{ msg: string; data: object }> = [];
-    const log = { info: (data: object, msg: string) => lines.push({ msg, data }), warn: (data: object, msg: string) => lines.push({ msg, data }) };
+    const log = {
+      info: (data: object, msg: string) => lines.push({ msg, data }),
+      warn: (data: object, msg: string) => lines.push({ msg, data }),
+    };
     // The real clients, with the pod list calls counted: 10 active pods in pages of 3 is 4 requests.
     const apis = createAuditApis(cluster.kubeConfig);
     const continues: Array<string | undefined> = [];
@@ -199,7 +225,15 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
         return list(params);
       },
     });
-    const scanner = createAuditScanner({ kubeConfig: cluster.kubeConfig, policy: () => loaded.value.policy, metrics, log, intervalMs: 60_000, pageSize: 3, apis });
+    const scanner = createAuditScanner({
+      kubeConfig: cluster.kubeConfig,
+      policy: () => loaded.value.policy,
+      metrics,
+      log,
+      intervalMs: 60_000,
+      pageSize: 3,
+      apis,
+    });
     const before = Date.now() / 1000;
     const summary = await scanner.scan();
     await scanner.stop();
@@ -211,7 +245,9 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     const values = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
     const pods = Object.fromEntries((await values('sandbox_admission_audit_pods')).map((v) => [v.labels.state, v.value]));
     assert.deepEqual(pods, { scanned: 10, governed: 8, findings: 5 });
-    const findings = Object.fromEntries((await values('sandbox_admission_audit_findings')).map((v) => [`${String(v.labels.mode)}/${String(v.labels.kind)}`, v.value]));
+    const findings = Object.fromEntries(
+      (await values('sandbox_admission_audit_findings')).map((v) => [`${String(v.labels.mode)}/${String(v.labels.kind)}`, v.value]),
+    );
     assert.deepEqual(findings, {
       'enforce/unsupported-feature': 1,
       'enforce/no-sandbox-runtime': 1,
@@ -221,7 +257,10 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     });
     const [last] = await values('sandbox_admission_audit_last_successful_scan_timestamp_seconds');
     assert.ok(last && last.value >= Math.floor(before) && last.value <= Date.now() / 1000 + 1);
-    assert.deepEqual(lines.map((l) => l.msg), ['audit scan finished']);
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['audit scan finished'],
+    );
     const text = await metrics.registry.metrics();
     assert.match(text, /sandbox_admission_audit_findings\{mode="enforce",kind="no-sandbox-runtime"\} 1/);
   });

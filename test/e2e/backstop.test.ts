@@ -36,35 +36,57 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
   let core: k8s.CoreV1Api;
   let objects: k8s.KubernetesObjectApi;
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    const kc = cluster.kubeConfig;
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
-    await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
-    webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
-    await objects.create(renderWebhookConfiguration('manifests/base/validating-webhook.yaml', webhook.url, webhook.caPem) as k8s.KubernetesObject);
-    await createNamespace(kc, 'apps');
-    await createNamespace(kc, 'images');
-    await createNamespace(kc, 'governed', { 'sandbox-admission.io/runtime': 'gvisor' });
-    // Developers may edit namespaces and create pods; the controller identity may create pods in apps.
-    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-    await rbac.createClusterRole({ body: { metadata: { name: 'e2e-dev' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'update', 'patch', 'create'] }, { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get'] }] } });
-    for (const subject of [{ kind: 'User', name: 'dev' }, { kind: 'ServiceAccount', name: 'replicaset-controller', namespace: 'kube-system' }]) {
-      await rbac.createClusterRoleBinding({ body: { metadata: { name: `e2e-dev-${subject.name}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-dev' }, subjects: [{ ...subject, ...(subject.kind === 'User' ? { apiGroup: 'rbac.authorization.k8s.io' } : {}) }] } });
-    }
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        await core.createNamespacedPod({ namespace: 'apps', body: pod(`probe-${Date.now()}`, { app: 'untrusted' }), dryRun: 'All' });
-      } catch {
-        return; // the backstop is answering
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      const kc = cluster.kubeConfig;
+      core = kc.makeApiClient(k8s.CoreV1Api);
+      objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+      for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
+      await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
+      webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
+      await objects.create(
+        renderWebhookConfiguration('manifests/base/validating-webhook.yaml', webhook.url, webhook.caPem) as k8s.KubernetesObject,
+      );
+      await createNamespace(kc, 'apps');
+      await createNamespace(kc, 'images');
+      await createNamespace(kc, 'governed', { 'sandbox-admission.io/runtime': 'gvisor' });
+      // Developers may edit namespaces and create pods; the controller identity may create pods in apps.
+      const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name: 'e2e-dev' },
+          rules: [
+            { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'update', 'patch', 'create'] },
+            { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get'] },
+          ],
+        },
+      });
+      for (const subject of [
+        { kind: 'User', name: 'dev' },
+        { kind: 'ServiceAccount', name: 'replicaset-controller', namespace: 'kube-system' },
+      ]) {
+        await rbac.createClusterRoleBinding({
+          body: {
+            metadata: { name: `e2e-dev-${subject.name}` },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-dev' },
+            subjects: [{ ...subject, ...(subject.kind === 'User' ? { apiGroup: 'rbac.authorization.k8s.io' } : {}) }],
+          },
+        });
       }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error('the validating webhook never took effect');
-  }, { timeout: 300_000 });
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        try {
+          await core.createNamespacedPod({ namespace: 'apps', body: pod(`probe-${Date.now()}`, { app: 'untrusted' }), dryRun: 'All' });
+        } catch {
+          return; // the backstop is answering
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error('the validating webhook never took effect');
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await webhook?.stop();
@@ -74,23 +96,41 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
   it('the project webhook configurations rely on no objectSelector (pod labels belong to the pod author)', () => {
     for (const file of ['manifests/base/mutating-webhook.yaml', 'manifests/base/validating-webhook.yaml']) {
       for (const doc of readManifests(file)) {
-        for (const hook of (doc.webhooks as Array<Record<string, unknown>>)) assert.equal(hook.objectSelector, undefined, `${file} ${String(hook.name)}`);
+        for (const hook of doc.webhooks as Array<Record<string, unknown>>)
+          assert.equal(hook.objectSelector, undefined, `${file} ${String(hook.name)}`);
       }
     }
   });
 
   it('1. a governed pod that reached validation unsandboxed is rejected; explicit runc too; a sandboxed one passes', async () => {
-    assert.match(await rejection(core.createNamespacedPod({ namespace: 'apps', body: pod('bare', { app: 'untrusted' }) })), /admission webhook "pods\.validate\.sandbox-admission\.io" denied the request: .*requires a sandbox runtime and the pod names none/);
-    assert.match(await rejection(core.createNamespacedPod({ namespace: 'governed', body: pod('runc', {}, { runtimeClassName: 'runc' }) })), /asks for runtimeClassName "runc"/);
-    const ok = await core.createNamespacedPod({ namespace: 'apps', body: pod('sandboxed', { app: 'untrusted' }, { runtimeClassName: 'gvisor' }) });
+    assert.match(
+      await rejection(core.createNamespacedPod({ namespace: 'apps', body: pod('bare', { app: 'untrusted' }) })),
+      /admission webhook "pods\.validate\.sandbox-admission\.io" denied the request: .*requires a sandbox runtime and the pod names none/,
+    );
+    assert.match(
+      await rejection(core.createNamespacedPod({ namespace: 'governed', body: pod('runc', {}, { runtimeClassName: 'runc' }) })),
+      /asks for runtimeClassName "runc"/,
+    );
+    const ok = await core.createNamespacedPod({
+      namespace: 'apps',
+      body: pod('sandboxed', { app: 'untrusted' }, { runtimeClassName: 'gvisor' }),
+    });
     assert.equal(ok.spec?.runtimeClassName, 'gvisor');
     assert.ok(await core.createNamespacedPod({ namespace: 'apps', body: pod('ordinary', { app: 'web' }) }));
   });
 
   it('2. a pod created as the ReplicaSet controller would (its identity, generateName, ownerReferences) gets no exemption', async () => {
-    const controller = impersonating(cluster.kubeConfig, 'system:serviceaccount:kube-system:replicaset-controller').makeApiClient(k8s.CoreV1Api);
+    const controller = impersonating(cluster.kubeConfig, 'system:serviceaccount:kube-system:replicaset-controller').makeApiClient(
+      k8s.CoreV1Api,
+    );
     const body = pod('', { app: 'untrusted' });
-    body.metadata = { generateName: 'web-5c9d-', labels: { app: 'untrusted' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5c9d', uid: '3f1c7a52-3d1e-4c3c-9a55-7a4c0b7f2e10', controller: true }] };
+    body.metadata = {
+      generateName: 'web-5c9d-',
+      labels: { app: 'untrusted' },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5c9d', uid: '3f1c7a52-3d1e-4c3c-9a55-7a4c0b7f2e10', controller: true },
+      ],
+    };
     assert.match(await rejection(controller.createNamespacedPod({ namespace: 'apps', body })), /requires a sandbox runtime/);
   });
 
@@ -98,19 +138,49 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     const dev = impersonating(cluster.kubeConfig, 'dev').makeApiClient(k8s.CoreV1Api);
     const current = await dev.readNamespace({ name: 'governed' });
     current.metadata!.labels = { ...current.metadata!.labels, 'sandbox-admission.io/mode': 'audit' };
-    assert.match(await rejection(dev.replaceNamespace({ name: 'governed', body: current })), /weakening sandbox-admission\.io\/mode from enforce to audit is not allowed.*Only group platform-admins, group system:masters/);
+    assert.match(
+      await rejection(dev.replaceNamespace({ name: 'governed', body: current })),
+      /weakening sandbox-admission\.io\/mode from enforce to audit is not allowed.*Only group platform-admins, group system:masters/,
+    );
     const fresh = await dev.readNamespace({ name: 'governed' });
     delete fresh.metadata!.labels!['sandbox-admission.io/runtime'];
-    assert.match(await rejection(dev.replaceNamespace({ name: 'governed', body: fresh })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
-    assert.match(await rejection(dev.createNamespace({ body: { metadata: { name: 'sneaky', labels: { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' } } } })), /may not start with sandbox-admission\.io\/mode=warn/);
+    assert.match(
+      await rejection(dev.replaceNamespace({ name: 'governed', body: fresh })),
+      /removing sandbox-admission\.io\/runtime=gvisor is not allowed/,
+    );
+    assert.match(
+      await rejection(
+        dev.createNamespace({
+          body: { metadata: { name: 'sneaky', labels: { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' } } },
+        }),
+      ),
+      /may not start with sandbox-admission\.io\/mode=warn/,
+    );
     // The status and finalize subresources carry labels too: removing them that way is refused as well.
     const viaStatus = await core.readNamespace({ name: 'governed' });
     delete viaStatus.metadata!.labels!['sandbox-admission.io/runtime'];
     const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
-    await rbac.createClusterRole({ body: { metadata: { name: 'e2e-ns-status' }, rules: [{ apiGroups: [''], resources: ['namespaces/status', 'namespaces/finalize'], verbs: ['update'] }] } });
-    await rbac.createClusterRoleBinding({ body: { metadata: { name: 'e2e-ns-status' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-ns-status' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'dev' }] } });
-    assert.match(await rejection(dev.replaceNamespaceStatus({ name: 'governed', body: viaStatus })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
-    assert.match(await rejection(dev.replaceNamespaceFinalize({ name: 'governed', body: viaStatus })), /removing sandbox-admission\.io\/runtime=gvisor is not allowed/);
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: 'e2e-ns-status' },
+        rules: [{ apiGroups: [''], resources: ['namespaces/status', 'namespaces/finalize'], verbs: ['update'] }],
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: 'e2e-ns-status' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-ns-status' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'dev' }],
+      },
+    });
+    assert.match(
+      await rejection(dev.replaceNamespaceStatus({ name: 'governed', body: viaStatus })),
+      /removing sandbox-admission\.io\/runtime=gvisor is not allowed/,
+    );
+    assert.match(
+      await rejection(dev.replaceNamespaceFinalize({ name: 'governed', body: viaStatus })),
+      /removing sandbox-admission\.io\/runtime=gvisor is not allowed/,
+    );
     // Unrelated label edits by the developer still work.
     const other = await dev.readNamespace({ name: 'governed' });
     other.metadata!.labels = { ...other.metadata!.labels, team: 'payments' };
@@ -122,10 +192,16 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
   });
 
   it('4b. kubectl debug cannot make an ungoverned pod governed-but-unsandboxed through a debug image', async () => {
-    await core.createNamespacedPod({ namespace: 'images', body: pod('corp-only', {}, { containers: [{ name: 'app', image: 'registry.corp/app:1' }] }) });
+    await core.createNamespacedPod({
+      namespace: 'images',
+      body: pod('corp-only', {}, { containers: [{ name: 'app', image: 'registry.corp/app:1' }] }),
+    });
     const withOutsider = await core.readNamespacedPod({ namespace: 'images', name: 'corp-only' });
     withOutsider.spec!.ephemeralContainers = [{ name: 'debugger', image: 'docker.io/someone/tool' }];
-    assert.match(await rejection(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'images', name: 'corp-only', body: withOutsider })), /denied this ephemeral container: with it the pod .*rule "outside-images" requires a sandbox runtime/);
+    assert.match(
+      await rejection(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'images', name: 'corp-only', body: withOutsider })),
+      /denied this ephemeral container: with it the pod .*rule "outside-images" requires a sandbox runtime/,
+    );
     const withCorpTool = await core.readNamespacedPod({ namespace: 'images', name: 'corp-only' });
     withCorpTool.spec!.ephemeralContainers = [{ name: 'debugger', image: 'registry.corp/debug:1' }];
     assert.ok(await core.replaceNamespacedPodEphemeralcontainers({ namespace: 'images', name: 'corp-only', body: withCorpTool }));
@@ -135,7 +211,10 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     await core.createNamespacedPod({ namespace: 'apps', body: pod('debug-me', { app: 'untrusted' }, { runtimeClassName: 'gvisor' }) });
     const withPrivileged = await core.readNamespacedPod({ namespace: 'apps', name: 'debug-me' });
     withPrivileged.spec!.ephemeralContainers = [{ name: 'debugger', image: 'busybox', securityContext: { privileged: true } }];
-    assert.match(await rejection(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'apps', name: 'debug-me', body: withPrivileged })), /ephemeral container "debugger" \(securityContext\.privileged\)/);
+    assert.match(
+      await rejection(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'apps', name: 'debug-me', body: withPrivileged })),
+      /ephemeral container "debugger" \(securityContext\.privileged\)/,
+    );
     const plain = await core.readNamespacedPod({ namespace: 'apps', name: 'debug-me' });
     plain.spec!.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
     const updated = await core.replaceNamespacedPodEphemeralcontainers({ namespace: 'apps', name: 'debug-me', body: plain });
@@ -143,7 +222,11 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
   });
 
   it('5. a pod may not opt out through labels or a forged mirror-pod annotation', async () => {
-    const labelled = pod('opt-out', { app: 'untrusted', 'sandbox-admission.io/exempt': 'true', 'admission.sandbox-admission.io/skip': 'true' });
+    const labelled = pod('opt-out', {
+      app: 'untrusted',
+      'sandbox-admission.io/exempt': 'true',
+      'admission.sandbox-admission.io/skip': 'true',
+    });
     assert.match(await rejection(core.createNamespacedPod({ namespace: 'apps', body: labelled })), /requires a sandbox runtime/);
     // nodeName set, as on a real mirror pod, so the API server's own validation lets it through to admission.
     const forged = pod('forged-mirror', { app: 'untrusted' }, { nodeName: 'worker-1' });
@@ -157,9 +240,18 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
     const deployment = (name: string, spec: Partial<k8s.V1PodSpec>): k8s.V1Deployment => ({
       metadata: { name },
-      spec: { selector: { matchLabels: { app: 'untrusted' } }, template: { metadata: { labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'registry.example/app:1' }], ...spec } } },
+      spec: {
+        selector: { matchLabels: { app: 'untrusted' } },
+        template: {
+          metadata: { labels: { app: 'untrusted' } },
+          spec: { containers: [{ name: 'c', image: 'registry.example/app:1' }], ...spec },
+        },
+      },
     });
-    assert.match(await rejection(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment('bad', { hostNetwork: true }) })), /the pods of Deployment\/bad would be rejected: .*cannot host spec\.hostNetwork/);
+    assert.match(
+      await rejection(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment('bad', { hostNetwork: true }) })),
+      /the pods of Deployment\/bad would be rejected: .*cannot host spec\.hostNetwork/,
+    );
     const response = await apps.createNamespacedDeploymentWithHttpInfo({ namespace: 'apps', body: deployment('good', {}) });
     assert.match(response.headers['warning'] ?? '', /pods of Deployment\/good will run in gVisor/);
     assert.equal(response.data.spec?.template.spec?.runtimeClassName, undefined, 'templates are never mutated');
@@ -169,7 +261,10 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
     await node.deleteRuntimeClass({ name: 'gvisor' });
     const response = await node.createRuntimeClassWithHttpInfo({ body: { metadata: { name: 'gvisor' }, handler: 'runc' } });
-    assert.match(response.headers['warning'] ?? '', /RuntimeClass \\?"gvisor\\?" \(runtime profile \\?"gvisor\\?"\) now uses handler \\?"runc\\?"/);
+    assert.match(
+      response.headers['warning'] ?? '',
+      /RuntimeClass \\?"gvisor\\?" \(runtime profile \\?"gvisor\\?"\) now uses handler \\?"runc\\?"/,
+    );
     const logs = await webhook.waitForLogLines((l) => l.action === 'flag-runtime-class');
     assert.equal(logs.length, 1);
   });

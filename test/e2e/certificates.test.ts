@@ -11,7 +11,11 @@ import { createCaBundlePublisher, type WebhookConfigurationRef } from '../../src
 import { decodeCaBundle, listBundleFingerprints } from '../../src/tls/ca-bundle.ts';
 import { createCertificateSecretStore } from '../../src/tls/certificate-secret-store.ts';
 import { buildServiceDnsNames } from '../../src/tls/certificate-state.ts';
-import { startSelfManagedCertificates, type CertificateIntervals, type SelfManagedCertificates } from '../../src/tls/self-managed-certificates.ts';
+import {
+  startSelfManagedCertificates,
+  type CertificateIntervals,
+  type SelfManagedCertificates,
+} from '../../src/tls/self-managed-certificates.ts';
 import { bindTlsSource } from '../../src/tls/tls-source.ts';
 import { sendHttps } from '../integration/admission/https-client.ts';
 import { describeApiError, waitFor } from './harness/api-assertions.ts';
@@ -40,14 +44,17 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
   const replicas: Replica[] = [];
   const t0 = Date.now();
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
-    await createNamespace(cluster.kubeConfig, NS);
-    // Only the `rotation` configurations select this namespace.
-    await createNamespace(cluster.kubeConfig, PROBE_NS, { [PROBE_LABEL]: 'rotation' });
-  }, { timeout: 300_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+      admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+      await createNamespace(cluster.kubeConfig, NS);
+      // Only the `rotation` configurations select this namespace.
+      await createNamespace(cluster.kubeConfig, PROBE_NS, { [PROBE_LABEL]: 'rotation' });
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     for (const replica of replicas) {
@@ -63,7 +70,11 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
    * An HTTPS server on `port` that allows every review, presenting what the replica's certificates hold now
    * (created from the source's current material, as the product's server is, so bindTlsSource swaps from there).
    */
-  async function serveReplica(certificates: SelfManagedCertificates, port: number, log: Parameters<typeof bindTlsSource>[2]): Promise<Server> {
+  async function serveReplica(
+    certificates: SelfManagedCertificates,
+    port: number,
+    log: Parameters<typeof bindTlsSource>[2],
+  ): Promise<Server> {
     const initial = certificates.tls.current();
     const server = createServer({ key: initial.key, cert: initial.cert }, (request, response) => {
       const chunks: Buffer[] = [];
@@ -71,7 +82,13 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
       request.on('end', () => {
         const review = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { request?: { uid?: string } };
         response.setHeader('content-type', 'application/json');
-        response.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request?.uid ?? '', allowed: true } }));
+        response.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: { uid: review.request?.uid ?? '', allowed: true },
+          }),
+        );
       });
     });
     bindTlsSource(server, certificates.tls, log);
@@ -121,16 +138,17 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
 
   /** Mutating and validating configurations with one webhook per replica port, on configmaps in the probe namespace. */
   async function createWebhookConfigurations(name: string, ports: readonly number[]): Promise<void> {
-    const webhooks = (kind: string) => ports.map((port, index) => ({
-      name: `${kind}-${index}.${name}.e2e.sandbox-admission.io`,
-      admissionReviewVersions: ['v1'],
-      sideEffects: 'None',
-      failurePolicy: 'Fail',
-      timeoutSeconds: 5,
-      clientConfig: { url: `https://127.0.0.1:${port}/${kind}` },
-      rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], scope: 'Namespaced' }],
-      namespaceSelector: { matchLabels: { [PROBE_LABEL]: name } },
-    }));
+    const webhooks = (kind: string) =>
+      ports.map((port, index) => ({
+        name: `${kind}-${index}.${name}.e2e.sandbox-admission.io`,
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        timeoutSeconds: 5,
+        clientConfig: { url: `https://127.0.0.1:${port}/${kind}` },
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], scope: 'Namespaced' }],
+        namespaceSelector: { matchLabels: { [PROBE_LABEL]: name } },
+      }));
     await admission.createMutatingWebhookConfiguration({ body: { metadata: { name }, webhooks: webhooks('mutate') } });
     await admission.createValidatingWebhookConfiguration({ body: { metadata: { name }, webhooks: webhooks('validate') } });
   }
@@ -150,17 +168,25 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
   async function assertTrusted(name: string, step: string): Promise<void> {
     for (const { webhook, port, ca } of await readPublished(name)) {
       assert.notEqual(ca, '', `${step}: ${webhook} has no caBundle`);
-      const reply = await sendHttps({ port, ca, path: '/healthz' }).catch((error: unknown) => assert.fail(`${step}: ${webhook} does not trust its replica: ${String(error)}`));
+      const reply = await sendHttps({ port, ca, path: '/healthz' }).catch((error: unknown) =>
+        assert.fail(`${step}: ${webhook} does not trust its replica: ${String(error)}`),
+      );
       assert.equal(reply.status, 200);
     }
   }
 
   /** A pod-less stand-in for an admission: a dry-run ConfigMap create that must pass through every webhook. */
   function probe(name: string): Promise<unknown> {
-    return core.createNamespacedConfigMap({ namespace: PROBE_NS, dryRun: 'All', body: { metadata: { generateName: `${name}-` }, data: { probe: 'yes' } } });
+    return core.createNamespacedConfigMap({
+      namespace: PROBE_NS,
+      dryRun: 'All',
+      body: { metadata: { generateName: `${name}-` }, data: { probe: 'yes' } },
+    });
   }
 
-  it('two replicas share one Secret, publish its CA, and rotate the CA with no moment the API server distrusts them', { timeout: 60_000 }, async () => {
+  it('two replicas share one Secret, publish its CA, and rotate the CA with no moment the API server distrusts them', {
+    timeout: 60_000,
+  }, async () => {
     const configName = 'rotation';
     const ports = await freePorts(2);
     await createWebhookConfigurations(configName, ports);
@@ -170,7 +196,9 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
     const intervals = { pollMs: 0, caBundleCheckMs: 60_000 };
 
     // 1. Concurrent start: one creates the Secret, the other loses the race and adopts it.
-    const [first, second] = await Promise.all(ports.map((port) => startReplica({ secretName: 'rotation-tls', configurationName: configName, now, intervals, port }))) as [Replica, Replica];
+    const [first, second] = (await Promise.all(
+      ports.map((port) => startReplica({ secretName: 'rotation-tls', configurationName: configName, now, intervals, port })),
+    )) as [Replica, Replica];
     assert.equal(first.certificates.tls.current().cert, second.certificates.tls.current().cert);
     const secret = await core.readNamespacedSecret({ namespace: NS, name: 'rotation-tls' });
     assert.equal(secret.type, 'kubernetes.io/tls');
@@ -248,12 +276,24 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
     const configName = 'repair';
     const [port] = (await freePorts(1)) as [number];
     await createWebhookConfigurations(configName, [port]);
-    await startReplica({ secretName: 'repair-tls', configurationName: configName, now: () => new Date(), intervals: { pollMs: 200, caBundleCheckMs: 200 }, port });
+    await startReplica({
+      secretName: 'repair-tls',
+      configurationName: configName,
+      now: () => new Date(),
+      intervals: { pollMs: 200, caBundleCheckMs: 200 },
+      port,
+    });
     const good = (await readPublished(configName))[0]?.ca ?? '';
     assert.notEqual(good, '');
     // Someone (a bad apply, a GitOps tool without the caBundle) empties it on one webhook and garbles the other's.
-    await admission.patchMutatingWebhookConfiguration({ name: configName, body: [{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }] });
-    await admission.patchValidatingWebhookConfiguration({ name: configName, body: [{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from('not a certificate').toString('base64') }] });
+    await admission.patchMutatingWebhookConfiguration({
+      name: configName,
+      body: [{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }],
+    });
+    await admission.patchValidatingWebhookConfiguration({
+      name: configName,
+      body: [{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from('not a certificate').toString('base64') }],
+    });
     await waitFor(async () => (await readPublished(configName)).every(({ ca }) => ca === good), 10_000);
     await assertTrusted(configName, 'repaired');
   });

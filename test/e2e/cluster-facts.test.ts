@@ -15,9 +15,12 @@ describe('namespace and RuntimeClass caches against a real API server', { skip: 
   let cluster: Cluster;
   let facts: ClusterFacts | undefined;
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-  }, { timeout: 180_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+    },
+    { timeout: 180_000 },
+  );
   after(async () => {
     await facts?.stop();
     await cluster?.stop();
@@ -29,21 +32,53 @@ describe('namespace and RuntimeClass caches against a real API server', { skip: 
     assert.deepEqual(facts.readiness(), { ready: false, detail: { namespacesSynced: false, runtimeClassesSynced: false } });
 
     const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
-    await rbac.createClusterRole({ body: { metadata: { name: 'cache-user' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }, { apiGroups: ['node.k8s.io'], resources: ['runtimeclasses'], verbs: ['list', 'watch'] }] } });
-    await rbac.createClusterRoleBinding({ body: { metadata: { name: 'cache-user' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cache-user' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'cache-user' }] } });
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: 'cache-user' },
+        rules: [
+          { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['node.k8s.io'], resources: ['runtimeclasses'], verbs: ['list', 'watch'] },
+        ],
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: 'cache-user' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cache-user' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'cache-user' }],
+      },
+    });
     await waitFor(async () => facts!.readiness().ready, 20_000);
   });
 
   it('serves namespace labels and RuntimeClasses from memory, following changes', async () => {
     await createNamespace(cluster.kubeConfig, 'team-a', { 'sandbox-admission.io/runtime': 'kata' });
-    await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata', overhead: { podFixed: { cpu: '250m' } }, scheduling: { nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } } } });
+    await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({
+      body: {
+        metadata: { name: 'kata' },
+        handler: 'kata',
+        overhead: { podFixed: { cpu: '250m' } },
+        scheduling: { nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } },
+      },
+    });
     // A namespace the watch has not delivered yet is read once from the API, so this holds at once.
-    assert.deepEqual({ ...(await facts!.namespaceLabels('team-a')) }, { 'kubernetes.io/metadata.name': 'team-a', 'sandbox-admission.io/runtime': 'kata' });
+    assert.deepEqual(
+      { ...(await facts!.namespaceLabels('team-a')) },
+      { 'kubernetes.io/metadata.name': 'team-a', 'sandbox-admission.io/runtime': 'kata' },
+    );
     await waitFor(async () => facts!.runtimeClasses().has('kata'));
-    assert.deepEqual(facts!.runtimeClasses().get('kata'), { name: 'kata', handler: 'kata', nodeSelector: { 'katacontainers.io/kata-runtime': 'true' }, overhead: { cpu: '250m' } });
+    assert.deepEqual(facts!.runtimeClasses().get('kata'), {
+      name: 'kata',
+      handler: 'kata',
+      nodeSelector: { 'katacontainers.io/kata-runtime': 'true' },
+      overhead: { cpu: '250m' },
+    });
 
     const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    await core.patchNamespace({ name: 'team-a', body: [{ op: 'add', path: '/metadata/labels/sandbox-admission.io~1mode', value: 'warn' }] }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch));
+    await core.patchNamespace(
+      { name: 'team-a', body: [{ op: 'add', path: '/metadata/labels/sandbox-admission.io~1mode', value: 'warn' }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
     await waitFor(async () => (await facts!.namespaceLabels('team-a'))?.['sandbox-admission.io/mode'] === 'warn');
   });
 

@@ -16,7 +16,7 @@ function pod(name: string, runtimeClassName: string): k8s.V1Pod {
     metadata: { name },
     spec: {
       runtimeClassName,
-      nodeSelector: { 'disk': 'ssd' },
+      nodeSelector: { disk: 'ssd' },
       containers: [{ name: 'app', image: 'registry.example/app:1' }],
     },
   };
@@ -26,23 +26,26 @@ describe('e2e cluster smoke', { skip: bins.skip ?? false }, () => {
   let cluster: Cluster | undefined;
   let core: k8s.CoreV1Api;
 
-  before(async () => {
-    if (!bins.binaries) return;
-    cluster = await startCluster({ binaries: bins.binaries });
-    const kc = cluster.kubeConfig;
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    await createNamespace(kc, NS, { 'e2e.sandbox-admission/test': 'smoke' });
-    const node = kc.makeApiClient(k8s.NodeV1Api);
-    await node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runsc' } });
-    await node.createRuntimeClass({
-      body: {
-        metadata: { name: 'kata' },
-        handler: 'kata',
-        overhead: { podFixed: { cpu: '250m', memory: '160Mi' } },
-        scheduling: { nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } },
-      },
-    });
-  }, { timeout: 180_000 });
+  before(
+    async () => {
+      if (!bins.binaries) return;
+      cluster = await startCluster({ binaries: bins.binaries });
+      const kc = cluster.kubeConfig;
+      core = kc.makeApiClient(k8s.CoreV1Api);
+      await createNamespace(kc, NS, { 'e2e.sandbox-admission/test': 'smoke' });
+      const node = kc.makeApiClient(k8s.NodeV1Api);
+      await node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runsc' } });
+      await node.createRuntimeClass({
+        body: {
+          metadata: { name: 'kata' },
+          handler: 'kata',
+          overhead: { podFixed: { cpu: '250m', memory: '160Mi' } },
+          scheduling: { nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } },
+        },
+      });
+    },
+    { timeout: 180_000 },
+  );
 
   after(async () => {
     await cluster?.stop();
@@ -60,7 +63,7 @@ describe('e2e cluster smoke', { skip: bins.skip ?? false }, () => {
     for (const p of [created, stored]) {
       assert.equal(p.spec?.runtimeClassName, 'kata');
       assert.deepEqual(p.spec?.overhead, { cpu: '250m', memory: '160Mi' });
-      assert.deepEqual(p.spec?.nodeSelector, { 'disk': 'ssd', 'katacontainers.io/kata-runtime': 'true' });
+      assert.deepEqual(p.spec?.nodeSelector, { disk: 'ssd', 'katacontainers.io/kata-runtime': 'true' });
     }
   });
 
@@ -68,21 +71,18 @@ describe('e2e cluster smoke', { skip: bins.skip ?? false }, () => {
     const created = await core.createNamespacedPod({ namespace: NS, body: pod('gvisor-pod', 'gvisor') });
     assert.equal(created.spec?.runtimeClassName, 'gvisor');
     assert.equal(created.spec?.overhead, undefined);
-    assert.deepEqual(created.spec?.nodeSelector, { 'disk': 'ssd' });
+    assert.deepEqual(created.spec?.nodeSelector, { disk: 'ssd' });
   });
 
   it('rejects a pod whose runtimeClassName does not exist', async () => {
-    await assert.rejects(
-      core.createNamespacedPod({ namespace: NS, body: pod('bad-pod', 'no-such-class') }),
-      (err: unknown) => {
-        assert.ok(err instanceof k8s.ApiException, `expected ApiException, got ${String(err)}`);
-        assert.equal(err.code, 403);
-        // client-node 2.0.1 leaves the Status body as unparsed JSON text.
-        const status = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as k8s.V1Status;
-        assert.equal(status.reason, 'Forbidden');
-        assert.match(status.message ?? '', /pod rejected: RuntimeClass "no-such-class" not found/);
-        return true;
-      },
-    );
+    await assert.rejects(core.createNamespacedPod({ namespace: NS, body: pod('bad-pod', 'no-such-class') }), (err: unknown) => {
+      assert.ok(err instanceof k8s.ApiException, `expected ApiException, got ${String(err)}`);
+      assert.equal(err.code, 403);
+      // client-node 2.0.1 leaves the Status body as unparsed JSON text.
+      const status = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as k8s.V1Status;
+      assert.equal(status.reason, 'Forbidden');
+      assert.match(status.message ?? '', /pod rejected: RuntimeClass "no-such-class" not found/);
+      return true;
+    });
   });
 });

@@ -71,7 +71,9 @@ function kubectl(args: string[], input?: string): { status: number | null; stdou
 function render(dir: string): Manifest[] {
   const r = kubectl(['kustomize', join(REPO, 'manifests', dir)]);
   assert.equal(r.status, 0, `kubectl kustomize manifests/${dir} failed:\n${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest).filter((m) => m !== null);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Manifest)
+    .filter((m) => m !== null);
 }
 
 function find<T>(objects: Manifest[], kind: string, name: string): T {
@@ -132,8 +134,20 @@ function runtimeForUntrustedPod(policyYaml: string): string | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-policy-'));
   try {
     writeFileSync(join(dir, 'policy.yaml'), policyYaml);
-    writeFileSync(join(dir, 'pod.yaml'), stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'apps', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] } }));
-    const out = execFileSync(process.execPath, [join(REPO, 'src/cli/main.ts'), 'evaluate', '--policy', join(dir, 'policy.yaml'), '-o', 'json', '-f', join(dir, 'pod.yaml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(dir, 'pod.yaml'),
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'apps', labels: { app: 'untrusted' } },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      }),
+    );
+    const out = execFileSync(
+      process.execPath,
+      [join(REPO, 'src/cli/main.ts'), 'evaluate', '--policy', join(dir, 'policy.yaml'), '-o', 'json', '-f', join(dir, 'pod.yaml')],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     return (JSON.parse(out) as Array<{ runtimeClassName?: string }>)[0]?.runtimeClassName;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -188,7 +202,9 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     }
     assert.deepEqual(byId(defaults().filter((o) => !isVap(o))), byId(expected));
     // And the ValidatingAdmissionPolicies exactly as checked in under manifests/admission-policy/.
-    const checkedIn = parseAllDocuments(readFileSync(join(REPO, 'manifests/admission-policy/validating-admission-policy.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+    const checkedIn = parseAllDocuments(
+      readFileSync(join(REPO, 'manifests/admission-policy/validating-admission-policy.yaml'), 'utf8'),
+    ).map((d) => d.toJS() as Manifest);
     assert.deepEqual(byId(defaults().filter(isVap)), byId(checkedIn));
   });
 
@@ -210,7 +226,12 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       const allowed = enforce.spec?.variables?.find((v) => v.name === 'allowed')?.expression;
       assert.deepEqual(JSON.parse(allowed ?? 'null'), VAP_ALLOWED[flavour], `${name}: allowed runtimeClassNames`);
       assert.equal(enforce.spec?.failurePolicy, 'Fail', name);
-      assert.deepEqual(find<k8s.V1ValidatingAdmissionPolicyBinding>(objects, 'ValidatingAdmissionPolicyBinding', 'sandbox-admission-enforce').spec?.validationActions, ['Deny'], name);
+      assert.deepEqual(
+        find<k8s.V1ValidatingAdmissionPolicyBinding>(objects, 'ValidatingAdmissionPolicyBinding', 'sandbox-admission-enforce').spec
+          ?.validationActions,
+        ['Deny'],
+        name,
+      );
       // The class the webhook gives an app=untrusted pod is one the policy lets in when the webhook is down.
       const runtime = runtimeForUntrustedPod(policy);
       assert.ok(runtime && VAP_ALLOWED[flavour]!.includes(runtime), `${name}: app=untrusted gets ${runtime}, not allowed by the VAP`);
@@ -250,7 +271,10 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.equal(pod.serviceAccountName, 'sandbox-admission');
     assert.deepEqual(
       pod.topologySpreadConstraints?.map((c) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]),
-      [['kubernetes.io/hostname', 'DoNotSchedule', 1], ['topology.kubernetes.io/zone', 'ScheduleAnyway', 1]],
+      [
+        ['kubernetes.io/hostname', 'DoNotSchedule', 1],
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway', 1],
+      ],
     );
     for (const c of pod.topologySpreadConstraints ?? []) assert.deepEqual(c.labelSelector?.matchLabels, spec.selector.matchLabels);
     assert.equal(pod.securityContext?.runAsNonRoot, true);
@@ -273,8 +297,14 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.ok(container.resources?.requests?.['cpu'] && container.resources.requests['memory'], 'requests');
     assert.ok(container.resources?.limits?.['memory'], 'a memory limit');
     assert.deepEqual(container.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
-    assert.deepEqual([container.readinessProbe?.httpGet?.path, container.readinessProbe?.httpGet?.port, container.readinessProbe?.httpGet?.scheme], ['/readyz', 'https', 'HTTPS']);
-    assert.deepEqual([container.livenessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.port, container.livenessProbe?.httpGet?.scheme], ['/healthz', 'https', 'HTTPS']);
+    assert.deepEqual(
+      [container.readinessProbe?.httpGet?.path, container.readinessProbe?.httpGet?.port, container.readinessProbe?.httpGet?.scheme],
+      ['/readyz', 'https', 'HTTPS'],
+    );
+    assert.deepEqual(
+      [container.livenessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.port, container.livenessProbe?.httpGet?.scheme],
+      ['/healthz', 'https', 'HTTPS'],
+    );
 
     const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
     assert.ok(preStop > 0, 'a preStop delay');
@@ -299,24 +329,35 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.deepEqual(pdb.spec?.selector, deployment.spec?.selector);
     const service = find<k8s.V1Service>(base(), 'Service', 'sandbox-admission');
     assert.deepEqual(service.spec?.selector, deployment.spec?.selector.matchLabels);
-    assert.deepEqual(service.spec?.ports?.map((p) => [p.port, p.targetPort]), [[443, 'https']]);
+    assert.deepEqual(
+      service.spec?.ports?.map((p) => [p.port, p.targetPort]),
+      [[443, 'https']],
+    );
   });
 
   it('base RBAC: read-only cluster facts; its own webhook configurations and Secret by name; create explained', () => {
     const facts = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission');
     for (const rule of facts.rules ?? []) {
       const isEvents = rule.resources?.length === 1 && rule.resources[0] === 'events';
-      assert.ok(rule.verbs.every((v) => (isEvents ? ['create'] : ['get', 'list', 'watch']).includes(v)), `${rule.resources}: ${rule.verbs}`);
+      assert.ok(
+        rule.verbs.every((v) => (isEvents ? ['create'] : ['get', 'list', 'watch']).includes(v)),
+        `${rule.resources}: ${rule.verbs}`,
+      );
     }
     const caBundle = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-ca-bundle');
-    assert.deepEqual(plain(caBundle.rules), [{
-      apiGroups: ['admissionregistration.k8s.io'],
-      resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
-      resourceNames: ['sandbox-admission'],
-      verbs: ['get', 'patch', 'update'],
-    }]);
+    assert.deepEqual(plain(caBundle.rules), [
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+        resourceNames: ['sandbox-admission'],
+        verbs: ['get', 'patch', 'update'],
+      },
+    ]);
     // The names it may patch are exactly those of the configurations shipped.
-    assert.ok(has(base(), 'MutatingWebhookConfiguration', 'sandbox-admission') && has(base(), 'ValidatingWebhookConfiguration', 'sandbox-admission'));
+    assert.ok(
+      has(base(), 'MutatingWebhookConfiguration', 'sandbox-admission') &&
+        has(base(), 'ValidatingWebhookConfiguration', 'sandbox-admission'),
+    );
     const tls = find<k8s.V1Role>(base(), 'Role', 'sandbox-admission-tls');
     assert.equal(tls.metadata?.namespace, NS);
     assert.deepEqual(plain(tls.rules), [
@@ -333,33 +374,58 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     const service = (path: string) => ({ service: { name: 'sandbox-admission', namespace: NS, path, port: 443 } });
 
     const mutate = webhooksByName(mutating).get('mutate.sandbox-admission.io')!;
-    assert.deepEqual(plain(mutate.rules), [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(plain(mutate.rules), [
+      { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+    ]);
     assert.deepEqual([mutate.failurePolicy, mutate.timeoutSeconds, mutate.reinvocationPolicy], ['Fail', 5, 'IfNeeded']);
     assert.deepEqual(plain(mutate.clientConfig), service('/mutate'));
     assert.deepEqual(plain(mutate.namespaceSelector), exemptSelector);
 
     const v = webhooksByName(validating);
-    assert.deepEqual([...v.keys()], [
-      'pods.validate.sandbox-admission.io',
-      'ephemeral-containers.validate.sandbox-admission.io',
-      'namespaces.validate.sandbox-admission.io',
-      'workloads.validate.sandbox-admission.io',
-      'runtimeclasses.validate.sandbox-admission.io',
-    ]);
+    assert.deepEqual(
+      [...v.keys()],
+      [
+        'pods.validate.sandbox-admission.io',
+        'ephemeral-containers.validate.sandbox-admission.io',
+        'namespaces.validate.sandbox-admission.io',
+        'workloads.validate.sandbox-admission.io',
+        'runtimeclasses.validate.sandbox-admission.io',
+      ],
+    );
     const summary = (name: string) => {
       const w = v.get(name)!;
-      return { rules: plain(w.rules)?.map((r) => `${r.operations} ${r.apiGroups}/${r.apiVersions}/${r.resources}`), failurePolicy: w.failurePolicy, timeoutSeconds: w.timeoutSeconds };
+      return {
+        rules: plain(w.rules)?.map((r) => `${r.operations} ${r.apiGroups}/${r.apiVersions}/${r.resources}`),
+        failurePolicy: w.failurePolicy,
+        timeoutSeconds: w.timeoutSeconds,
+      };
     };
     // Pod CREATE and kubectl debug are two webhooks so that their failurePolicies can differ (components/fail-open).
-    assert.deepEqual(summary('pods.validate.sandbox-admission.io'), { rules: ['CREATE /v1/pods'], failurePolicy: 'Fail', timeoutSeconds: 5 });
-    assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), { rules: ['UPDATE /v1/pods/ephemeralcontainers'], failurePolicy: 'Fail', timeoutSeconds: 5 });
-    assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE /v1/namespaces,namespaces/status,namespaces/finalize'], failurePolicy: 'Fail', timeoutSeconds: 5 });
+    assert.deepEqual(summary('pods.validate.sandbox-admission.io'), {
+      rules: ['CREATE /v1/pods'],
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+    });
+    assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), {
+      rules: ['UPDATE /v1/pods/ephemeralcontainers'],
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+    });
+    assert.deepEqual(summary('namespaces.validate.sandbox-admission.io'), {
+      rules: ['CREATE,UPDATE /v1/namespaces,namespaces/status,namespaces/finalize'],
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+    });
     assert.deepEqual(summary('workloads.validate.sandbox-admission.io'), {
       rules: ['CREATE,UPDATE apps/v1/deployments,statefulsets,daemonsets,replicasets', 'CREATE,UPDATE batch/v1/jobs,cronjobs'],
       failurePolicy: 'Ignore',
       timeoutSeconds: 3,
     });
-    assert.deepEqual(summary('runtimeclasses.validate.sandbox-admission.io'), { rules: ['CREATE,UPDATE node.k8s.io/v1/runtimeclasses'], failurePolicy: 'Ignore', timeoutSeconds: 3 });
+    assert.deepEqual(summary('runtimeclasses.validate.sandbox-admission.io'), {
+      rules: ['CREATE,UPDATE node.k8s.io/v1/runtimeclasses'],
+      failurePolicy: 'Ignore',
+      timeoutSeconds: 3,
+    });
 
     for (const w of v.values()) {
       assert.deepEqual(plain(w.clientConfig), service('/validate'), w.name);
@@ -411,14 +477,28 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     const tlsVolume = pod.volumes?.find((v) => v.secret?.secretName === spec(serving)['secretName']);
     assert.ok(tlsVolume, 'the Secret cert-manager writes is mounted');
     const mountPath = container.volumeMounts?.find((m) => m.name === tlsVolume.name)?.mountPath;
-    assert.deepEqual(container.args, ['serve', '--cluster', '--certificates=files', `--tls-cert-file=${mountPath}/tls.crt`, `--tls-key-file=${mountPath}/tls.key`]);
+    assert.deepEqual(container.args, [
+      'serve',
+      '--cluster',
+      '--certificates=files',
+      `--tls-cert-file=${mountPath}/tls.crt`,
+      `--tls-key-file=${mountPath}/tls.key`,
+    ]);
     assert.ok(!mountPath?.startsWith('/etc/sandbox-admission/'), 'not nested in the policy ConfigMap volume');
 
     // The webhook writes no Secret and no caBundle here: those grants are gone, the rest is the base's.
-    for (const [kind, name] of [['Role', 'sandbox-admission-tls'], ['RoleBinding', 'sandbox-admission-tls'], ['ClusterRole', 'sandbox-admission-ca-bundle'], ['ClusterRoleBinding', 'sandbox-admission-ca-bundle']] as const) {
+    for (const [kind, name] of [
+      ['Role', 'sandbox-admission-tls'],
+      ['RoleBinding', 'sandbox-admission-tls'],
+      ['ClusterRole', 'sandbox-admission-ca-bundle'],
+      ['ClusterRoleBinding', 'sandbox-admission-ca-bundle'],
+    ] as const) {
       assert.equal(has(objects, kind, name), false, `${kind}/${name}`);
     }
-    assert.deepEqual(find<k8s.V1ClusterRole>(objects, 'ClusterRole', 'sandbox-admission'), find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission'));
+    assert.deepEqual(
+      find<k8s.V1ClusterRole>(objects, 'ClusterRole', 'sandbox-admission'),
+      find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission'),
+    );
 
     // Everything else is manifests/ (the generated ValidatingAdmissionPolicies, the webhooks failing open).
     const own = new Set(['Issuer', 'Certificate']);
@@ -428,7 +508,10 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       delete copy.metadata!.annotations;
       return copy;
     };
-    const rest = (list: Manifest[]) => list.filter((o) => !own.has(o.kind ?? '') && o.kind !== 'Deployment' && !/^(Cluster)?Role(Binding)?$/.test(o.kind ?? '')).map(withoutAnnotation);
+    const rest = (list: Manifest[]) =>
+      list
+        .filter((o) => !own.has(o.kind ?? '') && o.kind !== 'Deployment' && !/^(Cluster)?Role(Binding)?$/.test(o.kind ?? ''))
+        .map(withoutAnnotation);
     assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 
@@ -437,10 +520,13 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.equal(has(objects, 'RuntimeClass', 'gvisor'), false);
     const quota = find<k8s.V1ResourceQuota>(objects, 'ResourceQuota', 'sandbox-admission-critical-pods');
     assert.equal(quota.metadata?.namespace, NS);
-    assert.deepEqual(plain(quota.spec?.scopeSelector?.matchExpressions), [{ scopeName: 'PriorityClass', operator: 'In', values: ['system-cluster-critical'] }]);
+    assert.deepEqual(plain(quota.spec?.scopeSelector?.matchExpressions), [
+      { scopeName: 'PriorityClass', operator: 'In', values: ['system-cluster-critical'] },
+    ]);
     const replicas = find<k8s.V1Deployment>(objects, 'Deployment', 'sandbox-admission').spec!.replicas!;
     assert.ok(Number(quota.spec?.hard?.['pods']) >= replicas + 1, 'room for every replica and a surge pod');
-    const rest = (list: Manifest[]) => list.filter((o) => !(o.kind === 'RuntimeClass' && o.metadata?.name === 'gvisor') && o.kind !== 'ResourceQuota');
+    const rest = (list: Manifest[]) =>
+      list.filter((o) => !(o.kind === 'RuntimeClass' && o.metadata?.name === 'gvisor') && o.kind !== 'ResourceQuota');
     assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 
@@ -452,10 +538,13 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.equal(runtimeForUntrustedPod(policyOf(objects)), 'kata-qemu');
     // Its ValidatingAdmissionPolicies are the ones checked in beside its policy (not manifests/admission-policy's,
     // which would refuse kata-qemu).
-    const checkedIn = parseAllDocuments(readFileSync(join(REPO, 'manifests/overlays/kata/validating-admission-policy.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
+    const checkedIn = parseAllDocuments(readFileSync(join(REPO, 'manifests/overlays/kata/validating-admission-policy.yaml'), 'utf8')).map(
+      (d) => d.toJS() as Manifest,
+    );
     assert.deepEqual(byId(objects.filter(isVap)), byId(checkedIn));
     // The rest is manifests/ but for the policy ConfigMap and the kata RuntimeClass.
-    const rest = (list: Manifest[]) => list.filter((o) => !isVap(o) && o.kind !== 'ConfigMap' && !(o.kind === 'RuntimeClass' && o.metadata?.name === 'kata'));
+    const rest = (list: Manifest[]) =>
+      list.filter((o) => !isVap(o) && o.kind !== 'ConfigMap' && !(o.kind === 'RuntimeClass' && o.metadata?.name === 'kata'));
     assert.deepEqual(byId(rest(objects)), byId(rest(defaults())));
   });
 });
@@ -467,17 +556,28 @@ for (const flavour of FLAVOURS) {
     let applied: Manifest[];
     let result: ReturnType<typeof kubectl>;
 
-    before(async () => {
-      objects = render(flavour);
-      cluster = await startCluster({ binaries: bins.binaries! });
-      // Nothing listens there: the API server may only ever dial loopback, and here it dials nothing at all.
-      applied = forTestCluster(objects, await freePort(), cluster.caPem);
-      result = kubectl(
-        ['apply', '--server-side', '--field-manager=sandbox-admission-e2e', `--kubeconfig=${cluster.kubeconfigPath}`, `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`, '-f', '-'],
-        // JSON, so no YAML 1.1/1.2 difference between this parser and kubectl's can change a value.
-        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: applied }),
-      );
-    }, { timeout: 180_000 });
+    before(
+      async () => {
+        objects = render(flavour);
+        cluster = await startCluster({ binaries: bins.binaries! });
+        // Nothing listens there: the API server may only ever dial loopback, and here it dials nothing at all.
+        applied = forTestCluster(objects, await freePort(), cluster.caPem);
+        result = kubectl(
+          [
+            'apply',
+            '--server-side',
+            '--field-manager=sandbox-admission-e2e',
+            `--kubeconfig=${cluster.kubeconfigPath}`,
+            `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`,
+            '-f',
+            '-',
+          ],
+          // JSON, so no YAML 1.1/1.2 difference between this parser and kubectl's can change a value.
+          JSON.stringify({ apiVersion: 'v1', kind: 'List', items: applied }),
+        );
+      },
+      { timeout: 180_000 },
+    );
 
     after(async () => {
       await cluster?.stop();
@@ -496,15 +596,30 @@ for (const flavour of FLAVOURS) {
     it('the stored objects are the rendered ones (nothing silently dropped by the API)', async () => {
       const api = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
       for (const o of applied) {
-        const stored = plain(await api.read({ apiVersion: o.apiVersion, kind: o.kind!, metadata: { name: o.metadata!.name!, namespace: o.metadata?.namespace } })) as Manifest;
+        const stored = plain(
+          await api.read({
+            apiVersion: o.apiVersion,
+            kind: o.kind!,
+            metadata: { name: o.metadata!.name!, namespace: o.metadata?.namespace },
+          }),
+        ) as Manifest;
         assert.ok(isSubset(o, stored), `${id(o)}: the API stored something else than was applied`);
       }
     });
 
-    it('the Deployment\'s pod passes PodSecurity "restricted", ServiceAccount and Priority admission (dry run)', { skip: flavour === 'overlays/gke-sandbox' ? 'its ResourceQuota needs a quota controller to admit pods' : false }, async () => {
+    it('the Deployment\'s pod passes PodSecurity "restricted", ServiceAccount and Priority admission (dry run)', {
+      skip: flavour === 'overlays/gke-sandbox' ? 'its ResourceQuota needs a quota controller to admit pods' : false,
+    }, async () => {
       const deployment = find<k8s.V1Deployment>(applied, 'Deployment', 'sandbox-admission');
       const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-      const pod = await core.createNamespacedPod({ namespace: NS, dryRun: 'All', body: { metadata: { generateName: 'sandbox-admission-', labels: deployment.spec!.template.metadata!.labels! }, spec: deployment.spec!.template.spec! } });
+      const pod = await core.createNamespacedPod({
+        namespace: NS,
+        dryRun: 'All',
+        body: {
+          metadata: { generateName: 'sandbox-admission-', labels: deployment.spec!.template.metadata!.labels! },
+          spec: deployment.spec!.template.spec!,
+        },
+      });
       assert.equal(pod.spec?.priority, 2_000_000_000, 'system-cluster-critical resolved');
       assert.equal(pod.spec?.runtimeClassName, undefined, 'the webhook itself runs on the default runtime');
     });
@@ -558,25 +673,51 @@ for (const flavour of FLAVOURS) {
         const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
         const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
         const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
-        const pod = (name: string): k8s.V1Pod => ({ metadata: { name }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }] } });
+        const pod = (name: string): k8s.V1Pod => ({
+          metadata: { name },
+          spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+        });
         await core.createNamespace({ body: { metadata: { name: 'apps' } } });
-        for (const namespace of ['apps', 'kube-system']) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+        for (const namespace of ['apps', 'kube-system'])
+          await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
 
         // Both configurations are in force once the API server's informers have them.
-        await waitForRefusal('the mutating configuration', () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe') }), /failed calling webhook "mutate\.sandbox-admission\.io"/);
+        await waitForRefusal(
+          'the mutating configuration',
+          () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe') }),
+          /failed calling webhook "mutate\.sandbox-admission\.io"/,
+        );
         const labelled = { metadata: { name: 'governed', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } };
-        await waitForRefusal('the validating configuration', () => core.createNamespace({ dryRun: 'All', body: labelled }), /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        await waitForRefusal(
+          'the validating configuration',
+          () => core.createNamespace({ dryRun: 'All', body: labelled }),
+          /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
+        );
 
         // Pods fail closed outside the exempt namespaces, and kube-system never depends on the webhook.
-        assert.match((await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('app') }))) ?? '', /failed calling webhook "mutate\.sandbox-admission\.io"/);
+        assert.match(
+          (await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('app') }))) ?? '',
+          /failed calling webhook "mutate\.sandbox-admission\.io"/,
+        );
         assert.equal(await refusal(core.createNamespacedPod({ namespace: 'kube-system', body: pod('system') })), undefined);
 
         // The label guard fails closed, but only for namespaces that carry sandbox-admission.io labels.
         assert.equal(await refusal(core.createNamespace({ body: { metadata: { name: 'plain', labels: { team: 'a' } } } })), undefined);
-        assert.equal(await refusal(core.patchNamespace({ name: 'plain', body: [{ op: 'add', path: '/metadata/labels/owner', value: 'b' }] })), undefined);
-        assert.match((await refusal(core.createNamespace({ body: labelled }))) ?? '', /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        assert.equal(
+          await refusal(core.patchNamespace({ name: 'plain', body: [{ op: 'add', path: '/metadata/labels/owner', value: 'b' }] })),
+          undefined,
+        );
         assert.match(
-          (await refusal(core.patchNamespace({ name: 'plain', body: [{ op: 'add', path: '/metadata/labels/sandbox-admission.io~1mode', value: 'audit' }] }))) ?? '',
+          (await refusal(core.createNamespace({ body: labelled }))) ?? '',
+          /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
+        );
+        assert.match(
+          (await refusal(
+            core.patchNamespace({
+              name: 'plain',
+              body: [{ op: 'add', path: '/metadata/labels/sandbox-admission.io~1mode', value: 'audit' }],
+            }),
+          )) ?? '',
           /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
         );
 
@@ -602,7 +743,13 @@ for (const flavour of FLAVOURS) {
         const untrusted = { app: 'untrusted' };
         /** apiserver_admission_webhook_fail_open_count by webhook name: calls that failed and were let through. */
         const failedOpen = (): Record<string, number> => {
-          const r = kubectl(['get', '--raw', '/metrics', `--kubeconfig=${cluster.kubeconfigPath}`, `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`]);
+          const r = kubectl([
+            'get',
+            '--raw',
+            '/metrics',
+            `--kubeconfig=${cluster.kubeconfigPath}`,
+            `--cache-dir=${join(cluster.dir, 'kubectl-cache')}`,
+          ]);
           assert.equal(r.status, 0, r.stderr);
           const counts: Record<string, number> = {};
           for (const m of r.stdout.matchAll(/^apiserver_admission_webhook_fail_open_count\{([^}]*)\} (\S+)$/gm)) {
@@ -612,27 +759,41 @@ for (const flavour of FLAVOURS) {
         };
         const POD_WEBHOOKS = ['mutate.sandbox-admission.io', 'pods.validate.sandbox-admission.io'];
         await core.createNamespace({ body: { metadata: { name: 'apps' } } });
-        for (const namespace of ['apps', 'kube-system']) await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+        for (const namespace of ['apps', 'kube-system'])
+          await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
 
         // In force once the API server's informers have them: the validating configuration (its namespace guard
         // fails closed), the mutating one (a dry-run pod shows in the fail-open count), and the
         // ValidatingAdmissionPolicy with its binding (dry-run creates of a governed pod, until refused).
         const labelled = { metadata: { name: 'governed', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } };
-        await waitForRefusal('the validating configuration', () => core.createNamespace({ dryRun: 'All', body: labelled }), /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        await waitForRefusal(
+          'the validating configuration',
+          () => core.createNamespace({ dryRun: 'All', body: labelled }),
+          /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
+        );
         const deadline = Date.now() + 30_000;
         while ((failedOpen()['mutate.sandbox-admission.io'] ?? 0) === 0) {
           assert.ok(Date.now() < deadline, 'timed out waiting for the mutating configuration to fail open');
           assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe') })), undefined);
           await new Promise((r) => setTimeout(r, 250));
         }
-        const vapDenied = /^pods "[^"]+" is forbidden: ValidatingAdmissionPolicy 'sandbox-admission-enforce' with binding 'sandbox-admission-enforce' denied request: sandbox-admission denied this pod: /;
-        await waitForRefusal('the ValidatingAdmissionPolicy', () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe', untrusted) }), vapDenied);
+        const vapDenied =
+          /^pods "[^"]+" is forbidden: ValidatingAdmissionPolicy 'sandbox-admission-enforce' with binding 'sandbox-admission-enforce' denied request: sandbox-admission denied this pod: /;
+        await waitForRefusal(
+          'the ValidatingAdmissionPolicy',
+          () => core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe', untrusted) }),
+          vapDenied,
+        );
 
         // An ungoverned pod outside the exempt namespaces is created: both pod webhooks were called and failed open.
         const before = failedOpen();
         assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('app') })), undefined);
         const after = failedOpen();
-        assert.deepEqual(POD_WEBHOOKS.map((w) => (after[w] ?? 0) - (before[w] ?? 0)), [1, 1], `fail-open counts before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+        assert.deepEqual(
+          POD_WEBHOOKS.map((w) => (after[w] ?? 0) - (before[w] ?? 0)),
+          [1, 1],
+          `fail-open counts before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`,
+        );
         assert.equal((await core.readNamespacedPod({ namespace: 'apps', name: 'app' })).spec?.runtimeClassName, undefined);
         assert.equal(await refusal(core.createNamespacedPod({ namespace: 'kube-system', body: pod('system') })), undefined);
 
@@ -645,12 +806,20 @@ for (const flavour of FLAVOURS) {
         await assert.rejects(core.readNamespacedPod({ namespace: 'apps', name: 'governed' }));
         // (RuntimeClass flagging fails open: the class is created.)
         assert.equal(await refusal(node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } })), undefined);
-        const runc = await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('governed-runc', untrusted, { runtimeClassName: 'runc' }) }));
+        const runc = await refusal(
+          core.createNamespacedPod({ namespace: 'apps', body: pod('governed-runc', untrusted, { runtimeClassName: 'runc' }) }),
+        );
         assert.match(runc ?? 'admitted', vapDenied);
-        assert.match(runc ?? '', /the pod asks for runtimeClassName "runc" but rule "untrusted-apps" requires a sandbox runtime \(allowed: gvisor, kata\)/);
+        assert.match(
+          runc ?? '',
+          /the pod asks for runtimeClassName "runc" but rule "untrusted-apps" requires a sandbox runtime \(allowed: gvisor, kata\)/,
+        );
 
         // A governed pod that names an allowed sandbox is admitted as it is.
-        assert.equal(await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('sandboxed', untrusted, { runtimeClassName: 'gvisor' }) })), undefined);
+        assert.equal(
+          await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('sandboxed', untrusted, { runtimeClassName: 'gvisor' }) })),
+          undefined,
+        );
         assert.equal((await core.readNamespacedPod({ namespace: 'apps', name: 'sandboxed' })).spec?.runtimeClassName, 'gvisor');
 
         // kubectl debug still fails closed: the ValidatingAdmissionPolicy does not look at ephemeral containers.
@@ -663,7 +832,10 @@ for (const flavour of FLAVOURS) {
 
         // The label guard still fails closed, for labelled namespaces only.
         assert.equal(await refusal(core.createNamespace({ body: { metadata: { name: 'plain', labels: { team: 'a' } } } })), undefined);
-        assert.match((await refusal(core.createNamespace({ body: labelled }))) ?? 'admitted', /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/);
+        assert.match(
+          (await refusal(core.createNamespace({ body: labelled }))) ?? 'admitted',
+          /failed calling webhook "namespaces\.validate\.sandbox-admission\.io"/,
+        );
 
         // Early feedback fails open.
         const deployment: k8s.V1Deployment = {

@@ -25,16 +25,23 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
   let webhook: WebhookProcess;
   let core: k8s.CoreV1Api;
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    // Only gvisor exists: the built-in kata profile has no RuntimeClass yet.
-    await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runsc' } });
-    await createNamespace(cluster.kubeConfig, 'sandbox-admission');
-    await createNamespace(cluster.kubeConfig, 'apps');
-    webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
-    await k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig).create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
-  }, { timeout: 300_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+      // Only gvisor exists: the built-in kata profile has no RuntimeClass yet.
+      await cluster.kubeConfig
+        .makeApiClient(k8s.NodeV1Api)
+        .createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runsc' } });
+      await createNamespace(cluster.kubeConfig, 'sandbox-admission');
+      await createNamespace(cluster.kubeConfig, 'apps');
+      webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
+      await k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig).create(
+        renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject,
+      );
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await webhook?.stop();
@@ -42,10 +49,16 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
   });
 
   it('a profile without its RuntimeClass is reported in /readyz and /metrics, and clears when the class appears', async () => {
-    const ready = JSON.parse((await webhook.get('/readyz')).text) as { ready: boolean; detail: { runtimeClassProblems?: Array<{ profile: string; problem: string }> } };
+    const ready = JSON.parse((await webhook.get('/readyz')).text) as {
+      ready: boolean;
+      detail: { runtimeClassProblems?: Array<{ profile: string; problem: string }> };
+    };
     assert.equal(ready.ready, true, 'a missing class is reported, not a reason to stop serving');
     assert.deepEqual(ready.detail.runtimeClassProblems, [{ profile: 'kata', runtimeClassName: 'kata', problem: 'missing' }]);
-    assert.match((await webhook.get('/metrics')).text, /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/);
+    assert.match(
+      (await webhook.get('/metrics')).text,
+      /sandbox_admission_profile_runtime_class_problems\{profile="kata",runtime_class="kata",problem="missing"\} 1/,
+    );
     await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata' } });
     await waitFor(async () => {
       const detail = (JSON.parse((await webhook.get('/readyz')).text) as { detail: { runtimeClassProblems?: unknown } }).detail;
@@ -65,7 +78,11 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
     assert.equal(event.involvedObject.kind, 'ConfigMap');
     assert.equal(event.involvedObject.name, 'sandbox-admission-policy');
     assert.match(event.message ?? '', /POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "firecraker"/);
-    const dry = await core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: { metadata: { name: 'still', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } });
+    const dry = await core.createNamespacedPod({
+      namespace: 'apps',
+      dryRun: 'All',
+      body: { metadata: { name: 'still', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    });
     assert.equal(dry.spec?.runtimeClassName, 'gvisor');
   });
 });

@@ -47,32 +47,39 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
   let core: k8s.CoreV1Api;
   const t0 = Date.now();
 
-  before(async () => {
-    cluster = await startCluster({ binaries: bins.binaries! });
-    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
-    for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
-    const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
-    await node.createRuntimeClass({ body: { metadata: { name: 'gvisor-pool' }, handler: 'runsc' } });
-    // Clusters often define a class for the default runtime; without it the RuntimeClass plugin refuses first.
-    await node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
-    webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
-    await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
-    mutator = await startTestMutator(cluster);
-    for (const [name, labels] of [
-      ['apps', {}],
-      ['kata-ns', { 'sandbox-admission.io/runtime': 'kata' }],
-      ['enforced', { 'sandbox-admission.io/runtime': 'gvisor' }],
-      ['warned', { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' }],
-      ['pool-team', {}],
-      ['reinvoke', { 'e2e.sandbox-admission.io/reinvoke': 'true' }],
-    ] as const) {
-      await createNamespace(cluster.kubeConfig, name, labels);
-    }
-    // Webhook configurations take effect once the API server's informer has them: wait for a sandboxed pod.
-    await waitFor(async () => (await core.createNamespacedPod({ namespace: 'apps', body: pod(`probe-${Date.now()}`, { app: 'untrusted' }), dryRun: 'All' })).spec?.runtimeClassName === 'gvisor');
-    process.stderr.write(`[e2e] phase webhook-setup: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
-  }, { timeout: 300_000 });
+  before(
+    async () => {
+      cluster = await startCluster({ binaries: bins.binaries! });
+      core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+      const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+      for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
+      const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
+      await node.createRuntimeClass({ body: { metadata: { name: 'gvisor-pool' }, handler: 'runsc' } });
+      // Clusters often define a class for the default runtime; without it the RuntimeClass plugin refuses first.
+      await node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
+      webhook = await startWebhookProcess({ dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY });
+      await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
+      mutator = await startTestMutator(cluster);
+      for (const [name, labels] of [
+        ['apps', {}],
+        ['kata-ns', { 'sandbox-admission.io/runtime': 'kata' }],
+        ['enforced', { 'sandbox-admission.io/runtime': 'gvisor' }],
+        ['warned', { 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' }],
+        ['pool-team', {}],
+        ['reinvoke', { 'e2e.sandbox-admission.io/reinvoke': 'true' }],
+      ] as const) {
+        await createNamespace(cluster.kubeConfig, name, labels);
+      }
+      // Webhook configurations take effect once the API server's informer has them: wait for a sandboxed pod.
+      await waitFor(
+        async () =>
+          (await core.createNamespacedPod({ namespace: 'apps', body: pod(`probe-${Date.now()}`, { app: 'untrusted' }), dryRun: 'All' }))
+            .spec?.runtimeClassName === 'gvisor',
+      );
+      process.stderr.write(`[e2e] phase webhook-setup: ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await mutator?.stop();
@@ -97,7 +104,9 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     await core.createNamespacedPod({ namespace: 'apps', body: pod('untrusted', { app: 'untrusted' }) });
     const stored = await core.readNamespacedPod({ namespace: 'apps', name: 'untrusted' });
     assert.equal(stored.spec?.runtimeClassName, 'gvisor');
-    assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [{ matchExpressions: [GKE_REQUIREMENT] }]);
+    assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [
+      { matchExpressions: [GKE_REQUIREMENT] },
+    ]);
     assert.deepEqual(plain(stored.spec?.tolerations?.filter((t) => t.key === 'sandbox.gke.io/runtime')), [GKE_TOLERATION]);
     assert.equal(stored.metadata?.annotations?.['sandbox-admission.io/rule'], 'untrusted-apps');
 
@@ -120,23 +129,41 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
   });
 
   it('4a. runtimeClassName: runc in an enforced namespace is refused with our message', async () => {
-    const message = await rejection(core.createNamespacedPod({ namespace: 'enforced', body: pod('runc', {}, { runtimeClassName: 'runc' }) }));
-    assert.match(message, /admission webhook "mutate\.sandbox-admission\.io" denied the request: sandbox-admission denied this pod: the pod asks for runtimeClassName "runc"/);
+    const message = await rejection(
+      core.createNamespacedPod({ namespace: 'enforced', body: pod('runc', {}, { runtimeClassName: 'runc' }) }),
+    );
+    assert.match(
+      message,
+      /admission webhook "mutate\.sandbox-admission\.io" denied the request: sandbox-admission denied this pod: the pod asks for runtimeClassName "runc"/,
+    );
     assert.match(message, /allowed: gvisor, kata, gvisor-pool/);
   });
 
   it('4b. hostNetwork under a sandbox rule is refused with the offending field', async () => {
-    const message = await rejection(core.createNamespacedPod({ namespace: 'apps', body: pod('hostnet', { app: 'untrusted' }, { hostNetwork: true }) }));
+    const message = await rejection(
+      core.createNamespacedPod({ namespace: 'apps', body: pod('hostnet', { app: 'untrusted' }, { hostNetwork: true }) }),
+    );
     assert.match(message, /gVisor \(runtimeClassName "gvisor"\) cannot host spec\.hostNetwork/);
   });
 
   it('4c. a nodeSelector that contradicts the profile is refused naming both values', async () => {
-    const message = await rejection(core.createNamespacedPod({ namespace: 'pool-team', body: pod('conflict', {}, { nodeSelector: { 'sandbox.example.com/pool': 'general' } }) }));
-    assert.match(message, /spec\.nodeSelector\["sandbox\.example\.com\/pool"\] is "general" but runtime profile "gvisor-pool" needs "gvisor"/);
+    const message = await rejection(
+      core.createNamespacedPod({
+        namespace: 'pool-team',
+        body: pod('conflict', {}, { nodeSelector: { 'sandbox.example.com/pool': 'general' } }),
+      }),
+    );
+    assert.match(
+      message,
+      /spec\.nodeSelector\["sandbox\.example\.com\/pool"\] is "general" but runtime profile "gvisor-pool" needs "gvisor"/,
+    );
   });
 
   it('4d. warn mode admits the pod and the client receives the admission warning', async () => {
-    const response = await core.createNamespacedPodWithHttpInfo({ namespace: 'warned', body: pod('runc-warned', {}, { runtimeClassName: 'runc' }) });
+    const response = await core.createNamespacedPodWithHttpInfo({
+      namespace: 'warned',
+      body: pod('runc-warned', {}, { runtimeClassName: 'runc' }),
+    });
     assert.match(response.headers['warning'] ?? '', /warn mode, admitted unchanged.*runtimeClassName \\?"runc\\?"/);
     const stored = await core.readNamespacedPod({ namespace: 'warned', name: 'runc-warned' });
     assert.equal(stored.spec?.runtimeClassName, 'runc');
@@ -150,11 +177,23 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'batch', effect: 'NoSchedule' }];
     await core.createNamespacedPod({
       namespace: 'apps',
-      body: pod('merged', { app: 'untrusted' }, { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } }, tolerations }),
+      body: pod(
+        'merged',
+        { app: 'untrusted' },
+        { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } }, tolerations },
+      ),
     });
     const stored = await core.readNamespacedPod({ namespace: 'apps', name: 'merged' });
-    assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), terms.map((t) => ({ matchExpressions: [...t.matchExpressions, GKE_REQUIREMENT] })));
-    assert.deepEqual(plain(stored.spec?.tolerations?.filter((t) => t.key !== 'node.kubernetes.io/not-ready' && t.key !== 'node.kubernetes.io/unreachable')), [...tolerations, GKE_TOLERATION]);
+    assert.deepEqual(
+      plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms),
+      terms.map((t) => ({ matchExpressions: [...t.matchExpressions, GKE_REQUIREMENT] })),
+    );
+    assert.deepEqual(
+      plain(
+        stored.spec?.tolerations?.filter((t) => t.key !== 'node.kubernetes.io/not-ready' && t.key !== 'node.kubernetes.io/unreachable'),
+      ),
+      [...tolerations, GKE_TOLERATION],
+    );
   });
 
   it('6. a pod made the way the ReplicaSet controller makes it (generateName, ownerReferences) is sandboxed', async () => {
@@ -162,7 +201,16 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     body.metadata = {
       generateName: 'web-7d9f8-',
       labels: body.metadata!.labels!,
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9f8', uid: '0d4bc3a4-58b6-4f39-a0b4-8e5d7b9a3c11', controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'web-7d9f8',
+          uid: '0d4bc3a4-58b6-4f39-a0b4-8e5d7b9a3c11',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     };
     const created = await core.createNamespacedPod({ namespace: 'apps', body });
     assert.match(created.metadata?.name ?? '', /^web-7d9f8-[a-z0-9]{5}$/);
@@ -186,8 +234,13 @@ describe('sandbox-admission behind a real kube-apiserver', { skip: bins.skip ?? 
     assert.equal(stored.metadata?.labels?.['e2e.sandbox-admission.io/mutated'], 'true', 'the test mutator ran');
     assert.equal(stored.spec?.runtimeClassName, 'gvisor');
     assert.deepEqual(plain(stored.spec?.tolerations?.filter((t) => t.key === 'sandbox.gke.io/runtime')), [GKE_TOLERATION]);
-    assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [{ matchExpressions: [GKE_REQUIREMENT] }]);
-    const calls = await webhook.waitForLogLines((l) => l.msg === 'admission decision' && l.namespace === 'reinvoke' && l.pod === 'again', 2);
+    assert.deepEqual(plain(stored.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [
+      { matchExpressions: [GKE_REQUIREMENT] },
+    ]);
+    const calls = await webhook.waitForLogLines(
+      (l) => l.msg === 'admission decision' && l.namespace === 'reinvoke' && l.pod === 'again',
+      2,
+    );
     assert.equal(calls.length, 2, 'called once, then reinvoked once');
     assert.equal(calls[1]!.patchOps, 1, 'the reinvocation only restores the stripped toleration');
   });

@@ -5,7 +5,10 @@ import type { Decision, DecisionInput } from '../../src/decision/types.ts';
 import type { Pod } from '../../src/k8s/pod.ts';
 import type { Policy } from '../../src/policy/types.ts';
 
-export function untrustedPod(overrides: Partial<NonNullable<Pod['spec']>> = {}, labels: Record<string, string> = { app: 'untrusted' }): Pod {
+export function untrustedPod(
+  overrides: Partial<NonNullable<Pod['spec']>> = {},
+  labels: Record<string, string> = { app: 'untrusted' },
+): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',

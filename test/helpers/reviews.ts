@@ -1,7 +1,18 @@
 import type { Pod } from '../../src/k8s/pod.ts';
 
 /** An AdmissionReview for a pod, shaped like the one kube-apiserver sends. */
-export function podReview(pod: Pod, options: { apiVersion?: string; operation?: string; namespace?: string; uid?: string; dryRun?: boolean; username?: string; groups?: string[] } = {}): Record<string, unknown> {
+export function podReview(
+  pod: Pod,
+  options: {
+    apiVersion?: string;
+    operation?: string;
+    namespace?: string;
+    uid?: string;
+    dryRun?: boolean;
+    username?: string;
+    groups?: string[];
+  } = {},
+): Record<string, unknown> {
   const namespace = options.namespace ?? 'team-a';
   return {
     apiVersion: options.apiVersion ?? 'admission.k8s.io/v1',

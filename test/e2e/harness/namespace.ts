@@ -8,11 +8,7 @@
 // only adds a projected token volume, which is never resolved without a kubelet.
 import * as k8s from '@kubernetes/client-node';
 
-export async function createNamespace(
-  kc: k8s.KubeConfig,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<k8s.V1Namespace> {
+export async function createNamespace(kc: k8s.KubeConfig, name: string, labels: Record<string, string> = {}): Promise<k8s.V1Namespace> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const ns = await core.createNamespace({ body: { metadata: { name, labels } } });
   await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });

@@ -29,10 +29,22 @@ export interface WebhookProcess {
   stop(): Promise<void>;
 }
 
-export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: string; policyYaml: string; port?: number; extraArgs?: readonly string[] }): Promise<WebhookProcess> {
+export async function startWebhookProcess(opts: {
+  dir: string;
+  kubeconfigPath: string;
+  policyYaml: string;
+  port?: number;
+  extraArgs?: readonly string[];
+}): Promise<WebhookProcess> {
   const now = new Date();
   const ca = createCertificateAuthority({ commonName: 'sandbox-admission-e2e-webhook-ca', validityDays: 1, now });
-  const serving = createServingCertificate(ca, { commonName: 'sandbox-admission', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+  const serving = createServingCertificate(ca, {
+    commonName: 'sandbox-admission',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    validityDays: 1,
+    now,
+  });
   const certFile = join(opts.dir, 'webhook.crt');
   const keyFile = join(opts.dir, 'webhook.key');
   const policyFile = join(opts.dir, 'policy.yaml');
@@ -41,17 +53,39 @@ export async function startWebhookProcess(opts: { dir: string; kubeconfigPath: s
   writeFileSync(policyFile, opts.policyYaml);
   const port = opts.port ?? (await freePort());
   const logPath = join(opts.dir, `webhook-${port}.log`);
-  const proc = startProcess('sandbox-admission', process.execPath, [
-    join(REPO, 'src/cli/main.ts'), 'serve',
-    '--host', '127.0.0.1', '--port', String(port),
-    '--tls-cert-file', certFile, '--tls-key-file', keyFile,
-    '--policy', policyFile, '--kubeconfig', opts.kubeconfigPath,
-    '--drain-delay', '0', '--log-level', 'info',
-    ...(opts.extraArgs ?? []),
-  ], logPath);
+  const proc = startProcess(
+    'sandbox-admission',
+    process.execPath,
+    [
+      join(REPO, 'src/cli/main.ts'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--tls-cert-file',
+      certFile,
+      '--tls-key-file',
+      keyFile,
+      '--policy',
+      policyFile,
+      '--kubeconfig',
+      opts.kubeconfigPath,
+      '--drain-delay',
+      '0',
+      '--log-level',
+      'info',
+      ...(opts.extraArgs ?? []),
+    ],
+    logPath,
+  );
   const url = `https://127.0.0.1:${port}`;
   await waitReady(url, ca.certPem, proc, logPath);
-  const logLines = () => readFileSync(logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logLines = () =>
+    readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     url,
     caPem: ca.certPem,

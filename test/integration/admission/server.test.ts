@@ -37,7 +37,11 @@ const fakeHandleReview: ReviewHandler = (endpoint, body) => {
   if (uid === undefined) return { kind: 'bad-request', status: 400, code: 'REVIEW_NO_UID', message: 'request.uid is missing' };
   const reviewed = {
     kind: 'reviewed' as const,
-    body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true, noteLength: request?.object?.note?.length ?? 0 } },
+    body: {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid, allowed: true, noteLength: request?.object?.note?.length ?? 0 },
+    },
     log: { uid, namespace: 'team-a', pod: 'web-0', rule: 'untrusted', action: 'sandbox', runtime: 'gvisor' },
     metrics: { endpoint, action: 'sandbox', outcome: 'patched' as const, mode: 'enforce' },
   };
@@ -116,7 +120,10 @@ describe('admission HTTPS server', () => {
     assert.equal(typeof line?.['durationMs'], 'number');
     // Fastify's own per-request lines are off: nothing else was logged for this request.
     const reqId = line?.['reqId'];
-    assert.deepEqual(h.logs.filter((l) => l['reqId'] === reqId).map((l) => l['msg']), ['admission decision']);
+    assert.deepEqual(
+      h.logs.filter((l) => l['reqId'] === reqId).map((l) => l['msg']),
+      ['admission decision'],
+    );
   });
 
   it('serves /validate through the same pipeline, and async handlers too', async () => {
@@ -135,10 +142,13 @@ describe('admission HTTPS server', () => {
 
   it('is refused by a client that trusts another CA', async () => {
     const stranger = createCertificateAuthority({ commonName: 'stranger', validityDays: 1, now });
-    await assert.rejects(sendHttps({ port: h.port, ca: stranger.certPem, path: '/healthz', servername: 'localhost' }), (error: NodeJS.ErrnoException) => {
-      assert.match(String(error.code), /UNABLE_TO_VERIFY|SELF_SIGNED|CERT/);
-      return true;
-    });
+    await assert.rejects(
+      sendHttps({ port: h.port, ca: stranger.certPem, path: '/healthz', servername: 'localhost' }),
+      (error: NodeJS.ErrnoException) => {
+        assert.match(String(error.code), /UNABLE_TO_VERIFY|SELF_SIGNED|CERT/);
+        return true;
+      },
+    );
   });
 
   it('answers a bad-request outcome with its status and a JSON error, and one warn line', async () => {
@@ -264,7 +274,13 @@ describe('certificate rotation', () => {
     const before = await h.call({ path: '/healthz', servername: 'localhost' });
     assert.equal(before.peerFingerprint, new X509Certificate(serving.certPem).fingerprint256);
 
-    const next = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+    const next = createServingCertificate(ca, {
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      validityDays: 1,
+      now,
+    });
     h.tls.set({ key: next.keyPem, cert: next.certPem });
     const nextFingerprint = new X509Certificate(next.certPem).fingerprint256;
 
@@ -277,7 +293,13 @@ describe('certificate rotation', () => {
 
   it('keeps the previous certificate when the new key does not match, and says so once', async () => {
     const served = (await h.call({ path: '/healthz' })).peerFingerprint;
-    const other = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+    const other = createServingCertificate(ca, {
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      validityDays: 1,
+      now,
+    });
     h.tls.set({ key: ca.keyPem, cert: other.certPem });
     assert.equal((await h.call({ path: '/healthz' })).peerFingerprint, served);
     assert.equal((await h.call({ path: '/healthz' })).peerFingerprint, served);

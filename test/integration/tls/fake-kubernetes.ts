@@ -22,7 +22,10 @@ export type FakeKubernetes = {
 };
 
 export function apiError(code: number, message: string): Error {
-  return Object.assign(new Error(`HTTP-Code: ${code} Message: ${message}`), { code, body: JSON.stringify({ kind: 'Status', code, message }) });
+  return Object.assign(new Error(`HTTP-Code: ${code} Message: ${message}`), {
+    code,
+    body: JSON.stringify({ kind: 'Status', code, message }),
+  });
 }
 
 export function createFakeKubernetes(): FakeKubernetes {
@@ -81,7 +84,10 @@ export function createFakeKubernetes(): FakeKubernetes {
         const current = secrets.get(`${namespace}/${name}`);
         if (current === undefined) throw apiError(404, `secrets "${name}" not found`);
         if (body.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
-          throw apiError(409, `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+          throw apiError(
+            409,
+            `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          );
         }
         const stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: nextVersion() } };
         secrets.set(`${namespace}/${name}`, stored);
@@ -111,7 +117,10 @@ export function createFakeKubernetes(): FakeKubernetes {
       return config === undefined ? undefined : structuredClone(config);
     },
     putConfiguration: (kind, config) => {
-      configurations.set(`${kind}/${config.metadata?.name ?? ''}`, { ...structuredClone(config), metadata: { ...config.metadata, resourceVersion: nextVersion() } });
+      configurations.set(`${kind}/${config.metadata?.name ?? ''}`, {
+        ...structuredClone(config),
+        metadata: { ...config.metadata, resourceVersion: nextVersion() },
+      });
     },
     failPatches: (status) => {
       patchFailure = status;

@@ -58,8 +58,15 @@ function putWebhookConfigurations(fake: FakeKubernetes, options: { validating?: 
     sideEffects: 'None',
     clientConfig: { url: `https://127.0.0.1:1/${name}` },
   });
-  fake.putConfiguration('mutating', { metadata: { name: 'sandbox-admission' }, webhooks: [webhook('mutate.sandbox-admission.io'), webhook('second.sandbox-admission.io')] } as V1MutatingWebhookConfiguration);
-  if (options.validating !== false) fake.putConfiguration('validating', { metadata: { name: 'sandbox-admission' }, webhooks: [webhook('validate.sandbox-admission.io')] } as V1ValidatingWebhookConfiguration);
+  fake.putConfiguration('mutating', {
+    metadata: { name: 'sandbox-admission' },
+    webhooks: [webhook('mutate.sandbox-admission.io'), webhook('second.sandbox-admission.io')],
+  } as V1MutatingWebhookConfiguration);
+  if (options.validating !== false)
+    fake.putConfiguration('validating', {
+      metadata: { name: 'sandbox-admission' },
+      webhooks: [webhook('validate.sandbox-admission.io')],
+    } as V1ValidatingWebhookConfiguration);
 }
 
 const running: Replica[] = [];
@@ -70,7 +77,12 @@ afterEach(async () => {
   }
 });
 
-async function startReplica(fake: FakeKubernetes, now: () => Date, issuance: Partial<IssuancePolicy> = {}, metrics?: Metrics): Promise<Replica> {
+async function startReplica(
+  fake: FakeKubernetes,
+  now: () => Date,
+  issuance: Partial<IssuancePolicy> = {},
+  metrics?: Metrics,
+): Promise<Replica> {
   const logs: LogLine[] = [];
   const record = (level: string) => (data: object, msg: string) => void logs.push({ ...data, level, msg });
   const log = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
@@ -117,7 +129,9 @@ async function assertTrusted(fake: FakeKubernetes, replicas: readonly Replica[],
   for (const ca of bundles) {
     assert.notEqual(ca, '', `${step}: a webhook without caBundle`);
     for (const replica of replicas) {
-      const reply = await sendHttps({ port: replica.port, ca, path: '/' }).catch((error: unknown) => assert.fail(`${step}: replica on ${replica.port} not trusted: ${String(error)}`));
+      const reply = await sendHttps({ port: replica.port, ca, path: '/' }).catch((error: unknown) =>
+        assert.fail(`${step}: replica on ${replica.port} not trusted: ${String(error)}`),
+      );
       assert.equal(reply.status, 200);
     }
   }
@@ -154,7 +168,12 @@ describe('self-managed certificates (in-memory API)', () => {
     for (const webhook of webhooks) {
       assert.deepEqual(listBundleFingerprints(decodeCaBundle(webhook.clientConfig.caBundle)), listBundleFingerprints(ca));
     }
-    assert.ok(replica.logs.some((line) => line.msg === 'webhook configuration not found; caBundle not published to it' && line.kind === 'ValidatingWebhookConfiguration'));
+    assert.ok(
+      replica.logs.some(
+        (line) =>
+          line.msg === 'webhook configuration not found; caBundle not published to it' && line.kind === 'ValidatingWebhookConfiguration',
+      ),
+    );
     // Created later: published at the next check, not before.
     putWebhookConfigurations(fake);
     await replica.certificates.reconcile();
@@ -183,7 +202,11 @@ describe('self-managed certificates (in-memory API)', () => {
     assert.match(await metrics.registry.metrics(), /sandbox_admission_certificate_rotations_total\{step="issue-serving"\} 1/);
     await assertTrusted(fake, [replica], 'serving renewed');
     const reply = await sendHttps({ port: replica.port, ca: publishedBundle(fake), path: '/' });
-    assert.equal(reply.peerFingerprint, new X509Certificate(replica.certificates.tls.current().cert).fingerprint256, 'new connections get the new certificate');
+    assert.equal(
+      reply.peerFingerprint,
+      new X509Certificate(replica.certificates.tls.current().cert).fingerprint256,
+      'new connections get the new certificate',
+    );
   });
 
   it('rotates the CA across two replicas with one writer per step and a trusted certificate at every step', async () => {
@@ -230,7 +253,9 @@ describe('self-managed certificates (in-memory API)', () => {
     assert.equal(listBundleFingerprints(publishedBundle(fake)).length, 1);
     const secretBundle = Buffer.from(fake.secret(namespace, secretName)?.data?.['ca.crt'] ?? '', 'base64').toString('utf8');
     assert.deepEqual(listBundleFingerprints(secretBundle), listBundleFingerprints(publishedBundle(fake)));
-    const lostRace = [...first.logs, ...second.logs].filter((line) => line.msg === 'certificate Secret changed by another replica; adopting it');
+    const lostRace = [...first.logs, ...second.logs].filter(
+      (line) => line.msg === 'certificate Secret changed by another replica; adopting it',
+    );
     assert.ok(lostRace.length >= 1, 'a replica lost a write race and adopted the winner');
   });
 
@@ -300,9 +325,17 @@ describe('self-managed certificates (in-memory API)', () => {
   it('replaces a Secret it cannot use', async () => {
     const fake = createFakeKubernetes();
     putWebhookConfigurations(fake);
-    fake.putSecret({ metadata: { name: secretName, namespace }, type: 'Opaque', data: { 'ca.crt': Buffer.from('junk').toString('base64') } });
+    fake.putSecret({
+      metadata: { name: secretName, namespace },
+      type: 'Opaque',
+      data: { 'ca.crt': Buffer.from('junk').toString('base64') },
+    });
     const replica = await startReplica(fake, createClock(0).now);
-    assert.ok(replica.logs.some((line) => line.msg === 'certificate Secret unusable; replacing CA and serving certificate' && line.reason === 'missing'));
+    assert.ok(
+      replica.logs.some(
+        (line) => line.msg === 'certificate Secret unusable; replacing CA and serving certificate' && line.reason === 'missing',
+      ),
+    );
     assert.equal(fake.secret(namespace, secretName)?.type, 'Opaque', 'the type of an existing Secret is kept');
     await assertTrusted(fake, [replica], 'replaced');
   });

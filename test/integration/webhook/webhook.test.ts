@@ -19,8 +19,16 @@ import { sendHttps } from '../admission/https-client.ts';
 
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'it-ca', validityDays: 1, now });
-const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
-const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as { request: { uid: string; object: object } };
+const serving = createServingCertificate(ca, {
+  commonName: 'localhost',
+  dnsNames: ['localhost'],
+  ipAddresses: ['127.0.0.1'],
+  validityDays: 1,
+  now,
+});
+const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as {
+  request: { uid: string; object: object };
+};
 const POLICY = readFileSync(new URL('../../../manifests/base/policy.yaml', import.meta.url), 'utf8');
 
 describe('the webhook over HTTPS, real pipeline end to end', () => {
@@ -33,21 +41,36 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webhook-it-'));
     policyPath = join(dir, 'policy.yaml');
     writeFileSync(policyPath, POLICY);
-    const destination = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
     webhook = await startWebhook(
       { host: '127.0.0.1', port: 0, policyPath, webhookNamespace: 'sandbox-admission', drainDelayMs: 0 },
       {
         logger: createLogger({ level: 'info', destination }),
         metrics: createMetrics(),
         tls: { ...createSwappableTlsSource({ key: serving.keyPem, cert: serving.certPem }), healthy: () => certificateHealthy },
-        cluster: { namespaceLabels: (ns): Record<string, string> => (ns === 'kata-team' ? { 'sandbox-admission.io/runtime': 'kata' } : {}), runtimeClasses: () => undefined },
+        cluster: {
+          namespaceLabels: (ns): Record<string, string> => (ns === 'kata-team' ? { 'sandbox-admission.io/runtime': 'kata' } : {}),
+          runtimeClasses: () => undefined,
+        },
       },
     );
   });
   after(async () => webhook.shutdown());
 
   const post = (body: unknown, path = '/mutate') =>
-    sendHttps({ port: webhook.address.port, ca: ca.certPem, method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    sendHttps({
+      port: webhook.address.port,
+      ca: ca.certPem,
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('the bundled example review comes back sandboxed, and the patch applies to the request object', async () => {
     const reply = await post(EXAMPLE_REVIEW);
@@ -55,7 +78,9 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     const { response } = JSON.parse(reply.text) as { response: { uid: string; allowed: boolean; patch: string } };
     assert.equal(response.uid, EXAMPLE_REVIEW.request.uid);
     const pod = (EXAMPLE_REVIEW.request as { object: object }).object;
-    const result = fjp.applyPatch(structuredClone(pod), decodePatch(response) as Operation[], true, false).newDocument as { spec: { runtimeClassName: string } };
+    const result = fjp.applyPatch(structuredClone(pod), decodePatch(response) as Operation[], true, false).newDocument as {
+      spec: { runtimeClassName: string };
+    };
     assert.equal(result.spec.runtimeClassName, 'gvisor');
     const decision = lines.find((l) => l.msg === 'admission decision' && l.uid === response.uid);
     assert.equal(decision?.rule, 'untrusted-apps');
@@ -65,7 +90,11 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
   it('namespace facts reach the decision (namespace label kata)', async () => {
     const reply = await post(podReview(untrustedPod({}, { app: 'web' }), { namespace: 'kata-team', uid: 'ns-1' }));
     const { response } = JSON.parse(reply.text) as { response: { patch: string } };
-    assert.ok(decodePatch(response).some((op) => JSON.stringify(op) === JSON.stringify({ op: 'add', path: '/spec/runtimeClassName', value: 'kata' })));
+    assert.ok(
+      decodePatch(response).some(
+        (op) => JSON.stringify(op) === JSON.stringify({ op: 'add', path: '/spec/runtimeClassName', value: 'kata' }),
+      ),
+    );
   });
 
   it('a malformed review gets a 400 with a code and a log line, and the server keeps serving', async () => {
@@ -90,7 +119,12 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     writeFileSync(policyPath, POLICY.replace('runtime: gvisor', 'runtime: firecracker'));
     const event = webhook.policy.reload();
     assert.equal(event.result, 'failure');
-    assert.ok(lines.some((l) => l.msg === 'policy refused; the last good policy stays in force' && JSON.stringify(l.errors).includes('spec.rules[0].runtime')));
+    assert.ok(
+      lines.some(
+        (l) =>
+          l.msg === 'policy refused; the last good policy stays in force' && JSON.stringify(l.errors).includes('spec.rules[0].runtime'),
+      ),
+    );
     const reply = await post(EXAMPLE_REVIEW);
     assert.match(reply.text, /JSONPatch/);
     writeFileSync(policyPath, POLICY);
@@ -99,7 +133,10 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
 
   it('/validate answers with the same codec and never patches', async () => {
     const reply = await post(podReview(untrustedPod({ runtimeClassName: 'gvisor' })), '/validate');
-    assert.deepEqual((JSON.parse(reply.text) as { response: unknown }).response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+    assert.deepEqual((JSON.parse(reply.text) as { response: unknown }).response, {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: true,
+    });
   });
 
   it('/readyz reports the policy in force', async () => {

@@ -22,7 +22,8 @@ const GENERATED: ReadonlyArray<{ policy: string; generated: string }> = [
   { policy: 'manifests/base/policy.yaml', generated: 'manifests/admission-policy/validating-admission-policy.yaml' },
   { policy: 'manifests/overlays/kata/policy.yaml', generated: 'manifests/overlays/kata/validating-admission-policy.yaml' },
 ];
-const regenerate = (pair: { policy: string; generated: string }) => `npx sandbox-admission render vap --policy ${pair.policy} > ${pair.generated}`;
+const regenerate = (pair: { policy: string; generated: string }) =>
+  `npx sandbox-admission render vap --policy ${pair.policy} > ${pair.generated}`;
 const head = 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nmetadata: {name: t}\n';
 
 function render(text: string, webhookNamespace = 'sandbox-admission'): KubernetesObject[] {
@@ -33,7 +34,10 @@ function render(text: string, webhookNamespace = 'sandbox-admission'): Kubernete
 
 interface PolicySpec {
   failurePolicy: string;
-  matchConstraints: { resourceRules: unknown[]; namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> } };
+  matchConstraints: {
+    resourceRules: unknown[];
+    namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> };
+  };
   matchConditions: Array<{ name: string; expression: string }>;
   variables: Array<{ name: string; expression: string }>;
   validations: Array<{ expression: string; messageExpression: string; reason: string }>;
@@ -53,7 +57,10 @@ const variable = (spec: PolicySpec, name: string): string => {
 describe('render vap: the checked-in manifests', () => {
   for (const pair of GENERATED) {
     test(`${pair.generated} is what the generator makes of ${pair.policy}`, () => {
-      const rendered = renderVapText(readFileSync(new URL(pair.policy, REPO), 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
+      const rendered = renderVapText(readFileSync(new URL(pair.policy, REPO), 'utf8'), {
+        webhookNamespace: 'sandbox-admission',
+        output: 'yaml',
+      });
       assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
       const checkedIn = readFileSync(new URL(pair.generated, REPO), 'utf8');
       assert.ok(
@@ -64,16 +71,29 @@ describe('render vap: the checked-in manifests', () => {
   }
 
   test('every generated manifest and every policy under manifests/ is in the list above, and each generated one is installed', () => {
-    const files = (readdirSync(new URL('manifests/', REPO), { recursive: true }) as string[]).map((f) => `manifests/${f.split(sep).join('/')}`).sort();
+    const files = (readdirSync(new URL('manifests/', REPO), { recursive: true }) as string[])
+      .map((f) => `manifests/${f.split(sep).join('/')}`)
+      .sort();
     const generated = files.filter((f) => f.endsWith('/validating-admission-policy.yaml'));
     const policies = files.filter((f) => f.endsWith('/policy.yaml'));
-    assert.deepEqual(generated, GENERATED.map((p) => p.generated).sort(), 'a validating-admission-policy.yaml that no test compares with its policy (add it to GENERATED)');
-    assert.deepEqual(policies, GENERATED.map((p) => p.policy).sort(), 'a policy.yaml without its generated ValidatingAdmissionPolicies (generate them, install them, add the pair to GENERATED)');
+    assert.deepEqual(
+      generated,
+      GENERATED.map((p) => p.generated).sort(),
+      'a validating-admission-policy.yaml that no test compares with its policy (add it to GENERATED)',
+    );
+    assert.deepEqual(
+      policies,
+      GENERATED.map((p) => p.policy).sort(),
+      'a policy.yaml without its generated ValidatingAdmissionPolicies (generate them, install them, add the pair to GENERATED)',
+    );
     // Generated but not listed in its directory's kustomization would never reach a cluster.
     for (const pair of GENERATED) {
       const dir = pair.generated.slice(0, pair.generated.lastIndexOf('/'));
       const kustomization = parse(readFileSync(new URL(`${dir}/kustomization.yaml`, REPO), 'utf8')) as { resources?: string[] };
-      assert.ok(kustomization.resources?.includes('validating-admission-policy.yaml'), `${dir}/kustomization.yaml does not install validating-admission-policy.yaml`);
+      assert.ok(
+        kustomization.resources?.includes('validating-admission-policy.yaml'),
+        `${dir}/kustomization.yaml does not install validating-admission-policy.yaml`,
+      );
     }
   });
 });
@@ -82,16 +102,21 @@ describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
   test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
-    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
-      'ValidatingAdmissionPolicy/sandbox-admission-enforce',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
-      'ValidatingAdmissionPolicy/sandbox-admission-warn',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
-      'ValidatingAdmissionPolicy/sandbox-admission-audit',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
-    ]);
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata.name}`),
+      [
+        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-warn',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
+        'ValidatingAdmissionPolicy/sandbox-admission-audit',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+      ],
+    );
     for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
-    const bindings = Object.fromEntries(objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata.name, o.spec]));
+    const bindings = Object.fromEntries(
+      objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata.name, o.spec]),
+    );
     assert.deepEqual(bindings['sandbox-admission-enforce'], { policyName: 'sandbox-admission-enforce', validationActions: ['Deny'] });
     assert.deepEqual(bindings['sandbox-admission-warn'], { policyName: 'sandbox-admission-warn', validationActions: ['Warn', 'Audit'] });
     assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
@@ -100,9 +125,15 @@ describe('render vap: shape', () => {
   test('pods CREATE only, fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
     const spec = specOf(objects, 'sandbox-admission-enforce');
     assert.equal(spec.failurePolicy, 'Fail');
-    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(spec.matchConstraints.resourceRules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+    ]);
     assert.deepEqual(spec.matchConstraints.namespaceSelector.matchExpressions, [
-      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'sandbox-admission'] },
+      {
+        key: 'kubernetes.io/metadata.name',
+        operator: 'NotIn',
+        values: ['kube-system', 'kube-public', 'kube-node-lease', 'sandbox-admission'],
+      },
     ]);
   });
 
@@ -115,12 +146,18 @@ describe('render vap: shape', () => {
   });
 
   test('each policy checks only its own mode, and says so in its message', () => {
-    for (const [mode, prefix] of [['enforce', 'sandbox-admission denied this pod: '], ['warn', 'sandbox-admission (warn mode, admitted unchanged): '], ['audit', 'sandbox-admission (audit mode, admitted unchanged): ']]) {
-      assert.deepEqual(specOf(objects, `sandbox-admission-${mode}`).validations, [{
-        expression: `variables.mode != "${mode}" || size(variables.violations) == 0`,
-        messageExpression: `"${prefix}" + variables.violations.join("; ")`,
-        reason: 'Forbidden',
-      }]);
+    for (const [mode, prefix] of [
+      ['enforce', 'sandbox-admission denied this pod: '],
+      ['warn', 'sandbox-admission (warn mode, admitted unchanged): '],
+      ['audit', 'sandbox-admission (audit mode, admitted unchanged): '],
+    ]) {
+      assert.deepEqual(specOf(objects, `sandbox-admission-${mode}`).validations, [
+        {
+          expression: `variables.mode != "${mode}" || size(variables.violations) == 0`,
+          messageExpression: `"${prefix}" + variables.violations.join("; ")`,
+          reason: 'Forbidden',
+        },
+      ]);
     }
   });
 
@@ -128,29 +165,47 @@ describe('render vap: shape', () => {
     const yaml = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'yaml' });
     assert.ok(yaml.ok);
     assert.match(yaml.text, /^# ValidatingAdmissionPolicies generated from SandboxPolicy "example"/);
-    assert.deepEqual(parseAllDocuments(yaml.text).map((d) => d.toJS()), objects);
+    assert.deepEqual(
+      parseAllDocuments(yaml.text).map((d) => d.toJS()),
+      objects,
+    );
     const json = renderVapText(readFileSync(EXAMPLE_POLICY, 'utf8'), { webhookNamespace: 'sandbox-admission', output: 'json' });
     assert.ok(json.ok);
     assert.deepEqual(JSON.parse(json.text), { apiVersion: 'v1', kind: 'List', items: objects });
   });
 
   test('enforce-only rules without namespace labels: exactly a policy and its binding, no label logic', () => {
-    const only = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`);
-    assert.deepEqual(only.map((o) => `${o.kind}/${o.metadata.name}`), ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce']);
+    const only = render(
+      `${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`,
+    );
+    assert.deepEqual(
+      only.map((o) => `${o.kind}/${o.metadata.name}`),
+      ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce'],
+    );
     const spec = specOf(only, 'sandbox-admission-enforce');
-    assert.equal(spec.variables.some((v) => v.name === 'namespaceLabels'), false);
+    assert.equal(
+      spec.variables.some((v) => v.name === 'namespaceLabels'),
+      false,
+    );
     assert.equal(variable(spec, 'mode'), 'variables.rule in ["r"] ? "enforce" :\n""');
     assert.equal(variable(spec, 'governedBy'), '"rule \\"" + variables.rule + "\\""');
   });
 
   test('a rule in warn mode adds the warn pair only', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
-    assert.deepEqual(objects.map((o) => o.metadata.name), ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn']);
+    assert.deepEqual(
+      objects.map((o) => o.metadata.name),
+      ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn'],
+    );
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
     const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n`, 'platform-admission');
-    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, ['ops', 'kube-system', 'platform-admission']);
+    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, [
+      'ops',
+      'kube-system',
+      'platform-admission',
+    ]);
   });
 });
 
@@ -180,12 +235,15 @@ describe('render vap: first match, modes and allowed runtimes', () => {
   const spec = specOf(objects, 'sandbox-admission-enforce');
 
   test('rules are tried in policy order and the chain stops at a rule that matches everything', () => {
-    assert.equal(variable(spec, 'matchedRule'), [
-      'request.namespace == "team-platform" ? "platform" :',
-      'request.namespace.matches("(?s)^(?:team-.*)$") ? "teams" :',
-      '"app" in variables.podLabels && variables.podLabels["app"] == "untrusted" ? "untrusted" :',
-      '"everything-else"',
-    ].join('\n'));
+    assert.equal(
+      variable(spec, 'matchedRule'),
+      [
+        'request.namespace == "team-platform" ? "platform" :',
+        'request.namespace.matches("(?s)^(?:team-.*)$") ? "teams" :',
+        '"app" in variables.podLabels && variables.podLabels["app"] == "untrusted" ? "untrusted" :',
+        '"everything-else"',
+      ].join('\n'),
+    );
   });
 
   test('an exempt rule has no mode, so it shields the pod; rules after it keep theirs', () => {
@@ -197,11 +255,17 @@ describe('render vap: first match, modes and allowed runtimes', () => {
     ]);
     const labelMode = variable(spec, 'labelMode').split('\n');
     assert.match(labelMode[0]!, /^!\("sandbox-admission\.io\/runtime" in variables\.namespaceLabels\) \? "" :$/);
-    assert.equal(labelMode.at(-1), 'variables.namespaceLabels["sandbox-admission.io/mode"] in ["warn", "audit"] ? variables.namespaceLabels["sandbox-admission.io/mode"] : "enforce"');
+    assert.equal(
+      labelMode.at(-1),
+      'variables.namespaceLabels["sandbox-admission.io/mode"] in ["warn", "audit"] ? variables.namespaceLabels["sandbox-admission.io/mode"] : "enforce"',
+    );
   });
 
   test('the namespace label is a floor: it governs when it is stricter than the matched rule (or none matched)', () => {
-    assert.match(variable(spec, 'rule'), /^variables\.labelMode != "" && \(variables\.labelMode == "enforce" \? 2 .*\) > \(variables\.ruleMode == "enforce" \? 2 .*\) \? "" : variables\.matchedRule$/);
+    assert.match(
+      variable(spec, 'rule'),
+      /^variables\.labelMode != "" && \(variables\.labelMode == "enforce" \? 2 .*\) > \(variables\.ruleMode == "enforce" \? 2 .*\) \? "" : variables\.matchedRule$/,
+    );
     assert.equal(variable(spec, 'mode'), 'variables.rule != "" ? variables.ruleMode : variables.labelMode');
   });
 
@@ -211,7 +275,10 @@ describe('render vap: first match, modes and allowed runtimes', () => {
 
   test('the namespace label default mode is the policy default', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n`);
-    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
+    assert.match(
+      variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'),
+      /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/,
+    );
   });
 });
 
@@ -230,9 +297,28 @@ describe('render vap: globs', () => {
     assert.equal(celGlobList('x', ['q"uote*']), 'x.matches("(?s)^(?:q\\"uote.*)$")');
   });
 
-  test('the generated regex accepts exactly what the decision\'s glob matcher accepts', () => {
+  test("the generated regex accepts exactly what the decision's glob matcher accepts", () => {
     const patterns = ['team-*', 'ci-?', 'a.b*', '*x*', 'x+y?', '(paren)*', 'back\\slash*', '*'];
-    const names = ['team-', 'team-a', 'team', 'ci-1', 'ci-12', 'a.b', 'axb', 'a.bc', 'x', 'yxy', 'x+y1', 'xxy1', '(paren)', 'paren', 'back\\slash', 'backslash', '', 'multi\nline'];
+    const names = [
+      'team-',
+      'team-a',
+      'team',
+      'ci-1',
+      'ci-12',
+      'a.b',
+      'axb',
+      'a.bc',
+      'x',
+      'yxy',
+      'x+y1',
+      'xxy1',
+      '(paren)',
+      'paren',
+      'back\\slash',
+      'backslash',
+      '',
+      'multi\nline',
+    ];
     for (const pattern of patterns) {
       // RE2's leading (?s) is JavaScript's s flag.
       const regex = new RegExp(`^(?:${globToRegex(pattern)})$`, 's');
@@ -263,20 +349,37 @@ describe('render vap: label selectors and images', () => {
     assert.equal(celImagePattern('r', 'Registry.Corp/'), 'r[0] == "registry.corp"');
     assert.equal(celImagePattern('r', 'registry.corp/Team/'), 'r[0] == "registry.corp" && (r[1] == "Team" || r[1].startsWith("Team/"))');
     assert.equal(celImagePattern('r', '*.corp.example'), 'r[0].endsWith(".corp.example")');
-    assert.equal(celImagePattern('r', 'index.docker.io/library'), 'r[0] == "docker.io" && (r[1] == "library" || r[1].startsWith("library/"))');
+    assert.equal(
+      celImagePattern('r', 'index.docker.io/library'),
+      'r[0] == "docker.io" && (r[1] == "library" || r[1].startsWith("library/"))',
+    );
   });
 
   test('a rule with images normalises references once, from every container list', () => {
-    const spec = specOf(render(`${head}spec:\n  rules:\n    - {name: r, action: require, match: {images: {notFrom: [registry.corp/]}}}\n`), 'sandbox-admission-enforce');
+    const spec = specOf(
+      render(`${head}spec:\n  rules:\n    - {name: r, action: require, match: {images: {notFrom: [registry.corp/]}}}\n`),
+      'sandbox-admission-enforce',
+    );
     const images = variable(spec, 'images');
-    for (const list of ['initContainers', 'containers', 'ephemeralContainers']) assert.ok(images.includes(`object.spec.${list}.map(`), list);
-    assert.deepEqual(spec.variables.map((v) => v.name).slice(0, 6), ['namespaceLabels', 'images', 'imageNames', 'imageFirstSegments', 'imageHostPaths', 'imageRefs']);
+    for (const list of ['initContainers', 'containers', 'ephemeralContainers'])
+      assert.ok(images.includes(`object.spec.${list}.map(`), list);
+    assert.deepEqual(spec.variables.map((v) => v.name).slice(0, 6), [
+      'namespaceLabels',
+      'images',
+      'imageNames',
+      'imageFirstSegments',
+      'imageHostPaths',
+      'imageRefs',
+    ]);
     assert.equal(variable(spec, 'matchedRule'), 'variables.imageRefs.exists(ref, !(ref[0] == "registry.corp")) ? "r" :\n""');
   });
 
   test('no image rule, no image variables (they cost CEL budget)', () => {
     const spec = specOf(render(readFileSync(EXAMPLE_POLICY, 'utf8')), 'sandbox-admission-enforce');
-    assert.equal(spec.variables.some((v) => v.name.startsWith('image')), false);
+    assert.equal(
+      spec.variables.some((v) => v.name.startsWith('image')),
+      false,
+    );
   });
 });
 
@@ -291,34 +394,49 @@ describe('render vap: unsupported features', () => {
   });
 
   test('hostPort and user namespaces when a profile lists them', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n`), 'sandbox-admission-enforce');
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n`),
+      'sandbox-admission-enforce',
+    );
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /variables\.runtimeClassName == "kata" \? \(/);
     assert.match(unsupported, /has\(object\.spec\.hostUsers\) && !object\.spec\.hostUsers \? \["spec\.hostUsers"\]/);
-    assert.match(unsupported, /c\.ports\.transformList\(j, p, has\(p\.hostPort\) && p\.hostPort != 0, "spec\.containers\[" \+ string\(i\) \+ "\]\.ports\[" \+ string\(j\) \+ "\]\.hostPort"\)/);
+    assert.match(
+      unsupported,
+      /c\.ports\.transformList\(j, p, has\(p\.hostPort\) && p\.hostPort != 0, "spec\.containers\[" \+ string\(i\) \+ "\]\.ports\[" \+ string\(j\) \+ "\]\.hostPort"\)/,
+    );
   });
 
   test('no profile with a list: no feature variable and no feature message', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`), 'sandbox-admission-enforce');
-    assert.equal(spec.variables.some((v) => v.name === 'unsupported'), false);
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`),
+      'sandbox-admission-enforce',
+    );
+    assert.equal(
+      spec.variables.some((v) => v.name === 'unsupported'),
+      false,
+    );
     assert.equal(variable(spec, 'violations').includes('cannot host'), false);
   });
 });
 
-describe('render vap: the decision\'s words', () => {
+describe("render vap: the decision's words", () => {
   test('celMessage turns each slot into its expression and the text around it into literals', () => {
     assert.equal(
       celMessage(formatNoSandboxRuntime, { governedBy: 'variables.by', allowed: 'variables.allowed.join(", ")' }),
       'variables.by + " requires a sandbox runtime and the pod names none; set spec.runtimeClassName to one of: " + variables.allowed.join(", ")',
     );
   });
-  test('the CEL message evaluates to the decision\'s sentence', () => {
+  test("the CEL message evaluates to the decision's sentence", () => {
     const values: Record<string, string> = { rc: 'runc', by: 'rule "r"', allowed: 'gvisor, kata' };
-    const expression = celMessage((p: { asked: string; governedBy: string; allowed: string }) => formatRuntimeNotAllowed({ ...p, mutates: false }), {
-      asked: 'rc',
-      governedBy: 'by',
-      allowed: 'allowed',
-    });
+    const expression = celMessage(
+      (p: { asked: string; governedBy: string; allowed: string }) => formatRuntimeNotAllowed({ ...p, mutates: false }),
+      {
+        asked: 'rc',
+        governedBy: 'by',
+        allowed: 'allowed',
+      },
+    );
     // A string concatenation of JSON literals and names: evaluate it with the names bound.
     const evaluated = expression
       .split(' + ')
@@ -338,15 +456,36 @@ describe('render vap: the command', () => {
       writeFileSync(bad, `${head}spec:\n  rules:\n    - {name: r, action: sandbox, runtime: nosuch}\n`);
       let out = '';
       let err = '';
-      assert.equal(runRenderVap({ policy: good, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 0);
+      assert.equal(
+        runRenderVap(
+          { policy: good, webhookNamespace: 'sandbox-admission', output: 'yaml' },
+          (t) => (out += t),
+          (t) => (err += t),
+        ),
+        0,
+      );
       assert.equal(out, readFileSync(new URL(GENERATED[0]!.generated, REPO), 'utf8'));
       assert.equal(err, '');
       out = '';
-      assert.equal(runRenderVap({ policy: bad, webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
+      assert.equal(
+        runRenderVap(
+          { policy: bad, webhookNamespace: 'sandbox-admission', output: 'yaml' },
+          (t) => (out += t),
+          (t) => (err += t),
+        ),
+        2,
+      );
       assert.equal(out, '');
       assert.match(err, /bad\.yaml: POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nosuch"/);
       err = '';
-      assert.equal(runRenderVap({ policy: join(dir, 'missing.yaml'), webhookNamespace: 'sandbox-admission', output: 'yaml' }, (t) => (out += t), (t) => (err += t)), 2);
+      assert.equal(
+        runRenderVap(
+          { policy: join(dir, 'missing.yaml'), webhookNamespace: 'sandbox-admission', output: 'yaml' },
+          (t) => (out += t),
+          (t) => (err += t),
+        ),
+        2,
+      );
       assert.match(err, /missing\.yaml: POLICY_READ/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,11 @@ describe('AdmissionReview decoding', () => {
     ['the wrong kind', { apiVersion: 'admission.k8s.io/v1', kind: 'Pod' }, 'REVIEW_KIND'],
     ['no request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, 'REVIEW_NO_REQUEST'],
     ['an empty uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } }, 'REVIEW_NO_UID'],
-    ['a numeric operation', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 1 } }, 'REVIEW_BAD_FIELD'],
+    [
+      'a numeric operation',
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 1 } },
+      'REVIEW_BAD_FIELD',
+    ],
   ];
   for (const [name, body, code] of cases) {
     test(`${name} is refused with ${code}`, () => {
@@ -34,7 +38,11 @@ describe('AdmissionReview decoding', () => {
   }
 
   test('the handler answers a malformed review with a 400 outcome, never a throw', async () => {
-    const outcome = await handler('mutate', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', operation: 'CREATE' } });
+    const outcome = await handler('mutate', {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u', operation: 'CREATE' },
+    });
     assert.equal(outcome.kind, 'bad-request');
     assert.equal(outcome.kind === 'bad-request' && outcome.status, 400);
   });
@@ -108,7 +116,10 @@ describe('AdmissionReview responses', () => {
     const mutate = await warnHandler('mutate', podReview(untrustedPod({ runtimeClassName: 'runc' })));
     const validate = await warnHandler('validate', podReview(untrustedPod({ runtimeClassName: 'runc' })));
     assert.equal(mutate.kind === 'reviewed' && (mutate.body as Answer).response.warnings !== undefined, true);
-    assert.deepEqual(validate.kind === 'reviewed' && (validate.body as Answer).response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+    assert.deepEqual(validate.kind === 'reviewed' && (validate.body as Answer).response, {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: true,
+    });
   });
 
   // The duration is measured once, by the route (reply.elapsedTime): test/integration/admission/server.test.ts.
@@ -131,10 +142,24 @@ describe('AdmissionReview responses', () => {
 });
 
 describe('what each endpoint reviews', () => {
-  const review = (resource: { group: string; version: string; resource: string }, kind: string, object: unknown, extra: Record<string, unknown> = {}) => ({
+  const review = (
+    resource: { group: string; version: string; resource: string },
+    kind: string,
+    object: unknown,
+    extra: Record<string, unknown> = {},
+  ) => ({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'u-1', kind: { group: resource.group, version: resource.version, kind }, resource, namespace: 'team-a', operation: 'CREATE', userInfo: { username: 'bob', groups: [] }, object, ...extra },
+    request: {
+      uid: 'u-1',
+      kind: { group: resource.group, version: resource.version, kind },
+      resource,
+      namespace: 'team-a',
+      operation: 'CREATE',
+      userInfo: { username: 'bob', groups: [] },
+      object,
+      ...extra,
+    },
   });
   const guarded = policyWithRules(UNTRUSTED_TO_GVISOR);
   const h = buildReviewHandler({ policy: () => guarded, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
@@ -145,10 +170,15 @@ describe('what each endpoint reviews', () => {
   };
 
   test('a Namespace UPDATE that drops the runtime label is denied at /validate, ignored at /mutate', async () => {
-    const body = review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: {} } }, {
-      operation: 'UPDATE',
-      oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
-    });
+    const body = review(
+      { group: '', version: 'v1', resource: 'namespaces' },
+      'Namespace',
+      { metadata: { name: 'team-a', labels: {} } },
+      {
+        operation: 'UPDATE',
+        oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+      },
+    );
     assert.equal((await answer('validate', body)).allowed, false);
     assert.equal((await answer('mutate', body)).allowed, true);
   });
@@ -157,7 +187,11 @@ describe('what each endpoint reviews', () => {
     const old = untrustedPod({ runtimeClassName: 'gvisor' });
     const next = structuredClone(old);
     next.spec!.ephemeralContainers = [{ name: 'dbg', image: 'busybox', securityContext: { privileged: true } }];
-    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: old });
+    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, {
+      operation: 'UPDATE',
+      subResource: 'ephemeralcontainers',
+      oldObject: old,
+    });
     const response = await answer('validate', body);
     assert.equal(response.allowed, false);
     assert.match((response.status as { message: string }).message, /ephemeral container "dbg"/);
@@ -169,31 +203,55 @@ describe('what each endpoint reviews', () => {
     const corpOnly = untrustedPod({ containers: [{ name: 'c', image: 'registry.corp/app:1' }] }, {});
     const debugged = structuredClone(corpOnly);
     debugged.spec!.ephemeralContainers = [{ name: 'dbg', image: 'docker.io/evil/tool' }];
-    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', debugged, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: corpOnly });
+    const body = review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', debugged, {
+      operation: 'UPDATE',
+      subResource: 'ephemeralcontainers',
+      oldObject: corpOnly,
+    });
     const outcome = await ih('validate', body);
     const response = (outcome as { body: Answer }).body.response;
     assert.equal(response.allowed, false);
-    assert.match((response.status as { message: string }).message, /denied this ephemeral container: with it the pod .*rule "outside" requires a sandbox runtime/);
+    assert.match(
+      (response.status as { message: string }).message,
+      /denied this ephemeral container: with it the pod .*rule "outside" requires a sandbox runtime/,
+    );
     const legacy = untrustedPod({ containers: [{ name: 'c', image: 'docker.io/legacy' }] }, {});
     const legacyDebugged = structuredClone(legacy);
     legacyDebugged.spec!.ephemeralContainers = [{ name: 'dbg', image: 'busybox' }];
-    const again = await ih('validate', review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', legacyDebugged, { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: legacy }));
+    const again = await ih(
+      'validate',
+      review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', legacyDebugged, {
+        operation: 'UPDATE',
+        subResource: 'ephemeralcontainers',
+        oldObject: legacy,
+      }),
+    );
     assert.equal((again as { body: Answer }).body.response.allowed, true);
   });
 
   test('namespaces/status and namespaces/finalize updates are guarded like the namespace itself', async () => {
     for (const subResource of ['status', 'finalize']) {
-      const body = review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: {} } }, {
-        operation: 'UPDATE',
-        subResource,
-        oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
-      });
+      const body = review(
+        { group: '', version: 'v1', resource: 'namespaces' },
+        'Namespace',
+        { metadata: { name: 'team-a', labels: {} } },
+        {
+          operation: 'UPDATE',
+          subResource,
+          oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+        },
+      );
       assert.equal((await answer('validate', body)).allowed, false, subResource);
     }
   });
 
   test('a Deployment is judged by its template at /validate and never patched', async () => {
-    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template: { metadata: { labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } };
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: { template: { metadata: { labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+    };
     const response = await answer('validate', review({ group: 'apps', version: 'v1', resource: 'deployments' }, 'Deployment', deployment));
     assert.equal(response.allowed, true);
     assert.equal(response.patch, undefined);
@@ -201,7 +259,15 @@ describe('what each endpoint reviews', () => {
   });
 
   test('a RuntimeClass switched to runc is admitted with a warning and an audit finding', async () => {
-    const response = await answer('validate', review({ group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' }, 'RuntimeClass', { metadata: { name: 'gvisor' }, handler: 'runc' }, { namespace: '' }));
+    const response = await answer(
+      'validate',
+      review(
+        { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' },
+        'RuntimeClass',
+        { metadata: { name: 'gvisor' }, handler: 'runc' },
+        { namespace: '' },
+      ),
+    );
     assert.equal(response.allowed, true);
     assert.equal((response.auditAnnotations as Record<string, string>).finding, 'runtime-class-not-sandbox');
   });

@@ -81,5 +81,8 @@ test('matching depends on nothing but k8s types: policy and decision depend on i
 
 test('src/ never reaches into test/: what it ships stands on its own', () => {
   const offenders = sourceFiles(SRC).filter((file) => /['"/](?:\.\.\/)+test\/|test\/fixtures/.test(readFileSync(file, 'utf8')));
-  assert.deepEqual(offenders.map((f) => relative(SRC, f)), []);
+  assert.deepEqual(
+    offenders.map((f) => relative(SRC, f)),
+    [],
+  );
 });

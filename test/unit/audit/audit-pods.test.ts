@@ -5,7 +5,8 @@ import type { Pod, PodSpec } from '../../../src/k8s/pod.ts';
 import type { RuntimeClassFacts } from '../../../src/k8s/runtime-class.ts';
 import { policyWithRules, UNTRUSTED_TO_GVISOR } from '../../helpers/policy.ts';
 
-const POLICY = policyWithRules(`${UNTRUSTED_TO_GVISOR}    - name: batch-exempt
+const POLICY = policyWithRules(
+  `${UNTRUSTED_TO_GVISOR}    - name: batch-exempt
       match: {namespaces: [batch]}
       action: exempt
     - name: audited
@@ -13,8 +14,10 @@ const POLICY = policyWithRules(`${UNTRUSTED_TO_GVISOR}    - name: batch-exempt
       action: require
       allowedRuntimes: [gvisor]
       mode: audit
-`, `  namespaceLabels: {enabled: true}
-`);
+`,
+  `  namespaceLabels: {enabled: true}
+`,
+);
 
 const SANDBOX_CLASSES: ReadonlyMap<string, RuntimeClassFacts> = new Map([
   ['gvisor', { name: 'gvisor', handler: 'runsc' }],
@@ -36,7 +39,12 @@ function facts(overrides: Partial<AuditFacts> = {}): AuditFacts {
 }
 
 function pod(namespace: string, name: string, labels: Record<string, string>, spec: Partial<PodSpec> = {}): Pod {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], ...spec } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], ...spec },
+  };
 }
 
 const UNTRUSTED = { app: 'untrusted' };
@@ -48,15 +56,35 @@ describe('auditPod: a pod that already runs, judged as the validating backstop w
     facts?: Partial<AuditFacts>;
     expect: undefined | { rule: string; mode: string; runtime: string | null; kinds: string[]; paths?: string[] };
   }> = [
-    { name: 'a sandboxed pod is governed and fine', pod: pod('apps', 'sandboxed', UNTRUSTED, { runtimeClassName: 'gvisor' }), expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: 'gvisor', kinds: [] } },
-    { name: 'an unsandboxed governed pod is a finding (no mutation now: the rule can only insist)', pod: pod('apps', 'bare', UNTRUSTED), expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: null, kinds: ['no-sandbox-runtime'], paths: ['spec.runtimeClassName'] } },
-    { name: 'runtimeClassName runc under a sandbox rule is a finding', pod: pod('apps', 'runc', UNTRUSTED, { runtimeClassName: 'runc' }), expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: 'runc', kinds: ['runtime-not-allowed'] } },
+    {
+      name: 'a sandboxed pod is governed and fine',
+      pod: pod('apps', 'sandboxed', UNTRUSTED, { runtimeClassName: 'gvisor' }),
+      expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: 'gvisor', kinds: [] },
+    },
+    {
+      name: 'an unsandboxed governed pod is a finding (no mutation now: the rule can only insist)',
+      pod: pod('apps', 'bare', UNTRUSTED),
+      expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: null, kinds: ['no-sandbox-runtime'], paths: ['spec.runtimeClassName'] },
+    },
+    {
+      name: 'runtimeClassName runc under a sandbox rule is a finding',
+      pod: pod('apps', 'runc', UNTRUSTED, { runtimeClassName: 'runc' }),
+      expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: 'runc', kinds: ['runtime-not-allowed'] },
+    },
     { name: 'a pod no rule matches is not governed', pod: pod('apps', 'web', { app: 'web' }), expect: undefined },
     { name: 'a pod in an exempt namespace is not governed', pod: pod('kube-system', 'dns', UNTRUSTED), expect: undefined },
     { name: 'a pod in the webhook namespace is not governed', pod: pod('sandbox-admission', 'webhook', UNTRUSTED), expect: undefined },
     { name: 'a pod an exempt rule covers is not governed', pod: pod('batch', 'job', {}), expect: undefined },
-    { name: 'a namespace label governs an unlabelled pod, in the label mode', pod: pod('labelled', 'plain', {}), expect: { rule: 'namespace-label', mode: 'warn', runtime: null, kinds: ['no-sandbox-runtime'] } },
-    { name: 'a namespace-labelled pod in kata is fine', pod: pod('labelled', 'vm', {}, { runtimeClassName: 'kata' }), expect: { rule: 'namespace-label', mode: 'warn', runtime: 'kata', kinds: [] } },
+    {
+      name: 'a namespace label governs an unlabelled pod, in the label mode',
+      pod: pod('labelled', 'plain', {}),
+      expect: { rule: 'namespace-label', mode: 'warn', runtime: null, kinds: ['no-sandbox-runtime'] },
+    },
+    {
+      name: 'a namespace-labelled pod in kata is fine',
+      pod: pod('labelled', 'vm', {}, { runtimeClassName: 'kata' }),
+      expect: { rule: 'namespace-label', mode: 'warn', runtime: 'kata', kinds: [] },
+    },
     {
       name: 'a pod in a class whose handler was switched to runc is a finding',
       pod: pod('apps', 'switched', UNTRUSTED, { runtimeClassName: 'gvisor' }),
@@ -74,7 +102,11 @@ describe('auditPod: a pod that already runs, judged as the validating backstop w
       pod: pod('apps', 'hostnet', UNTRUSTED, { runtimeClassName: 'gvisor', hostNetwork: true }),
       expect: { rule: 'untrusted-apps', mode: 'enforce', runtime: 'gvisor', kinds: ['unsupported-feature'], paths: ['spec.hostNetwork'] },
     },
-    { name: 'an audit-mode rule reports in audit mode', pod: pod('audited', 'old', {}, { runtimeClassName: 'runc' }), expect: { rule: 'audited', mode: 'audit', runtime: 'runc', kinds: ['runtime-not-allowed'] } },
+    {
+      name: 'an audit-mode rule reports in audit mode',
+      pod: pod('audited', 'old', {}, { runtimeClassName: 'runc' }),
+      expect: { rule: 'audited', mode: 'audit', runtime: 'runc', kinds: ['runtime-not-allowed'] },
+    },
     {
       name: 'a namespace the scan has no labels for is judged without labels',
       pod: pod('new-ns', 'x', {}),
@@ -97,7 +129,10 @@ describe('auditPod: a pod that already runs, judged as the validating backstop w
       assert.equal(entry.source, c.expect.rule === 'namespace-label' ? 'namespace-label' : 'rule');
       assert.equal(entry.mode, c.expect.mode);
       assert.equal(entry.runtimeClassName, c.expect.runtime);
-      assert.deepEqual(entry.violations.map((v) => v.kind), c.expect.kinds);
+      assert.deepEqual(
+        entry.violations.map((v) => v.kind),
+        c.expect.kinds,
+      );
       assert.equal(entry.finding, c.expect.kinds.length > 0);
       if (c.expect.paths) assert.deepEqual(entry.violations[0]!.paths, c.expect.paths);
       for (const v of entry.violations) assert.ok(v.message.length > 0);
@@ -106,7 +141,10 @@ describe('auditPod: a pod that already runs, judged as the validating backstop w
 
   test('a finding carries the message the pod would get at admission', () => {
     const entry = auditPod(pod('apps', 'bare', UNTRUSTED), facts());
-    assert.match(entry!.violations[0]!.message, /rule "untrusted-apps" requires a sandbox runtime and the pod names none; set spec\.runtimeClassName to one of: gvisor, kata/);
+    assert.match(
+      entry!.violations[0]!.message,
+      /rule "untrusted-apps" requires a sandbox runtime and the pod names none; set spec\.runtimeClassName to one of: gvisor, kata/,
+    );
   });
 
   test('the pod is not modified', () => {
@@ -130,9 +168,10 @@ describe('auditPods: counts over a list', () => {
       pod('audited', 'old', {}, { runtimeClassName: 'runc' }),
     ];
     const { entries, summary } = auditPods(pods, facts());
-    assert.deepEqual(entries.map((e) => `${e.namespace}/${e.pod}:${e.finding}`), [
-      'apps/sandboxed:false', 'apps/bare:true', 'apps/bare-2:true', 'apps/hostnet:true', 'labelled/plain:true', 'audited/old:true',
-    ]);
+    assert.deepEqual(
+      entries.map((e) => `${e.namespace}/${e.pod}:${e.finding}`),
+      ['apps/sandboxed:false', 'apps/bare:true', 'apps/bare-2:true', 'apps/hostnet:true', 'labelled/plain:true', 'audited/old:true'],
+    );
     assert.equal(summary.scanned, 8);
     assert.equal(summary.governed, 6);
     assert.equal(summary.findings, 5);
@@ -146,6 +185,12 @@ describe('auditPods: counts over a list', () => {
   });
 
   test('an empty cluster has nothing to report', () => {
-    assert.deepEqual(auditPods([], facts()).summary, { scanned: 0, governed: 0, findings: 0, findingsByMode: { enforce: 0, warn: 0, audit: 0 }, findingsByKind: [] });
+    assert.deepEqual(auditPods([], facts()).summary, {
+      scanned: 0,
+      governed: 0,
+      findings: 0,
+      findingsByMode: { enforce: 0, warn: 0, audit: 0 },
+      findingsByKind: [],
+    });
   });
 });

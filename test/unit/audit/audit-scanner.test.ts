@@ -21,7 +21,16 @@ function recordingLog(): AuditScannerLog & { lines: Array<{ level: string; msg: 
 function scannerWith(apis: FakeApis, extra: { intervalMs?: number; initialDelayMs?: number; metrics?: Metrics } = {}) {
   const metrics = extra.metrics ?? createMetrics();
   const log = recordingLog();
-  const scanner = createAuditScanner({ kubeConfig: new KubeConfig(), policy: () => POLICY, metrics, log, apis, now: () => NOW, pageSize: 2, ...extra });
+  const scanner = createAuditScanner({
+    kubeConfig: new KubeConfig(),
+    policy: () => POLICY,
+    metrics,
+    log,
+    apis,
+    now: () => NOW,
+    pageSize: 2,
+    ...extra,
+  });
   return { scanner, metrics, log };
 }
 
@@ -32,7 +41,14 @@ function scansStarted(apis: FakeApis): number {
 
 async function gauge(metrics: Metrics, name: string): Promise<Record<string, number>> {
   const metric = await metrics.registry.getSingleMetric(name)!.get();
-  return Object.fromEntries(metric.values.map((v) => [Object.entries(v.labels).map(([k, l]) => `${k}=${String(l)}`).join(','), v.value]));
+  return Object.fromEntries(
+    metric.values.map((v) => [
+      Object.entries(v.labels)
+        .map(([k, l]) => `${k}=${String(l)}`)
+        .join(','),
+      v.value,
+    ]),
+  );
 }
 
 describe('createAuditScanner', () => {
@@ -45,11 +61,24 @@ describe('createAuditScanner', () => {
       'mode=enforce,kind=unsupported-feature': 1,
       'mode=warn,kind=no-sandbox-runtime': 1,
     });
-    assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_pods'), { 'state=scanned': 7, 'state=governed': 5, 'state=findings': 3 });
+    assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_pods'), {
+      'state=scanned': 7,
+      'state=governed': 5,
+      'state=findings': 3,
+    });
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_last_successful_scan_timestamp_seconds'), { '': NOW.getTime() / 1000 });
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), { 'result=success': 1 });
-    assert.deepEqual(log.lines.map((l) => [l.level, l.msg]), [['info', 'audit scan finished']]);
-    assert.deepEqual(log.lines[0]!.data, { scanned: 7, governed: 5, findings: 3, findingsByMode: { enforce: 2, warn: 1, audit: 0 }, durationMs: 0 });
+    assert.deepEqual(
+      log.lines.map((l) => [l.level, l.msg]),
+      [['info', 'audit scan finished']],
+    );
+    assert.deepEqual(log.lines[0]!.data, {
+      scanned: 7,
+      governed: 5,
+      findings: 3,
+      findingsByMode: { enforce: 2, warn: 1, audit: 0 },
+      durationMs: 0,
+    });
   });
 
   test('a later scan replaces the series: a kind that is gone drops to no series, counts go to 0', async () => {
@@ -59,14 +88,21 @@ describe('createAuditScanner', () => {
     cluster.pods = [fakePod('apps', 'sandboxed', { app: 'untrusted' }, { runtimeClassName: 'gvisor' })];
     await scanner.scan();
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_findings'), {});
-    assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_pods'), { 'state=scanned': 1, 'state=governed': 1, 'state=findings': 0 });
+    assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_pods'), {
+      'state=scanned': 1,
+      'state=governed': 1,
+      'state=findings': 0,
+    });
   });
 
   test('an API error is logged and counted, never thrown, and the gauges keep the last good scan', async () => {
     const apis = fakeApis(sampleCluster());
     const { scanner, metrics, log } = scannerWith(apis);
     await scanner.scan();
-    apis.failNext('listPodForAllNamespaces', Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: JSON.stringify({ message: 'pods is forbidden' }) }));
+    apis.failNext(
+      'listPodForAllNamespaces',
+      Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: JSON.stringify({ message: 'pods is forbidden' }) }),
+    );
     assert.equal(await scanner.scan(), undefined);
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), { 'result=success': 1, 'result=failure': 1 });
     assert.equal((await gauge(metrics, 'sandbox_admission_audit_pods'))['state=findings'], 3);
@@ -78,7 +114,15 @@ describe('createAuditScanner', () => {
 
   test('a policy getter that throws is a failed scan too', async () => {
     const metrics = createMetrics();
-    const scanner = createAuditScanner({ kubeConfig: new KubeConfig(), policy: () => { throw new Error('no policy'); }, metrics, log: recordingLog(), apis: fakeApis(sampleCluster()) });
+    const scanner = createAuditScanner({
+      kubeConfig: new KubeConfig(),
+      policy: () => {
+        throw new Error('no policy');
+      },
+      metrics,
+      log: recordingLog(),
+      apis: fakeApis(sampleCluster()),
+    });
     assert.equal(await scanner.scan(), undefined);
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), { 'result=failure': 1 });
   });

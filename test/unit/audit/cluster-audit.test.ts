@@ -14,11 +14,14 @@ describe('listing the cluster page by page', () => {
     const pages: string[][] = [];
     for await (const page of listActivePodPages(apis.core, { pageSize: 3 })) pages.push(page.map((p) => p.metadata!.name!));
     assert.deepEqual(pages, [['sandboxed', 'bare', 'hostnet'], ['web', 'dns', 'plain'], ['vm']]);
-    assert.deepEqual(apis.calls.map((c) => c.params), [
-      { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' },
-      { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', _continue: '3' },
-      { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', _continue: '6' },
-    ]);
+    assert.deepEqual(
+      apis.calls.map((c) => c.params),
+      [
+        { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' },
+        { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', _continue: '3' },
+        { limit: 3, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed', _continue: '6' },
+      ],
+    );
   });
 
   test('the default page is 500 pods, and finished pods are dropped even if the server ignores the selector', async () => {
@@ -49,25 +52,43 @@ describe('listing the cluster page by page', () => {
     assert.deepEqual([...labels.keys()], ['apps', 'kube-system', 'labelled']);
     assert.equal(labels.get('labelled')!['sandbox-admission.io/runtime'], 'kata');
     const classes = await listRuntimeClassFacts(apis.node, { pageSize: 1 });
-    assert.deepEqual([...classes.values()], [{ name: 'gvisor', handler: 'runsc' }, { name: 'kata', handler: 'kata' }]);
-    assert.deepEqual(apis.calls.map((c) => `${c.method}:${String(c.params._continue ?? '')}`), [
-      'listNamespace:', 'listNamespace:2', 'listRuntimeClass:', 'listRuntimeClass:1',
-    ]);
+    assert.deepEqual(
+      [...classes.values()],
+      [
+        { name: 'gvisor', handler: 'runsc' },
+        { name: 'kata', handler: 'kata' },
+      ],
+    );
+    assert.deepEqual(
+      apis.calls.map((c) => `${c.method}:${String(c.params._continue ?? '')}`),
+      ['listNamespace:', 'listNamespace:2', 'listRuntimeClass:', 'listRuntimeClass:1'],
+    );
   });
 
   test('a single namespace is read, not listed; a missing one has no labels', async () => {
     const apis = fakeApis(sampleCluster());
     assert.deepEqual([...(await listNamespaceLabels(apis.core, { namespace: 'labelled' })).keys()], ['labelled']);
     assert.deepEqual([...(await listNamespaceLabels(apis.core, { namespace: 'gone' })).keys()], []);
-    assert.deepEqual(apis.calls.map((c) => c.method), ['readNamespace', 'readNamespace']);
+    assert.deepEqual(
+      apis.calls.map((c) => c.method),
+      ['readNamespace', 'readNamespace'],
+    );
   });
 
   test('API errors read as one line with the status and the server message', () => {
     assert.equal(
-      describeApiError(Object.assign(new Error('HTTP-Code: 403\nMessage: ...\nBody: ...'), { code: 403, body: JSON.stringify({ message: 'pods is forbidden: User "x" cannot list resource "pods"' }) })),
+      describeApiError(
+        Object.assign(new Error('HTTP-Code: 403\nMessage: ...\nBody: ...'), {
+          code: 403,
+          body: JSON.stringify({ message: 'pods is forbidden: User "x" cannot list resource "pods"' }),
+        }),
+      ),
       'API server answered 403: pods is forbidden: User "x" cannot list resource "pods"',
     );
-    assert.equal(describeApiError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })), 'fetch failed (ECONNREFUSED)');
+    assert.equal(
+      describeApiError(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } })),
+      'fetch failed (ECONNREFUSED)',
+    );
   });
 });
 
@@ -76,13 +97,17 @@ describe('auditCluster', () => {
     for (const pageSize of [1, 2, 500]) {
       const entries: AuditEntry[] = [];
       const summary = await auditCluster(fakeApis(sampleCluster()), { policy: POLICY, pageSize, onEntry: (e) => entries.push(e) });
-      assert.deepEqual(entries.map((e) => `${e.namespace}/${e.pod}:${e.finding ? e.violations.map((v) => v.kind).join('+') : 'ok'}`), [
-        'apps/sandboxed:ok',
-        'apps/bare:no-sandbox-runtime',
-        'apps/hostnet:unsupported-feature',
-        'labelled/plain:no-sandbox-runtime',
-        'labelled/vm:ok',
-      ], `page size ${pageSize}`);
+      assert.deepEqual(
+        entries.map((e) => `${e.namespace}/${e.pod}:${e.finding ? e.violations.map((v) => v.kind).join('+') : 'ok'}`),
+        [
+          'apps/sandboxed:ok',
+          'apps/bare:no-sandbox-runtime',
+          'apps/hostnet:unsupported-feature',
+          'labelled/plain:no-sandbox-runtime',
+          'labelled/vm:ok',
+        ],
+        `page size ${pageSize}`,
+      );
       assert.equal(summary.scanned, 7);
       assert.equal(summary.governed, 5);
       assert.deepEqual(summary.findingsByMode, { enforce: 2, warn: 1, audit: 0 });
@@ -101,8 +126,17 @@ describe('auditCluster', () => {
     };
     const entries: AuditEntry[] = [];
     await auditCluster(apis, { policy: POLICY, onEntry: (e) => entries.push(e) });
-    assert.deepEqual(entries.filter((e) => e.namespace === 'late').map((e) => [e.pod, e.rule, e.finding]), [['a', 'namespace-label', true], ['b', 'namespace-label', true]]);
-    assert.deepEqual(apis.calls.filter((c) => c.method === 'readNamespace').map((c) => c.params.name), ['late']);
+    assert.deepEqual(
+      entries.filter((e) => e.namespace === 'late').map((e) => [e.pod, e.rule, e.finding]),
+      [
+        ['a', 'namespace-label', true],
+        ['b', 'namespace-label', true],
+      ],
+    );
+    assert.deepEqual(
+      apis.calls.filter((c) => c.method === 'readNamespace').map((c) => c.params.name),
+      ['late'],
+    );
   });
 
   test('an API error is thrown to the caller', async () => {

@@ -55,7 +55,10 @@ export function fakeApis(cluster: FakeCluster): FakeApis {
       listNamespacedPod: async (params) => {
         record('listNamespacedPod', { ...params });
         await hold;
-        return page(activePods(params).filter((p) => p.metadata?.namespace === params.namespace), params);
+        return page(
+          activePods(params).filter((p) => p.metadata?.namespace === params.namespace),
+          params,
+        );
       },
       listNamespace: async (params = {}) => {
         record('listNamespace', { ...params });
@@ -64,7 +67,11 @@ export function fakeApis(cluster: FakeCluster): FakeApis {
       readNamespace: async (params) => {
         record('readNamespace', { ...params });
         const ns = cluster.namespaces.find((n) => n.metadata?.name === params.name);
-        if (!ns) throw Object.assign(new Error('HTTP-Code: 404'), { code: 404, body: JSON.stringify({ message: `namespaces "${params.name}" not found` }) });
+        if (!ns)
+          throw Object.assign(new Error('HTTP-Code: 404'), {
+            code: 404,
+            body: JSON.stringify({ message: `namespaces "${params.name}" not found` }),
+          });
         return ns;
       },
     },
@@ -94,8 +101,18 @@ export function fakeNamespace(name: string, labels: Record<string, string> = {})
   return { metadata: { name, labels } };
 }
 
-export function fakePod(namespace: string, name: string, labels: Record<string, string> = {}, spec: Partial<NonNullable<V1Pod['spec']>> = {}, phase = 'Running'): V1Pod {
-  return { metadata: { namespace, name, labels }, spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], ...spec }, status: { phase } };
+export function fakePod(
+  namespace: string,
+  name: string,
+  labels: Record<string, string> = {},
+  spec: Partial<NonNullable<V1Pod['spec']>> = {},
+  phase = 'Running',
+): V1Pod {
+  return {
+    metadata: { namespace, name, labels },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }], ...spec },
+    status: { phase },
+  };
 }
 
 /** A small cluster: what the unit tests of the listing, the scanner and the command share. */

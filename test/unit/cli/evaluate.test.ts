@@ -15,7 +15,15 @@ function evaluate(overrides: Partial<EvaluateCommandOptions> = {}): { code: numb
   let out = '';
   let err = '';
   const code = runEvaluate(
-    { file: MIXED, policy: EXAMPLE_POLICY_PATH, namespace: 'default', namespaceLabels: [], output: 'json', webhookNamespace: 'sandbox-admission', ...overrides },
+    {
+      file: MIXED,
+      policy: EXAMPLE_POLICY_PATH,
+      namespace: 'default',
+      namespaceLabels: [],
+      output: 'json',
+      webhookNamespace: 'sandbox-admission',
+      ...overrides,
+    },
     (t) => (out += t),
     (t) => (err += t),
   );
@@ -26,19 +34,24 @@ describe('sandbox-admission evaluate', () => {
   test('every object of a multi-document file gets a line, in order, with lists flattened', () => {
     const { out } = evaluate({ namespaceLabels: ['governed=sandbox-admission.io/runtime=kata'] });
     const results = JSON.parse(out) as Evaluation[];
-    assert.deepEqual(results.map((r) => [r.object, r.result]), [
-      ['Deployment/legacy-web', 'patched'],
-      ['StatefulSet/db', 'denied'],
-      ['ConfigMap/settings', 'skipped'],
-      ['DaemonSet/agent', 'allowed'],
-      ['Job/migrate', 'patched'],
-      ['Pod/plain', 'allowed'],
-    ]);
+    assert.deepEqual(
+      results.map((r) => [r.object, r.result]),
+      [
+        ['Deployment/legacy-web', 'patched'],
+        ['StatefulSet/db', 'denied'],
+        ['ConfigMap/settings', 'skipped'],
+        ['DaemonSet/agent', 'allowed'],
+        ['Job/migrate', 'patched'],
+        ['Pod/plain', 'allowed'],
+      ],
+    );
   });
 
   test('an old API version template is mutated where its pods will be', () => {
     const [legacy] = JSON.parse(evaluate().out) as Evaluation[];
-    const spec = (legacy!.mutated as { spec: { template: { spec: Record<string, unknown>; metadata: { annotations: Record<string, string> } } } }).spec.template;
+    const spec = (
+      legacy!.mutated as { spec: { template: { spec: Record<string, unknown>; metadata: { annotations: Record<string, string> } } } }
+    ).spec.template;
     assert.equal(spec.spec.runtimeClassName, 'gvisor');
     assert.equal(spec.metadata.annotations['sandbox-admission.io/rule'], 'untrusted-apps');
     // An Exists toleration with no key already tolerates the sandbox taint.
@@ -60,7 +73,10 @@ describe('sandbox-admission evaluate', () => {
     assert.equal(evaluate().code, 1);
     const dir = mkdtempSync(join(tmpdir(), 'eval-'));
     const ok = join(dir, 'ok.yaml');
-    writeFileSync(ok, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: untrusted}}\nspec: {containers: [{name: c, image: x}]}\n');
+    writeFileSync(
+      ok,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: untrusted}}\nspec: {containers: [{name: c, image: x}]}\n',
+    );
     assert.equal(evaluate({ file: ok }).code, 0);
   });
 
@@ -76,7 +92,10 @@ describe('sandbox-admission evaluate', () => {
   test('a broken document is reported and the rest still evaluated (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eval-'));
     const file = join(dir, 'broken.yaml');
-    writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: a\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: []}\n');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: a\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {containers: []}\n',
+    );
     const { code, out } = evaluate({ file });
     const results = JSON.parse(out) as Evaluation[];
     assert.equal(code, 2);
@@ -88,7 +107,10 @@ describe('sandbox-admission evaluate', () => {
   test('a bad policy is refused with the field path, exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eval-'));
     const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: [{name: r, action: sandbox, runtime: nope}]}\n');
+    writeFileSync(
+      policy,
+      'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: [{name: r, action: sandbox, runtime: nope}]}\n',
+    );
     const { code, err } = evaluate({ policy });
     assert.equal(code, 2);
     assert.match(err, /POLICY_REFERENCE at spec\.rules\[0\]\.runtime: no runtime profile "nope"/);
@@ -102,8 +124,18 @@ describe('sandbox-admission evaluate', () => {
   test('a Pod without a spec and an unresolvable alias are reported per document; the rest is still evaluated', () => {
     const dir = mkdtempSync(join(tmpdir(), 'eval-'));
     const file = join(dir, 'odd.yaml');
-    writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: nospec, labels: {app: untrusted}}\n---\nkind: Pod\nmetadata: *missing\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: x}]}\n');
+    writeFileSync(
+      file,
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: nospec, labels: {app: untrusted}}\n---\nkind: Pod\nmetadata: *missing\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: fine}\nspec: {containers: [{name: c, image: x}]}\n',
+    );
     const results = JSON.parse(evaluate({ file }).out) as Evaluation[];
-    assert.deepEqual(results.map((r) => [r.object, r.result]), [['Pod/nospec', 'denied'], ['document 2', 'error'], ['Pod/fine', 'allowed']]);
+    assert.deepEqual(
+      results.map((r) => [r.object, r.result]),
+      [
+        ['Pod/nospec', 'denied'],
+        ['document 2', 'error'],
+        ['Pod/fine', 'allowed'],
+      ],
+    );
   });
 });

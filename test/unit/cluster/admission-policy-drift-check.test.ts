@@ -16,7 +16,10 @@ function setup(initial: GeneratedPolicy[] | Error) {
     },
     expectedDigest: () => digest,
     setStale: (value) => stale.push(value),
-    log: { info: (data, message) => lines.push({ level: 'info', message, data }), warn: (data, message) => lines.push({ level: 'warn', message, data }) },
+    log: {
+      info: (data, message) => lines.push({ level: 'info', message, data }),
+      warn: (data, message) => lines.push({ level: 'warn', message, data }),
+    },
     intervalMs: 60_000,
   });
   return {

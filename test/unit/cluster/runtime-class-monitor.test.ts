@@ -10,7 +10,16 @@ test('profiles whose RuntimeClass is missing or runs runc are reported', () => {
     { profile: 'gvisor', runtimeClassName: 'gvisor', problem: 'not-sandbox', handler: 'runc' },
     { profile: 'kata', runtimeClassName: 'kata', problem: 'missing' },
   ]);
-  assert.deepEqual(findRuntimeClassProblems(policy, new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }], ['kata', { name: 'kata', handler: 'kata-qemu' }]])), []);
+  assert.deepEqual(
+    findRuntimeClassProblems(
+      policy,
+      new Map([
+        ['gvisor', { name: 'gvisor', handler: 'runsc' }],
+        ['kata', { name: 'kata', handler: 'kata-qemu' }],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('the monitor reports changes only, and nothing without cluster facts', async () => {
@@ -18,12 +27,20 @@ test('the monitor reports changes only, and nothing without cluster facts', asyn
   const policy = policyWithRules('    []');
   let classes: Map<string, { name: string; handler: string }> | undefined;
   const seen: unknown[] = [];
-  const monitor = startRuntimeClassMonitor({ policy: () => policy, runtimeClasses: () => classes, intervalMs: 5, onChange: (p) => seen.push(p.map((x) => x.profile)) });
+  const monitor = startRuntimeClassMonitor({
+    policy: () => policy,
+    runtimeClasses: () => classes,
+    intervalMs: 5,
+    onChange: (p) => seen.push(p.map((x) => x.profile)),
+  });
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(seen, []);
   classes = new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }]]);
   await new Promise((r) => setTimeout(r, 30));
-  classes = new Map([['gvisor', { name: 'gvisor', handler: 'runsc' }], ['kata', { name: 'kata', handler: 'kata' }]]);
+  classes = new Map([
+    ['gvisor', { name: 'gvisor', handler: 'runsc' }],
+    ['kata', { name: 'kata', handler: 'kata' }],
+  ]);
   await new Promise((r) => setTimeout(r, 30));
   monitor.stop();
   assert.deepEqual(seen, [['kata'], []]);

@@ -35,7 +35,11 @@ const list = async () => ({ items: [] });
 describe('createSyncedInformer', () => {
   it('is synced after a start without errors', async () => {
     const fake = fakeInformer([false]);
-    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, { resource: 'namespaces', log: silent, makeInformer: fake.factory });
+    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, {
+      resource: 'namespaces',
+      log: silent,
+      makeInformer: fake.factory,
+    });
     assert.equal(informer.synced(), false);
     await informer.start();
     assert.equal(informer.synced(), true);
@@ -44,7 +48,12 @@ describe('createSyncedInformer', () => {
 
   it('stays not synced when the first list failed, and syncs on the retry', async () => {
     const fake = fakeInformer([true, false]);
-    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, { resource: 'namespaces', log: silent, retryMs: 5, makeInformer: fake.factory });
+    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, {
+      resource: 'namespaces',
+      log: silent,
+      retryMs: 5,
+      makeInformer: fake.factory,
+    });
     await informer.start();
     assert.equal(informer.synced(), false);
     await sleep(50);
@@ -55,7 +64,12 @@ describe('createSyncedInformer', () => {
 
   it('a watch error makes it not synced until a restart goes through', async () => {
     const fake = fakeInformer([false, false]);
-    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, { resource: 'namespaces', log: silent, retryMs: 5, makeInformer: fake.factory });
+    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, {
+      resource: 'namespaces',
+      log: silent,
+      retryMs: 5,
+      makeInformer: fake.factory,
+    });
     await informer.start();
     fake.emit('error', { code: 410 });
     assert.equal(informer.synced(), false);
@@ -66,7 +80,12 @@ describe('createSyncedInformer', () => {
 
   it('after stop() it is not synced and does not restart on an error', async () => {
     const fake = fakeInformer([false]);
-    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, { resource: 'namespaces', log: silent, retryMs: 5, makeInformer: fake.factory });
+    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, {
+      resource: 'namespaces',
+      log: silent,
+      retryMs: 5,
+      makeInformer: fake.factory,
+    });
     await informer.start();
     await informer.stop();
     fake.emit('error', new Error('late'));
@@ -77,7 +96,11 @@ describe('createSyncedInformer', () => {
 
   it('onChange hears adds, updates and deletes', async () => {
     const fake = fakeInformer([false]);
-    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, { resource: 'namespaces', log: silent, makeInformer: fake.factory });
+    const informer = createSyncedInformer(new KubeConfig(), '/api/v1/namespaces', list, {
+      resource: 'namespaces',
+      log: silent,
+      makeInformer: fake.factory,
+    });
     let changes = 0;
     informer.onChange(() => changes++);
     for (const verb of ['add', 'update', 'delete']) fake.emit(verb, {});

@@ -58,7 +58,9 @@ describe('node affinity merge', () => {
       { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-1'] }] },
       { matchExpressions: [{ key: 'disk', operator: 'Exists' }] },
     ];
-    const pod = untrustedPod({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: structuredClone(terms) } } } });
+    const pod = untrustedPod({
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: structuredClone(terms) } } },
+    });
     const result = applyDecision(pod, decideCreate(policy, pod));
     const merged = result.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
     assert.deepEqual(merged, [
@@ -70,7 +72,9 @@ describe('node affinity merge', () => {
 
   test('keeps preferred affinity and pod (anti-)affinity while creating the required term', () => {
     const preferred = [{ weight: 1, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } }];
-    const pod = untrustedPod({ affinity: { podAntiAffinity: { x: 1 }, nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: preferred } } });
+    const pod = untrustedPod({
+      affinity: { podAntiAffinity: { x: 1 }, nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: preferred } },
+    });
     const result = applyDecision(pod, decideCreate(policy, pod));
     assert.deepEqual(result.spec?.affinity, {
       podAntiAffinity: { x: 1 },
@@ -83,14 +87,22 @@ describe('node affinity merge', () => {
 
   test('does not add a requirement a term already has (values compared as sets)', () => {
     const pod = untrustedPod({
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [GKE_REQUIREMENT] }] } } },
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [GKE_REQUIREMENT] }] } },
+      },
     });
     assert.ok(decideCreate(policy, pod).patch.every((op) => !op.path.startsWith('/spec/affinity')));
   });
 
   test('a term that contradicts the requirement is a conflict and the pod is rejected', () => {
     const pod = untrustedPod({
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'sandbox.gke.io/runtime', operator: 'DoesNotExist' }] }] } } },
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'sandbox.gke.io/runtime', operator: 'DoesNotExist' }] }],
+          },
+        },
+      },
     });
     const decision = decideCreate(policy, pod);
     assert.equal(decision.allowed, false);
@@ -104,7 +116,10 @@ describe('tolerations', () => {
     ['an empty key with Exists (tolerates everything)', { operator: 'Exists' }],
     ['the same key with Exists', { key: 'sandbox.gke.io/runtime', operator: 'Exists' }],
     ['the same key and value with an empty effect', { key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'gvisor' }],
-    ['the same key and value with an empty operator (means Equal)', { key: 'sandbox.gke.io/runtime', value: 'gvisor', effect: 'NoSchedule' }],
+    [
+      'the same key and value with an empty operator (means Equal)',
+      { key: 'sandbox.gke.io/runtime', value: 'gvisor', effect: 'NoSchedule' },
+    ],
   ];
   for (const [name, toleration] of cases) {
     test(`adds none when the pod already has ${name}`, () => {
@@ -115,20 +130,29 @@ describe('tolerations', () => {
   }
 
   test('appends after unrelated tolerations without reordering them', () => {
-    const other = [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }, { key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'kata', effect: 'NoSchedule' }];
+    const other = [
+      { key: 'gpu', operator: 'Exists', effect: 'NoSchedule' },
+      { key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'kata', effect: 'NoSchedule' },
+    ];
     const pod = untrustedPod({ tolerations: structuredClone(other) });
     const decision = decideCreate(policy, pod);
-    assert.deepEqual(decision.patch.filter((op) => op.path.startsWith('/spec/tolerations')), [{ op: 'add', path: '/spec/tolerations/-', value: GKE_TOLERATION }]);
+    assert.deepEqual(
+      decision.patch.filter((op) => op.path.startsWith('/spec/tolerations')),
+      [{ op: 'add', path: '/spec/tolerations/-', value: GKE_TOLERATION }],
+    );
     assert.deepEqual(applyDecision(pod, decision).spec?.tolerations, [...other, GKE_TOLERATION]);
   });
 });
 
 describe('nodeSelector', () => {
-  const withSelector = policyWithRules(UNTRUSTED_TO_GVISOR, `  profiles:
+  const withSelector = policyWithRules(
+    UNTRUSTED_TO_GVISOR,
+    `  profiles:
     gvisor:
       runtimeClassName: gvisor
       nodeSelector: {sandbox.gke.io/runtime: gvisor}
-`);
+`,
+  );
 
   test('adds the profile nodeSelector keys next to the pod own keys', () => {
     const pod = untrustedPod({ nodeSelector: { 'kubernetes.io/os': 'linux' } });
@@ -140,7 +164,10 @@ describe('nodeSelector', () => {
   test('a pod nodeSelector key with another value is rejected, naming both values', () => {
     const decision = decideCreate(withSelector, untrustedPod({ nodeSelector: { 'sandbox.gke.io/runtime': 'runc' } }));
     assert.equal(decision.allowed, false);
-    assert.match(decision.message!, /spec\.nodeSelector\["sandbox\.gke\.io\/runtime"\] is "runc" but runtime profile "gvisor" needs "gvisor"/);
+    assert.match(
+      decision.message!,
+      /spec\.nodeSelector\["sandbox\.gke\.io\/runtime"\] is "runc" but runtime profile "gvisor" needs "gvisor"/,
+    );
   });
 });
 
@@ -172,7 +199,10 @@ describe('pods that already name a runtime', () => {
 `);
     const decision = decideCreate(narrow, untrustedPod({ runtimeClassName: 'kata' }));
     assert.equal(decision.allowed, false);
-    assert.match(decision.message!, /asks for runtimeClassName "kata" but rule "gvisor-only" requires a sandbox runtime \(allowed: gvisor\)/);
+    assert.match(
+      decision.message!,
+      /asks for runtimeClassName "kata" but rule "gvisor-only" requires a sandbox runtime \(allowed: gvisor\)/,
+    );
   });
 });
 
@@ -193,7 +223,9 @@ describe('what is never mutated', () => {
   test('mirror pods created by a kubelet are not mutated', () => {
     const pod = untrustedPod();
     pod.metadata!.annotations = { 'kubernetes.io/config.mirror': 'abc' };
-    const decision = decideCreate(policy, pod, { requester: { username: 'system:node:worker-1', groups: ['system:nodes', 'system:authenticated'] } });
+    const decision = decideCreate(policy, pod, {
+      requester: { username: 'system:node:worker-1', groups: ['system:nodes', 'system:authenticated'] },
+    });
     assert.equal(decision.source, 'mirror-pod');
     assert.deepEqual(decision.patch, []);
   });

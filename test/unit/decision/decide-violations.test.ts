@@ -11,7 +11,12 @@ describe('a pod that asks for a non-sandbox runtime', () => {
     test(`enforce rejects runtimeClassName ${runtime}, naming the rule, the runtime and the allowed ones`, () => {
       const decision = decideCreate(withMode('enforce'), untrustedPod({ runtimeClassName: runtime }));
       assert.equal(decision.allowed, false);
-      assert.match(decision.message!, new RegExp(`asks for runtimeClassName "${runtime}" but rule "untrusted-apps" requires a sandbox runtime \\(allowed: gvisor, kata\\)`));
+      assert.match(
+        decision.message!,
+        new RegExp(
+          `asks for runtimeClassName "${runtime}" but rule "untrusted-apps" requires a sandbox runtime \\(allowed: gvisor, kata\\)`,
+        ),
+      );
       assert.match(decision.message!, /remove spec\.runtimeClassName/);
       assert.deepEqual(decision.patch, []);
     });
@@ -42,7 +47,10 @@ describe('features the runtime cannot host', () => {
     const pod = untrustedPod({
       hostNetwork: true,
       initContainers: [{ name: 'init', image: 'busybox', securityContext: { privileged: true } }],
-      containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'nginx', securityContext: { privileged: true } }],
+      containers: [
+        { name: 'a', image: 'nginx' },
+        { name: 'b', image: 'nginx', securityContext: { privileged: true } },
+      ],
       volumes: [{ name: 'tmp' }, { name: 'host', hostPath: { path: '/var/run' } }],
     });
     const decision = decideCreate(withMode('enforce'), pod);
@@ -57,8 +65,16 @@ describe('features the runtime cannot host', () => {
   });
 
   test('hostPID, hostIPC and an unmasked procMount are caught too', () => {
-    const pod = untrustedPod({ hostPID: true, hostIPC: true, containers: [{ name: 'a', image: 'x', securityContext: { procMount: 'Unmasked' } }] });
-    assert.deepEqual(decideCreate(withMode('enforce'), pod).violations[0]!.paths, ['spec.hostPID', 'spec.hostIPC', 'spec.containers[0].securityContext.procMount']);
+    const pod = untrustedPod({
+      hostPID: true,
+      hostIPC: true,
+      containers: [{ name: 'a', image: 'x', securityContext: { procMount: 'Unmasked' } }],
+    });
+    assert.deepEqual(decideCreate(withMode('enforce'), pod).violations[0]!.paths, [
+      'spec.hostPID',
+      'spec.hostIPC',
+      'spec.containers[0].securityContext.procMount',
+    ]);
   });
 
   test('privileged: false and hostNetwork: false are fine', () => {
@@ -80,11 +96,17 @@ describe('features the runtime cannot host', () => {
   });
 
   test('a profile decides what it cannot host', () => {
-    const lenient = policyWithRules(UNTRUSTED_TO_GVISOR, `  profiles:
+    const lenient = policyWithRules(
+      UNTRUSTED_TO_GVISOR,
+      `  profiles:
     gvisor: {runtimeClassName: gvisor, unsupported: [hostPort]}
-`);
+`,
+    );
     assert.equal(decideCreate(lenient, untrustedPod({ hostNetwork: true })).allowed, true);
-    const decision = decideCreate(lenient, untrustedPod({ containers: [{ name: 'a', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }] }));
+    const decision = decideCreate(
+      lenient,
+      untrustedPod({ containers: [{ name: 'a', image: 'x', ports: [{ containerPort: 80, hostPort: 8080 }] }] }),
+    );
     assert.deepEqual(decision.violations[0]!.paths, ['spec.containers[0].ports[0].hostPort']);
   });
 });
@@ -102,7 +124,10 @@ describe('require and exempt actions', () => {
   test('require rejects a pod without a sandbox runtime and never mutates', () => {
     const decision = decideCreate(policy, untrustedPod());
     assert.equal(decision.allowed, false);
-    assert.match(decision.message!, /rule "must-be-sandboxed" requires a sandbox runtime and the pod names none; set spec\.runtimeClassName to one of: kata/);
+    assert.match(
+      decision.message!,
+      /rule "must-be-sandboxed" requires a sandbox runtime and the pod names none; set spec\.runtimeClassName to one of: kata/,
+    );
     assert.deepEqual(decision.patch, []);
   });
 
@@ -132,7 +157,9 @@ describe('cluster RuntimeClass facts', () => {
   });
 
   test('a RuntimeClass with handler runc is never a sandbox', () => {
-    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'gvisor' }), { runtimeClasses: classes([{ name: 'gvisor', handler: 'runc' }]) });
+    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'gvisor' }), {
+      runtimeClasses: classes([{ name: 'gvisor', handler: 'runc' }]),
+    });
     assert.equal(decision.allowed, false);
     assert.match(decision.message!, /uses handler "runc", which runs containers on the host kernel/);
   });
@@ -145,9 +172,17 @@ describe('cluster RuntimeClass facts', () => {
 });
 
 describe('scheduling taken from the cluster RuntimeClass', () => {
-  const kataClass = { name: 'kata', handler: 'kata', nodeSelector: { 'katacontainers.io/kata-runtime': 'true' }, tolerations: [{ key: 'kata', operator: 'Exists', effect: 'NoSchedule' }] };
+  const kataClass = {
+    name: 'kata',
+    handler: 'kata',
+    nodeSelector: { 'katacontainers.io/kata-runtime': 'true' },
+    tolerations: [{ key: 'kata', operator: 'Exists', effect: 'NoSchedule' }],
+  };
   const kataRule = policyWithRules(`    - {name: to-kata, action: sandbox, runtime: kata}\n`);
-  const classes = new Map<string, RuntimeClassFacts>([['kata', kataClass], ['gvisor', { name: 'gvisor', handler: 'runsc', nodeSelector: { pool: 'gvisor' } }]]);
+  const classes = new Map<string, RuntimeClassFacts>([
+    ['kata', kataClass],
+    ['gvisor', { name: 'gvisor', handler: 'runsc', nodeSelector: { pool: 'gvisor' } }],
+  ]);
 
   test('a profile without nodeSelector or tolerations takes both from its RuntimeClass', () => {
     const pod = untrustedPod();
@@ -157,7 +192,9 @@ describe('scheduling taken from the cluster RuntimeClass', () => {
   });
 
   test('a RuntimeClass nodeSelector that contradicts the pod is refused with our message', () => {
-    const decision = decideCreate(kataRule, untrustedPod({ nodeSelector: { 'katacontainers.io/kata-runtime': 'false' } }), { runtimeClasses: classes });
+    const decision = decideCreate(kataRule, untrustedPod({ nodeSelector: { 'katacontainers.io/kata-runtime': 'false' } }), {
+      runtimeClasses: classes,
+    });
     assert.equal(decision.allowed, false);
     assert.match(decision.message!, /is "false" but runtime profile "kata" needs "true"/);
   });
@@ -166,7 +203,10 @@ describe('scheduling taken from the cluster RuntimeClass', () => {
     const pod = untrustedPod();
     const out = applyDecision(pod, decideCreate(policyWithRules(UNTRUSTED_TO_GVISOR), pod, { runtimeClasses: classes }));
     assert.deepEqual(out.spec?.nodeSelector, { pool: 'gvisor' });
-    assert.deepEqual(out.spec?.tolerations?.map((t) => t.key), ['sandbox.gke.io/runtime']);
+    assert.deepEqual(
+      out.spec?.tolerations?.map((t) => t.key),
+      ['sandbox.gke.io/runtime'],
+    );
   });
 
   test('without cluster facts (CLI, local runs) nothing is guessed', () => {
@@ -178,12 +218,42 @@ describe('scheduling taken from the cluster RuntimeClass', () => {
 describe('malformed pods (manifests, direct callers) never yield a patch that cannot apply', () => {
   const policy = policyWithRules(UNTRUSTED_TO_GVISOR);
   const shapes: Array<[string, (pod: ReturnType<typeof untrustedPod>) => void]> = [
-    ['annotations as an array', (p) => { (p.metadata as Record<string, unknown>).annotations = ['x']; }],
-    ['metadata labels kept, annotations null', (p) => { (p.metadata as Record<string, unknown>).annotations = null; }],
-    ['nodeSelector as an array', (p) => { (p.spec as Record<string, unknown>).nodeSelector = ['x']; }],
-    ['tolerations as an object', (p) => { (p.spec as Record<string, unknown>).tolerations = { key: 'x' }; }],
-    ['affinity as an array', (p) => { (p.spec as Record<string, unknown>).affinity = []; }],
-    ['nodeSelectorTerms holding a string', (p) => { p.spec!.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: ['x' as never] } } }; }],
+    [
+      'annotations as an array',
+      (p) => {
+        (p.metadata as Record<string, unknown>).annotations = ['x'];
+      },
+    ],
+    [
+      'metadata labels kept, annotations null',
+      (p) => {
+        (p.metadata as Record<string, unknown>).annotations = null;
+      },
+    ],
+    [
+      'nodeSelector as an array',
+      (p) => {
+        (p.spec as Record<string, unknown>).nodeSelector = ['x'];
+      },
+    ],
+    [
+      'tolerations as an object',
+      (p) => {
+        (p.spec as Record<string, unknown>).tolerations = { key: 'x' };
+      },
+    ],
+    [
+      'affinity as an array',
+      (p) => {
+        (p.spec as Record<string, unknown>).affinity = [];
+      },
+    ],
+    [
+      'nodeSelectorTerms holding a string',
+      (p) => {
+        p.spec!.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: ['x' as never] } } };
+      },
+    ],
   ];
   for (const [name, breakIt] of shapes) {
     test(name, () => {

@@ -49,12 +49,27 @@ const toleration: fc.Arbitrary<Toleration> = fc.record(
 const affinity = fc.oneof(
   fc.constant(undefined),
   fc.record({ podAntiAffinity: fc.constant({ keep: true }) }, { requiredKeys: [] }),
-  fc.record({ nodeAffinity: fc.record({ requiredDuringSchedulingIgnoredDuringExecution: fc.record({ nodeSelectorTerms: fc.array(term, { maxLength: 3 }) }, { requiredKeys: [] }) }, { requiredKeys: [] }) }),
+  fc.record({
+    nodeAffinity: fc.record(
+      {
+        requiredDuringSchedulingIgnoredDuringExecution: fc.record(
+          { nodeSelectorTerms: fc.array(term, { maxLength: 3 }) },
+          { requiredKeys: [] },
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+  }),
 );
 const pod: fc.Arbitrary<Pod> = fc
   .record({
-    labels: fc.oneof(fc.constant({ app: 'untrusted' }), fc.dictionary(fc.constantFrom('app', 'tier', 'x/y'), fc.constantFrom('untrusted', 'web'))),
-    annotations: fc.option(fc.dictionary(fc.constantFrom('a/b', 'c.d/e', RULE_ANNOTATION, 'plain'), fc.string({ maxLength: 5 })), { nil: undefined }),
+    labels: fc.oneof(
+      fc.constant({ app: 'untrusted' }),
+      fc.dictionary(fc.constantFrom('app', 'tier', 'x/y'), fc.constantFrom('untrusted', 'web')),
+    ),
+    annotations: fc.option(fc.dictionary(fc.constantFrom('a/b', 'c.d/e', RULE_ANNOTATION, 'plain'), fc.string({ maxLength: 5 })), {
+      nil: undefined,
+    }),
     runtimeClassName: fc.option(fc.constantFrom('gvisor', 'kata', 'runc', ''), { nil: undefined }),
     nodeSelector: fc.option(fc.dictionary(key, value), { nil: undefined }),
     tolerations: fc.option(fc.array(toleration, { maxLength: 3 }), { nil: undefined }),
@@ -62,14 +77,20 @@ const pod: fc.Arbitrary<Pod> = fc
     hostNetwork: fc.option(fc.boolean(), { nil: undefined }),
   })
   .map(({ labels, annotations, ...spec }) => {
-    const p: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels }, spec: { containers: [{ name: 'c', image: 'nginx' }] } };
+    const p: Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', labels },
+      spec: { containers: [{ name: 'c', image: 'nginx' }] },
+    };
     if (annotations) p.metadata!.annotations = annotations;
     for (const [k, v] of Object.entries(spec)) if (v !== undefined) (p.spec as Record<string, unknown>)[k] = v;
     // Reviews arrive as JSON.parse output; the round trip also drops fast-check's null-prototype objects.
     return JSON.parse(JSON.stringify(p)) as Pod;
   });
 
-const run = (p: Pod) => decide({ operation: 'CREATE', namespace: 'team-a', pod: p, namespaceFacts: { name: 'team-a', labels: {} }, policy });
+const run = (p: Pod) =>
+  decide({ operation: 'CREATE', namespace: 'team-a', pod: p, namespaceFacts: { name: 'team-a', labels: {} }, policy });
 
 /** Remove what the planner is allowed to touch, so the rest can be compared for collateral changes. */
 function withoutPlannedFields(p: Pod): unknown {
@@ -86,52 +107,72 @@ function withoutPlannedFields(p: Pod): unknown {
 }
 
 test('property: the patch is valid RFC 6902 that fast-json-patch applies to the request object', () => {
-  fc.assert(fc.property(pod, (p) => {
-    const before = structuredClone(p);
-    applyDecision(p, run(p));
-    assert.deepEqual(p, before, 'decide must not modify its input');
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(pod, (p) => {
+      const before = structuredClone(p);
+      applyDecision(p, run(p));
+      assert.deepEqual(p, before, 'decide must not modify its input');
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('property: evaluating the mutated pod again yields no patch (reinvocation-safe)', () => {
-  fc.assert(fc.property(pod, (p) => {
-    const first = run(p);
-    fc.pre(first.allowed);
-    const second = run(applyDecision(p, first));
-    assert.deepEqual(second.patch, []);
-    assert.equal(second.allowed, true);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(pod, (p) => {
+      const first = run(p);
+      fc.pre(first.allowed);
+      const second = run(applyDecision(p, first));
+      assert.deepEqual(second.patch, []);
+      assert.equal(second.allowed, true);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('property: an admitted pod that a sandbox rule matched in enforce mode always ends up sandboxed and scheduled for it', () => {
-  fc.assert(fc.property(pod, (p) => {
-    const decision = run(p);
-    fc.pre(decision.rule === 'untrusted-apps' && decision.allowed);
-    const out = applyDecision(p, decision);
-    assert.ok(['gvisor', 'kata'].includes(out.spec!.runtimeClassName!), `runtime ${out.spec!.runtimeClassName}`);
-    if (out.spec!.runtimeClassName !== 'gvisor') return;
-    assert.equal(out.spec!.nodeSelector?.['example.com/pool'], 'sandbox');
-    const terms = out.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms!;
-    assert.ok(terms.length > 0);
-    for (const t of terms) {
-      // Some expression of every term must confine the pod to gVisor nodes (In with values only from [gvisor]).
-      assert.ok(t.matchExpressions!.some((e) => e.key === 'sandbox.gke.io/runtime' && e.operator === 'In' && e.values!.length > 0 && e.values!.every((v) => v === 'gvisor')));
-    }
-    for (const wanted of profile.tolerations ?? []) assert.ok(out.spec!.tolerations!.some((t) => toleratesAllOf(t, wanted)));
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(pod, (p) => {
+      const decision = run(p);
+      fc.pre(decision.rule === 'untrusted-apps' && decision.allowed);
+      const out = applyDecision(p, decision);
+      assert.ok(['gvisor', 'kata'].includes(out.spec!.runtimeClassName!), `runtime ${out.spec!.runtimeClassName}`);
+      if (out.spec!.runtimeClassName !== 'gvisor') return;
+      assert.equal(out.spec!.nodeSelector?.['example.com/pool'], 'sandbox');
+      const terms = out.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms!;
+      assert.ok(terms.length > 0);
+      for (const t of terms) {
+        // Some expression of every term must confine the pod to gVisor nodes (In with values only from [gvisor]).
+        assert.ok(
+          t.matchExpressions!.some(
+            (e) =>
+              e.key === 'sandbox.gke.io/runtime' && e.operator === 'In' && e.values!.length > 0 && e.values!.every((v) => v === 'gvisor'),
+          ),
+        );
+      }
+      for (const wanted of profile.tolerations ?? []) assert.ok(out.spec!.tolerations!.some((t) => toleratesAllOf(t, wanted)));
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('property: the patch changes nothing outside runtime, scheduling and the rule annotation, and keeps what was there', () => {
-  fc.assert(fc.property(pod, (p) => {
-    const out = applyDecision(p, run(p));
-    assert.deepEqual(withoutPlannedFields(out), withoutPlannedFields(p));
-    const before = p.spec!.tolerations ?? [];
-    assert.deepEqual(out.spec!.tolerations?.slice(0, before.length) ?? [], before);
-    const termsBefore = p.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-    const termsAfter = out.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-    termsBefore.forEach((t, i) => {
-      assert.deepEqual(termsAfter[i]!.matchFields, t.matchFields);
-      assert.deepEqual(termsAfter[i]!.matchExpressions?.slice(0, t.matchExpressions?.length ?? 0), t.matchExpressions ?? (termsAfter[i]!.matchExpressions ? [] : undefined));
-    });
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(pod, (p) => {
+      const out = applyDecision(p, run(p));
+      assert.deepEqual(withoutPlannedFields(out), withoutPlannedFields(p));
+      const before = p.spec!.tolerations ?? [];
+      assert.deepEqual(out.spec!.tolerations?.slice(0, before.length) ?? [], before);
+      const termsBefore = p.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+      const termsAfter = out.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+      termsBefore.forEach((t, i) => {
+        assert.deepEqual(termsAfter[i]!.matchFields, t.matchFields);
+        assert.deepEqual(
+          termsAfter[i]!.matchExpressions?.slice(0, t.matchExpressions?.length ?? 0),
+          t.matchExpressions ?? (termsAfter[i]!.matchExpressions ? [] : undefined),
+        );
+      });
+    }),
+    { numRuns: 2000 },
+  );
 });

@@ -25,7 +25,8 @@ describe('namespace-label policy', () => {
   });
 
   test('the namespace label is a floor: an exempt or softer rule the pod matches does not weaken it', () => {
-    const soft = policyWithRules(`    - {name: try-it, match: {podSelector: {matchLabels: {sandbox: try}}}, action: sandbox, runtime: gvisor, mode: audit}
+    const soft =
+      policyWithRules(`    - {name: try-it, match: {podSelector: {matchLabels: {sandbox: try}}}, action: sandbox, runtime: gvisor, mode: audit}
     - {name: ci, match: {serviceAccounts: [ci-*]}, action: exempt}
     - {name: strict-kata, match: {podSelector: {matchLabels: {tier: secret}}}, action: require, allowedRuntimes: [kata]}
 `);
@@ -43,27 +44,44 @@ describe('namespace-label policy', () => {
   });
 
   test('a rule as strict as a warn-mode label decides; a stricter label overrides a warn rule', () => {
-    const warnRule = policyWithRules(`    - {name: w, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: kata, mode: warn}\n`);
-    assert.equal(decideCreate(warnRule, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' })).rule, 'w');
+    const warnRule = policyWithRules(
+      `    - {name: w, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: kata, mode: warn}\n`,
+    );
+    assert.equal(
+      decideCreate(warnRule, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' })).rule,
+      'w',
+    );
     assert.equal(decideCreate(warnRule, untrustedPod(), inNs({ 'sandbox-admission.io/runtime': 'gvisor' })).rule, 'namespace-label');
   });
 
   test('mode label values that name Object.prototype members are unreadable, hence enforce', () => {
     for (const value of ['toString', 'constructor', 'valueOf', '__proto__']) {
-      const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': value }));
+      const decision = decideCreate(
+        policy,
+        untrustedPod({ runtimeClassName: 'runc' }, {}),
+        inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': value }),
+      );
       assert.equal(decision.allowed, false, value);
     }
   });
 
   test('sandbox-admission.io/mode=warn turns rejections into warnings', () => {
-    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' }));
+    const decision = decideCreate(
+      policy,
+      untrustedPod({ runtimeClassName: 'runc' }, {}),
+      inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'warn' }),
+    );
     assert.equal(decision.allowed, true);
     assert.equal(decision.mode, 'warn');
     assert.equal(decision.warnings.length, 1);
   });
 
   test('an unknown mode value falls back to enforce, never to something weaker', () => {
-    const decision = decideCreate(policy, untrustedPod({ runtimeClassName: 'runc' }, {}), inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'off' }));
+    const decision = decideCreate(
+      policy,
+      untrustedPod({ runtimeClassName: 'runc' }, {}),
+      inNs({ 'sandbox-admission.io/runtime': 'gvisor', 'sandbox-admission.io/mode': 'off' }),
+    );
     assert.equal(decision.allowed, false);
   });
 

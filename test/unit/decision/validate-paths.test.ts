@@ -54,14 +54,47 @@ describe('namespace label guard', () => {
     assert.equal(update({ [RUNTIME]: 'gvisor' }, {}, { username: 'alice', groups: [] }).allowed, true);
   });
   test('a new namespace may not start in a weaker mode, unless an admin creates it', () => {
-    assert.equal(guardNamespaceLabels({ operation: 'CREATE', labels: { [RUNTIME]: 'gvisor', [MODE]: 'audit' }, oldLabels: undefined, requester: dev, policy }).allowed, false);
-    assert.equal(guardNamespaceLabels({ operation: 'CREATE', labels: { [RUNTIME]: 'gvisor' }, oldLabels: undefined, requester: dev, policy }).allowed, true);
-    assert.equal(guardNamespaceLabels({ operation: 'CREATE', labels: { [MODE]: 'warn' }, oldLabels: undefined, requester: { username: 'x', groups: ['platform-admins'] }, policy }).allowed, true);
+    assert.equal(
+      guardNamespaceLabels({
+        operation: 'CREATE',
+        labels: { [RUNTIME]: 'gvisor', [MODE]: 'audit' },
+        oldLabels: undefined,
+        requester: dev,
+        policy,
+      }).allowed,
+      false,
+    );
+    assert.equal(
+      guardNamespaceLabels({ operation: 'CREATE', labels: { [RUNTIME]: 'gvisor' }, oldLabels: undefined, requester: dev, policy }).allowed,
+      true,
+    );
+    assert.equal(
+      guardNamespaceLabels({
+        operation: 'CREATE',
+        labels: { [MODE]: 'warn' },
+        oldLabels: undefined,
+        requester: { username: 'x', groups: ['platform-admins'] },
+        policy,
+      }).allowed,
+      true,
+    );
   });
   test('by default only system:masters may weaken', () => {
     const defaults = policyWithRules('    []');
-    assert.equal(guardNamespaceLabels({ operation: 'UPDATE', labels: {}, oldLabels: { [RUNTIME]: 'kata' }, requester: { username: 'admin', groups: ['system:masters'] }, policy: defaults }).allowed, true);
-    assert.equal(guardNamespaceLabels({ operation: 'UPDATE', labels: {}, oldLabels: { [RUNTIME]: 'kata' }, requester: dev, policy: defaults }).allowed, false);
+    assert.equal(
+      guardNamespaceLabels({
+        operation: 'UPDATE',
+        labels: {},
+        oldLabels: { [RUNTIME]: 'kata' },
+        requester: { username: 'admin', groups: ['system:masters'] },
+        policy: defaults,
+      }).allowed,
+      true,
+    );
+    assert.equal(
+      guardNamespaceLabels({ operation: 'UPDATE', labels: {}, oldLabels: { [RUNTIME]: 'kata' }, requester: dev, policy: defaults }).allowed,
+      false,
+    );
   });
 });
 
@@ -87,7 +120,7 @@ describe('ephemeral containers (kubectl debug)', () => {
     next.spec!.ephemeralContainers!.push({ name: 'second', image: 'busybox' });
     assert.equal(checkEphemeralContainers(next, old, policy).allowed, true);
   });
-  test('a pod outside any sandbox profile is not this check\'s business', () => {
+  test("a pod outside any sandbox profile is not this check's business", () => {
     const runc = untrustedPod({ ephemeralContainers: [{ name: 'd', image: 'x', securityContext: { privileged: true } }] });
     assert.equal(checkEphemeralContainers(runc, undefined, policy).allowed, true);
   });
@@ -98,7 +131,10 @@ describe('pod templates (early feedback)', () => {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'web', namespace: 'team-a' },
-    spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } } },
+    spec: {
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } },
+    },
   });
   const evaluate = (object: Record<string, unknown>, operation = 'CREATE', oldObject?: Record<string, unknown>) =>
     evaluatePodTemplate({ operation, object, oldObject, namespace: 'team-a', namespaceFacts: { name: 'team-a', labels: {} }, policy });
@@ -106,7 +142,10 @@ describe('pod templates (early feedback)', () => {
   test('a template whose pods would be rejected is rejected with the pod message, naming the workload', () => {
     const verdict = evaluate(deployment({ runtimeClassName: 'runc' }));
     assert.equal(verdict.allowed, false);
-    assert.match(verdict.message!, /^sandbox-admission: the pods of Deployment\/web would be rejected: the pod asks for runtimeClassName "runc"/);
+    assert.match(
+      verdict.message!,
+      /^sandbox-admission: the pods of Deployment\/web would be rejected: the pod asks for runtimeClassName "runc"/,
+    );
   });
   test('a template that will be sandboxed is admitted unchanged with a warning saying what its pods get', () => {
     const verdict = evaluate(deployment({}));
@@ -124,7 +163,19 @@ describe('pod templates (early feedback)', () => {
     assert.equal(evaluate(changed, 'UPDATE', old).allowed, false);
   });
   test('CronJob templates are reached through jobTemplate', () => {
-    const cron = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '@daily', jobTemplate: { spec: { template: { metadata: { labels: { app: 'untrusted' } }, spec: { hostPID: true, containers: [{ name: 'c', image: 'x' }] } } } } } };
+    const cron = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'nightly' },
+      spec: {
+        schedule: '@daily',
+        jobTemplate: {
+          spec: {
+            template: { metadata: { labels: { app: 'untrusted' } }, spec: { hostPID: true, containers: [{ name: 'c', image: 'x' }] } },
+          },
+        },
+      },
+    };
     assert.match(evaluate(cron).message!, /CronJob\/nightly would be rejected: .*spec\.hostPID/);
   });
 });

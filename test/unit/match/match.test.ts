@@ -91,7 +91,10 @@ describe('rule criteria', () => {
     assert.equal(decideCreate(policy, pod, ns('team-a')).source, 'not-governed');
   });
   test('one init container from outside is enough', () => {
-    const pod = untrustedPod({ containers: [{ name: 'a', image: 'registry.corp/app' }], initContainers: [{ name: 'i', image: 'busybox' }] }, {});
+    const pod = untrustedPod(
+      { containers: [{ name: 'a', image: 'registry.corp/app' }], initContainers: [{ name: 'i', image: 'busybox' }] },
+      {},
+    );
     assert.equal(decideCreate(policy, pod, ns('team-a')).rule, 'not-from-corp');
   });
   test('namespace glob, exclusion and namespace labels all apply', () => {
@@ -124,24 +127,43 @@ describe('rule criteria', () => {
 describe('compileMatch over buildMatchSubject(namespace, namespaceLabels, pod)', () => {
   const pod: Pod = {
     metadata: { labels: { app: 'web', tier: 1 as unknown as string } },
-    spec: { serviceAccountName: 'runner-7', containers: [{ name: 'a', image: 'registry.corp/team/app:1' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox' }] },
+    spec: {
+      serviceAccountName: 'runner-7',
+      containers: [{ name: 'a', image: 'registry.corp/team/app:1' }],
+      ephemeralContainers: [{ name: 'dbg', image: 'busybox' }],
+    },
   };
   // The namespace is not in the pod's metadata: it comes from the request, as for controller-made pods.
-  const cases: Array<{ name: string; match: MatchSpec; namespace?: string; labels?: Record<string, string>; pod?: Pod; matches: boolean }> = [
-    { name: 'an empty match matches everything', match: {}, matches: true },
-    { name: 'namespace glob', match: { namespaces: ['team-*'] }, matches: true },
-    { name: 'namespace glob, other namespace', match: { namespaces: ['team-*'] }, namespace: 'ci', matches: false },
-    { name: 'excluded namespace', match: { excludeNamespaces: ['team-a'] }, matches: false },
-    { name: 'namespace selector', match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } }, labels: { compliance: 'pci' }, matches: true },
-    { name: 'namespace selector, unlabelled', match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } }, matches: false },
-    { name: 'pod selector on a coerced number label', match: { podSelector: { matchLabels: { tier: '1' } } }, matches: true },
-    { name: 'service account glob', match: { serviceAccounts: ['runner-*'] }, matches: true },
-    { name: 'service account defaults to "default"', match: { serviceAccounts: ['default'] }, pod: { spec: { containers: [] } }, matches: true },
-    { name: 'images.from sees every container', match: { images: { from: ['registry.corp/'] } }, matches: true },
-    { name: 'images.notFrom sees ephemeral containers', match: { images: { notFrom: ['registry.corp/'] } }, matches: true },
-    { name: 'images.notFrom with every image trusted', match: { images: { notFrom: ['registry.corp/', 'docker.io/library'] } }, matches: false },
-    { name: 'criteria are ANDed', match: { namespaces: ['team-*'], serviceAccounts: ['builder'] }, matches: false },
-  ];
+  const cases: Array<{ name: string; match: MatchSpec; namespace?: string; labels?: Record<string, string>; pod?: Pod; matches: boolean }> =
+    [
+      { name: 'an empty match matches everything', match: {}, matches: true },
+      { name: 'namespace glob', match: { namespaces: ['team-*'] }, matches: true },
+      { name: 'namespace glob, other namespace', match: { namespaces: ['team-*'] }, namespace: 'ci', matches: false },
+      { name: 'excluded namespace', match: { excludeNamespaces: ['team-a'] }, matches: false },
+      {
+        name: 'namespace selector',
+        match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } },
+        labels: { compliance: 'pci' },
+        matches: true,
+      },
+      { name: 'namespace selector, unlabelled', match: { namespaceSelector: { matchLabels: { compliance: 'pci' } } }, matches: false },
+      { name: 'pod selector on a coerced number label', match: { podSelector: { matchLabels: { tier: '1' } } }, matches: true },
+      { name: 'service account glob', match: { serviceAccounts: ['runner-*'] }, matches: true },
+      {
+        name: 'service account defaults to "default"',
+        match: { serviceAccounts: ['default'] },
+        pod: { spec: { containers: [] } },
+        matches: true,
+      },
+      { name: 'images.from sees every container', match: { images: { from: ['registry.corp/'] } }, matches: true },
+      { name: 'images.notFrom sees ephemeral containers', match: { images: { notFrom: ['registry.corp/'] } }, matches: true },
+      {
+        name: 'images.notFrom with every image trusted',
+        match: { images: { notFrom: ['registry.corp/', 'docker.io/library'] } },
+        matches: false,
+      },
+      { name: 'criteria are ANDed', match: { namespaces: ['team-*'], serviceAccounts: ['builder'] }, matches: false },
+    ];
   for (const c of cases) {
     test(c.name, () => {
       const subject = buildMatchSubject(c.namespace ?? 'team-a', c.labels ?? {}, c.pod ?? pod);

@@ -26,7 +26,10 @@ describe('createLogger', () => {
     const logger = createLogger({ level: 'warn', destination });
     logger.info({}, 'quiet');
     logger.warn({}, 'loud');
-    assert.deepEqual(lines.map((l) => l['msg']), ['loud']);
+    assert.deepEqual(
+      lines.map((l) => l['msg']),
+      ['loud'],
+    );
   });
 
   it('serializes errors with their stack under err', () => {

@@ -23,9 +23,7 @@ describe('createMetrics', () => {
     ]) {
       assert.ok(text.includes(name), `missing ${name}`);
     }
-    assert.ok(
-      text.includes('sandbox_admission_requests_total{endpoint="mutate",action="sandbox",outcome="patched",mode="enforce"} 1'),
-    );
+    assert.ok(text.includes('sandbox_admission_requests_total{endpoint="mutate",action="sandbox",outcome="patched",mode="enforce"} 1'));
     assert.ok(text.includes('sandbox_admission_request_duration_seconds_bucket{le="0.0005",endpoint="mutate"} 1'));
   });
 

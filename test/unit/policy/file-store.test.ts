@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createFilePolicyStore, type PolicyReloadEvent } from '../../../src/policy/file-store.ts';
 
-const policyText = (rule: string) => `apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec:\n  rules:\n    - {name: ${rule}, action: sandbox, runtime: gvisor}\n`;
+const policyText = (rule: string) =>
+  `apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec:\n  rules:\n    - {name: ${rule}, action: sandbox, runtime: gvisor}\n`;
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'policy-'));
@@ -21,7 +22,10 @@ test('a changed file replaces the policy', () => {
   writeFileSync(path, policyText('second'));
   assert.equal(store.reload().result, 'success');
   assert.equal(store.current().rules[0]!.name, 'second');
-  assert.deepEqual(events.map((e) => e.result), ['success']);
+  assert.deepEqual(
+    events.map((e) => e.result),
+    ['success'],
+  );
   store.close();
 });
 
@@ -60,7 +64,10 @@ test('an invalid policy at start-up throws with the problems attached', () => {
   const dir = mkdtempSync(join(tmpdir(), 'policy-'));
   const path = join(dir, 'policy.yaml');
   writeFileSync(path, 'kind: Nope\n');
-  assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), (e: Error & { problems?: unknown[] }) => (e.problems?.length ?? 0) > 0);
+  assert.throws(
+    () => createFilePolicyStore({ path, webhookNamespace: 'sa' }),
+    (e: Error & { problems?: unknown[] }) => (e.problems?.length ?? 0) > 0,
+  );
   // The message alone must say what to fix: it is what `serve` prints before exiting.
   assert.throws(() => createFilePolicyStore({ path, webhookNamespace: 'sa' }), /is invalid:\n {2}POLICY_SCHEMA at [a-z]/);
 });
@@ -83,7 +90,10 @@ test('unchanged text is no event; a mistake repeated after a fix is reported aga
   assert.equal(store.reload().result, 'unchanged');
   writeFileSync(path, bad);
   assert.equal(store.reload().result, 'failure');
-  assert.deepEqual(events.map((e) => e.result), ['failure', 'failure']);
+  assert.deepEqual(
+    events.map((e) => e.result),
+    ['failure', 'failure'],
+  );
   store.close();
 });
 

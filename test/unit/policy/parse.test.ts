@@ -15,18 +15,26 @@ describe('policy parsing', () => {
   test('the shipped example policy parses', () => {
     const result = parse(readFileSync(new URL('../../../manifests/base/policy.yaml', import.meta.url), 'utf8'));
     assert.ok(result.ok, JSON.stringify(!result.ok && result.error));
-    assert.deepEqual(result.value.rules.map((r) => r.name), ['untrusted-apps']);
+    assert.deepEqual(
+      result.value.rules.map((r) => r.name),
+      ['untrusted-apps'],
+    );
     assert.deepEqual([...result.value.profiles.keys()], ['gvisor', 'kata']);
   });
 
   test('flow-style YAML is the same policy', () => {
-    const result = parse(`${head}spec: {rules: [{name: r, action: sandbox, runtime: gvisor, match: {podSelector: {matchLabels: {app: untrusted}}}}]}`);
+    const result = parse(
+      `${head}spec: {rules: [{name: r, action: sandbox, runtime: gvisor, match: {podSelector: {matchLabels: {app: untrusted}}}}]}`,
+    );
     assert.ok(result.ok);
   });
 
   test('a typo in a field name is refused with the path of that field', () => {
     const errors = errorsOf(`${head}spec:\n  rules:\n    - name: r\n      action: sandbox\n      runtime: gvisor\n      mtach: {}\n`);
-    assert.deepEqual(errors.map((e) => [e.code, e.path]), [['POLICY_SCHEMA', 'spec.rules[0].mtach']]);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.path]),
+      [['POLICY_SCHEMA', 'spec.rules[0].mtach']],
+    );
     assert.match(errors[0]!.message, /unknown field/);
   });
 
@@ -38,12 +46,18 @@ describe('policy parsing', () => {
 
   test('a missing required field is reported at its own path', () => {
     const errors = errorsOf(`${head}spec:\n  rules:\n    - {name: r}\n`);
-    assert.deepEqual(errors.map((e) => e.path), ['spec.rules[0].action']);
+    assert.deepEqual(
+      errors.map((e) => e.path),
+      ['spec.rules[0].action'],
+    );
   });
 
   test('a rule naming an undefined profile is refused', () => {
     const errors = errorsOf(`${head}spec:\n  rules:\n    - {name: r, action: sandbox, runtime: firecracker}\n`);
-    assert.deepEqual(errors.map((e) => [e.code, e.path]), [['POLICY_REFERENCE', 'spec.rules[0].runtime']]);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.path]),
+      [['POLICY_REFERENCE', 'spec.rules[0].runtime']],
+    );
     assert.match(errors[0]!.message, /known: gvisor, kata/);
   });
 
@@ -67,8 +81,13 @@ describe('policy parsing', () => {
   });
 
   test('label keys with a prefix are accepted; invalid ones are refused with their path', () => {
-    assert.ok(parse(`${head}spec:\n  rules:\n    - {name: r, action: exempt, match: {podSelector: {matchLabels: {app.kubernetes.io/name: x}}}}\n`).ok);
-    const errors = errorsOf(`${head}spec:\n  rules:\n    - {name: r, action: exempt, match: {podSelector: {matchLabels: {"bad key!": x}}}}\n`);
+    assert.ok(
+      parse(`${head}spec:\n  rules:\n    - {name: r, action: exempt, match: {podSelector: {matchLabels: {app.kubernetes.io/name: x}}}}\n`)
+        .ok,
+    );
+    const errors = errorsOf(
+      `${head}spec:\n  rules:\n    - {name: r, action: exempt, match: {podSelector: {matchLabels: {"bad key!": x}}}}\n`,
+    );
     assert.equal(errors[0]!.path, 'spec.rules[0].match.podSelector.matchLabels["bad key!"]');
   });
 
@@ -89,7 +108,10 @@ describe('policy parsing', () => {
 
   test('the wrong kind or apiVersion is refused', () => {
     const errors = errorsOf('apiVersion: v1\nkind: ConfigMap\nspec: {}\n');
-    assert.deepEqual(errors.map((e) => e.path), ['apiVersion', 'kind']);
+    assert.deepEqual(
+      errors.map((e) => e.path),
+      ['apiVersion', 'kind'],
+    );
   });
 });
 

@@ -12,7 +12,13 @@ const b = createCertificateAuthority({ commonName: 'ca-b', validityDays: 30, now
 describe('planCaBundlePatch', () => {
   it('sets caBundle on every webhook that lacks the bundle, by index, guarded by name and resourceVersion', () => {
     const operations = planCaBundlePatch(
-      { resourceVersion: '42', webhooks: [{ name: 'mutate.x', caBundle: undefined }, { name: 'other.x', caBundle: encodeCaBundle(a) }] },
+      {
+        resourceVersion: '42',
+        webhooks: [
+          { name: 'mutate.x', caBundle: undefined },
+          { name: 'other.x', caBundle: encodeCaBundle(a) },
+        ],
+      },
       `${a}${b}`,
     );
     assert.deepEqual(operations, [

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeCaBundle, encodeCaBundle, isSameBundle, listBundleFingerprints, mergeCaBundles, splitPemBundle } from '../../../src/tls/ca-bundle.ts';
+import {
+  decodeCaBundle,
+  encodeCaBundle,
+  isSameBundle,
+  listBundleFingerprints,
+  mergeCaBundles,
+  splitPemBundle,
+} from '../../../src/tls/ca-bundle.ts';
 import { createCertificateAuthority } from '../../../src/tls/certificates.ts';
 
 const now = new Date('2026-03-01T12:00:00Z');
@@ -36,7 +43,10 @@ describe('mergeCaBundles', () => {
   });
 
   it('leaves out expired certificates when given a time, and dropped fingerprints', () => {
-    assert.deepEqual(listBundleFingerprints(mergeCaBundles([expired.certPem, a.certPem, b.certPem], { now, drop: [fingerprint(b.certPem)] })), [fingerprint(a.certPem)]);
+    assert.deepEqual(
+      listBundleFingerprints(mergeCaBundles([expired.certPem, a.certPem, b.certPem], { now, drop: [fingerprint(b.certPem)] })),
+      [fingerprint(a.certPem)],
+    );
     assert.equal(splitPemBundle(mergeCaBundles([expired.certPem])).length, 1, 'no time: nothing is too old');
   });
 

@@ -2,11 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import forge from 'node-forge';
-import {
-  createCertificateAuthority,
-  createServingCertificate,
-  describeCertificate,
-} from '../../../src/tls/certificates.ts';
+import { createCertificateAuthority, createServingCertificate, describeCertificate } from '../../../src/tls/certificates.ts';
 
 const now = new Date('2026-03-01T12:00:00.500Z');
 const serverAuthOid = '1.3.6.1.5.5.7.3.1';

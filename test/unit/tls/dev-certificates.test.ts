@@ -53,7 +53,10 @@ describe('ensureDevCertificates', () => {
     }
     assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
     assert.equal(cert.checkIP('::1'), '::1');
-    assert.deepEqual(lines.map((l) => l.message), ['created dev certificates']);
+    assert.deepEqual(
+      lines.map((l) => l.message),
+      ['created dev certificates'],
+    );
   });
 
   it('writes private keys readable by the owner only', async () => {

@@ -9,15 +9,32 @@ const policy: RotationPolicy = { renewAtFraction: 2 / 3, settleMs: 5 * 60 * 1000
 
 /** A CA valid from t0 + startDays for lifeDays. */
 function ca(name: string, startDays: number, lifeDays: number): CaFacts {
-  return { pem: `${name}-pem`, fingerprint: name, notBefore: new Date(t0 + startDays * day), notAfter: new Date(t0 + (startDays + lifeDays) * day) };
+  return {
+    pem: `${name}-pem`,
+    fingerprint: name,
+    notBefore: new Date(t0 + startDays * day),
+    notAfter: new Date(t0 + (startDays + lifeDays) * day),
+  };
 }
 
 function serving(issuer: string, startDays: number, lifeDays: number): ServingFacts {
-  return { kind: 'usable', fingerprint: `leaf-of-${issuer}`, issuerFingerprint: issuer, notBefore: new Date(t0 + startDays * day), notAfter: new Date(t0 + (startDays + lifeDays) * day) };
+  return {
+    kind: 'usable',
+    fingerprint: `leaf-of-${issuer}`,
+    issuerFingerprint: issuer,
+    notBefore: new Date(t0 + startDays * day),
+    notAfter: new Date(t0 + (startDays + lifeDays) * day),
+  };
 }
 
 function present(signer: CaFacts, bundle: CaFacts[], leaf: ServingFacts, changedAtDays?: number): CertificateFacts {
-  return { kind: 'present', signer, bundle, serving: leaf, changedAt: changedAtDays === undefined ? undefined : new Date(t0 + changedAtDays * day) };
+  return {
+    kind: 'present',
+    signer,
+    bundle,
+    serving: leaf,
+    changedAt: changedAtDays === undefined ? undefined : new Date(t0 + changedAtDays * day),
+  };
 }
 
 function at(days: number, bundlePublished = true) {
@@ -33,7 +50,10 @@ describe('planRotation: start-up and broken Secrets', () => {
   });
 
   it('creates everything when no CA in the Secret matches its key', () => {
-    assert.deepEqual(planRotation({ kind: 'unusable', problem: 'key-matches-no-ca' }, at(0)), { kind: 'create', reason: 'key-matches-no-ca' });
+    assert.deepEqual(planRotation({ kind: 'unusable', problem: 'key-matches-no-ca' }, at(0)), {
+      kind: 'create',
+      reason: 'key-matches-no-ca',
+    });
   });
 
   it('creates everything once the signing CA has expired', () => {

@@ -3,7 +3,12 @@ import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { listBundleFingerprints } from '../../../src/tls/ca-bundle.ts';
 import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
-import { buildServiceDnsNames, inspectCertificates, type CertificateFacts, type CertificateMaterial } from '../../../src/tls/certificate-state.ts';
+import {
+  buildServiceDnsNames,
+  inspectCertificates,
+  type CertificateFacts,
+  type CertificateMaterial,
+} from '../../../src/tls/certificate-state.ts';
 import { planRotation, type RotationPlan } from '../../../src/tls/rotation-plan.ts';
 import { applyRotationStep, buildRecoveryMaterial, type IssuancePolicy, type RotationStep } from '../../../src/tls/rotation-steps.ts';
 
@@ -44,22 +49,38 @@ describe('inspectCertificates', () => {
   it('says absent, missing or unreadable for what is not there', () => {
     assert.deepEqual(inspectCertificates(undefined, issuance, undefined), { kind: 'absent' });
     assert.deepEqual(inspectCertificates({ certPem: created.certPem }, issuance, undefined), { kind: 'unusable', problem: 'missing' });
-    assert.deepEqual(inspectCertificates({ ...created, caBundlePem: 'junk' }, issuance, undefined), { kind: 'unusable', problem: 'unreadable' });
+    assert.deepEqual(inspectCertificates({ ...created, caBundlePem: 'junk' }, issuance, undefined), {
+      kind: 'unusable',
+      problem: 'unreadable',
+    });
   });
 
   it('refuses a CA key that belongs to no CA of the bundle', () => {
     const other = createCertificateAuthority({ commonName: 'other', validityDays: 1, now: t0 });
-    assert.deepEqual(inspectCertificates({ ...created, caKeyPem: other.keyPem }, issuance, undefined), { kind: 'unusable', problem: 'key-matches-no-ca' });
+    assert.deepEqual(inspectCertificates({ ...created, caKeyPem: other.keyPem }, issuance, undefined), {
+      kind: 'unusable',
+      problem: 'key-matches-no-ca',
+    });
   });
 
   it('finds the serving certificate problems the API server would trip on', () => {
     const foreignCa = createCertificateAuthority({ commonName: 'foreign', validityDays: 1, now: t0 });
-    const foreign = createServingCertificate(foreignCa, { commonName: 'x', dnsNames: issuance.dnsNames, ipAddresses: ['127.0.0.1'], validityDays: 1, now: t0 });
-    const serving = (material: Partial<CertificateMaterial>, sans = issuance) => present(inspectCertificates({ ...created, ...material }, sans, undefined)).serving;
+    const foreign = createServingCertificate(foreignCa, {
+      commonName: 'x',
+      dnsNames: issuance.dnsNames,
+      ipAddresses: ['127.0.0.1'],
+      validityDays: 1,
+      now: t0,
+    });
+    const serving = (material: Partial<CertificateMaterial>, sans = issuance) =>
+      present(inspectCertificates({ ...created, ...material }, sans, undefined)).serving;
     assert.deepEqual(serving({ certPem: foreign.certPem, keyPem: foreign.keyPem }), { kind: 'unusable', problem: 'not-signed-by-bundle' });
     assert.deepEqual(serving({ keyPem: foreign.keyPem }), { kind: 'unusable', problem: 'key-mismatch' });
     assert.deepEqual(serving({ certPem: '' }), { kind: 'unusable', problem: 'missing' });
-    assert.deepEqual(serving({}, { ...issuance, dnsNames: [...issuance.dnsNames, 'elsewhere.example'] }), { kind: 'unusable', problem: 'missing-dns-name' });
+    assert.deepEqual(serving({}, { ...issuance, dnsNames: [...issuance.dnsNames, 'elsewhere.example'] }), {
+      kind: 'unusable',
+      problem: 'missing-dns-name',
+    });
     assert.deepEqual(serving({}, { ...issuance, ipAddresses: ['10.0.0.1'] }), { kind: 'unusable', problem: 'missing-ip-address' });
   });
 });
@@ -74,7 +95,11 @@ describe('applyRotationStep', () => {
     assert.equal(after.bundle[0]?.fingerprint, facts.signer.fingerprint, 'the old CA stays first');
     assert.notEqual(after.signer.fingerprint, facts.signer.fingerprint);
     assert.equal(rotated.certPem, created.certPem);
-    assert.notEqual(new X509Certificate(after.signer.pem).subject, new X509Certificate(facts.signer.pem).subject, 'two CAs never share a subject');
+    assert.notEqual(
+      new X509Certificate(after.signer.pem).subject,
+      new X509Certificate(facts.signer.pem).subject,
+      'two CAs never share a subject',
+    );
   });
 
   it('issue-serving signs with the signer and never outlives it', () => {
@@ -91,12 +116,21 @@ describe('applyRotationStep', () => {
   it('drop-cas removes exactly the given CAs', () => {
     const facts = present(inspectCertificates(created, issuance, t0));
     const rotated = applyRotationStep({ kind: 'rotate-ca', reason: 'ca-renewal' }, facts, created, t0, issuance);
-    const dropped = applyRotationStep({ kind: 'drop-cas', reason: 'ca-rotation-complete', fingerprints: [facts.signer.fingerprint] }, present(inspectCertificates(rotated, issuance, t0)), rotated, t0, issuance);
+    const dropped = applyRotationStep(
+      { kind: 'drop-cas', reason: 'ca-rotation-complete', fingerprints: [facts.signer.fingerprint] },
+      present(inspectCertificates(rotated, issuance, t0)),
+      rotated,
+      t0,
+      issuance,
+    );
     assert.deepEqual(listBundleFingerprints(dropped.caBundlePem), [present(inspectCertificates(rotated, issuance, t0)).signer.fingerprint]);
   });
 
   it('refuses a step that needs a CA when there is none', () => {
-    assert.throws(() => applyRotationStep({ kind: 'issue-serving', reason: 'renewal' }, { kind: 'absent' }, undefined, t0, issuance), /without a usable CA/);
+    assert.throws(
+      () => applyRotationStep({ kind: 'issue-serving', reason: 'renewal' }, { kind: 'absent' }, undefined, t0, issuance),
+      /without a usable CA/,
+    );
   });
 });
 
@@ -120,7 +154,8 @@ describe('a CA rotation walked with an injected clock', () => {
       const before = listBundleFingerprints(material.caBundlePem);
       const after = present(inspectCertificates(next, issuance, now));
       // The invariant of the whole design: the certificate served after a write was trusted before it.
-      if (after.serving.kind === 'usable' && next.certPem !== material.certPem) assert.ok(before.includes(after.serving.issuerFingerprint), `${plan.kind} served an untrusted certificate`);
+      if (after.serving.kind === 'usable' && next.certPem !== material.certPem)
+        assert.ok(before.includes(after.serving.issuerFingerprint), `${plan.kind} served an untrusted certificate`);
       steps.push(plan.kind === 'issue-serving' ? `${plan.kind}:${plan.reason}` : plan.kind);
       material = next;
       changedAt = now;
@@ -142,6 +177,10 @@ describe('buildRecoveryMaterial', () => {
     assert.equal(facts.bundle.length, 2);
     assert.equal(facts.serving.kind === 'usable' && facts.serving.issuerFingerprint, facts.bundle[0]?.fingerprint);
     assert.notEqual(facts.signer.fingerprint, facts.bundle[0]?.fingerprint);
-    assert.deepEqual(planRotation(facts, { now, bundlePublished: true, policy: { renewAtFraction: 2 / 3, settleMs } }), { kind: 'wait', reason: 'settling', until: new Date(now.getTime() + settleMs) });
+    assert.deepEqual(planRotation(facts, { now, bundlePublished: true, policy: { renewAtFraction: 2 / 3, settleMs } }), {
+      kind: 'wait',
+      reason: 'settling',
+      until: new Date(now.getTime() + settleMs),
+    });
   });
 });
