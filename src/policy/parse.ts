@@ -101,12 +101,13 @@ function describeSchemaError(e: ErrorObject): CodedError {
         path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.additionalProperty))}`),
         message: 'unknown field (check the spelling; see the README for the policy format)',
       };
-    case 'required':
-      return {
-        code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`),
-        message: 'required field is missing',
-      };
+    case 'required': {
+      const path = toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`);
+      const message = path === 'spec.rules'
+        ? 'required field is missing (the file may be cut short; a policy that governs nothing says so with `rules: []`)'
+        : 'required field is missing';
+      return { code: 'POLICY_SCHEMA', path, message };
+    }
     case 'enum':
       return {
         code: 'POLICY_SCHEMA',

@@ -200,12 +200,8 @@ describe('render vap: shape', () => {
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
-    const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n`, 'platform-admission');
-    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, [
-      'ops',
-      'kube-system',
-      'platform-admission',
-    ]);
+    const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n  rules: []\n`, 'platform-admission');
+    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, ['ops', 'kube-system', 'platform-admission']);
   });
 });
 
@@ -274,11 +270,8 @@ describe('render vap: first match, modes and allowed runtimes', () => {
   });
 
   test('the namespace label default mode is the policy default', () => {
-    const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n`);
-    assert.match(
-      variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'),
-      /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/,
-    );
+    const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n  rules: []\n`);
+    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
   });
 });
 
@@ -385,7 +378,7 @@ describe('render vap: label selectors and images', () => {
 
 describe('render vap: unsupported features', () => {
   test('profiles with the same list share one check; a profile without one has none', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n`), 'sandbox-admission-enforce');
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n  rules: []\n`), 'sandbox-admission-enforce');
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /^variables\.runtimeClassName in \["gvisor", "kata"\] \? \(/);
     assert.equal(unsupported.includes('"plain"'), false);
@@ -394,10 +387,7 @@ describe('render vap: unsupported features', () => {
   });
 
   test('hostPort and user namespaces when a profile lists them', () => {
-    const spec = specOf(
-      render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n`),
-      'sandbox-admission-enforce',
-    );
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n  rules: []\n`), 'sandbox-admission-enforce');
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /variables\.runtimeClassName == "kata" \? \(/);
     assert.match(unsupported, /has\(object\.spec\.hostUsers\) && !object\.spec\.hostUsers \? \["spec\.hostUsers"\]/);
@@ -408,14 +398,8 @@ describe('render vap: unsupported features', () => {
   });
 
   test('no profile with a list: no feature variable and no feature message', () => {
-    const spec = specOf(
-      render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`),
-      'sandbox-admission-enforce',
-    );
-    assert.equal(
-      spec.variables.some((v) => v.name === 'unsupported'),
-      false,
-    );
+    const spec = specOf(render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n  rules: []\n`), 'sandbox-admission-enforce');
+    assert.equal(spec.variables.some((v) => v.name === 'unsupported'), false);
     assert.equal(variable(spec, 'violations').includes('cannot host'), false);
   });
 });
