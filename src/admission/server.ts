@@ -6,6 +6,7 @@ import { fastify } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Metrics } from '../observe/metrics.ts';
 import { bindTlsSource } from '../tls/tls-source.ts';
+import { serverTlsSettings } from '../tls/tls-settings.ts';
 import type { TlsSource } from '../tls/tls-source.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
 import { createLogController } from './log-controller.ts';
@@ -54,7 +55,7 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const initial = options.tls.current();
   const app = fastify({
-    https: { key: initial.key, cert: initial.cert, headersTimeout: timeouts.headersMs },
+    https: { ...serverTlsSettings, key: initial.key, cert: initial.cert, headersTimeout: timeouts.headersMs },
     loggerInstance: options.logger,
     logController: createLogController(),
     bodyLimit: bodyLimitBytes,
@@ -66,7 +67,7 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   });
   // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
   app.removeContentTypeParser('text/plain');
-  bindTlsSource(app.server, options.tls, options.logger);
+  bindTlsSource(app.server, options.tls, options.logger, serverTlsSettings);
 
   registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
