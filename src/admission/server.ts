@@ -9,6 +9,7 @@ import { bindTlsSource } from '../tls/tls-source.ts';
 import { serverTlsSettings } from '../tls/tls-settings.ts';
 import type { TlsSource } from '../tls/tls-source.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
+import { defaultLoadLimits, type LoadLimits } from './load-shedding.ts';
 import { createLogController } from './log-controller.ts';
 import type { ReviewHandler } from './review-outcome.ts';
 import { registerAdmissionRoutes, registerHealthRoutes, sendError } from './routes.ts';
@@ -33,12 +34,20 @@ export type ServerOptions = {
   /** Read once at start and again on each new connection, so rotated certificates need no restart. */
   tls: TlsSource;
   bodyLimitBytes?: number;
+  /** What the admission routes take on at once; past it they shed (load-shedding.ts). */
+  loadLimits?: Partial<LoadLimits>;
   timeouts?: Partial<ServerTimeouts>;
 };
 
-// The API server sends objects up to ~3 MiB, and an UPDATE review carries object and oldObject
-// (plus JSON overhead); 10 MiB leaves room without letting one request take the heap.
-export const defaultBodyLimitBytes = 10 * 1024 * 1024;
+/**
+ * The largest AdmissionReview the API server can send. It refuses request bodies over 3 MiB
+ * (MaxRequestBodyBytes, fixed in k8s.io/apiserver), so `object` is at most 3 MiB of JSON; `oldObject` was
+ * stored, and etcd stores at most 1.5 MiB (--max-request-bytes) in the storage encoding, which the API server
+ * accepts as up to 3 MiB of JSON (its own "2x" reasoning for the 3 MiB limit). Both plus the envelope (uid,
+ * kind, resource, userInfo with groups and extra, options: a few KiB) and JSON escaping slack:
+ * 3 MiB + 3 MiB + 512 KiB = 6.5 MiB. A larger body cannot come from the API server (413, unread).
+ */
+export const defaultBodyLimitBytes = 6.5 * 1024 * 1024;
 
 export const defaultTimeouts: ServerTimeouts = {
   // Longer than the API server's idle-connection timeout (Go's 90s): the client must be the one to
@@ -69,7 +78,8 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   app.removeContentTypeParser('text/plain');
   bindTlsSource(app.server, options.tls, options.logger, serverTlsSettings);
 
-  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes });
+  const loadLimits = { ...defaultLoadLimits(), ...options.loadLimits };
+  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes, loadLimits });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
 
   app.setNotFoundHandler((request, reply) => {

@@ -112,11 +112,9 @@ export function buildProgram(): Command {
       'sandbox-admission-policy',
     )
     .option('--audit-interval <duration>', 'with --cluster: how often to audit running pods in the background (0 = off)', '5m')
-    .option(
-      '--admission-policy-check-interval <duration>',
-      'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force',
-      '60s',
-    )
+    .option('--max-in-flight <n>', 'admission requests read or answered at once; more are refused at once with 429 and Retry-After', '128')
+    .option('--max-in-flight-large-mib <n>', 'MiB of large review bodies (over 128 KiB) read or answered at once; more are refused at once with 429', '8')
+    .option('--admission-policy-check-interval <duration>', 'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force', '60s')
     .action(async (opts: ServeOptions) => {
       await runServe(opts);
     });

@@ -38,6 +38,10 @@ export interface ServeOptions {
   auditInterval: string;
   /** How often to compare the generated ValidatingAdmissionPolicies with the policy in force (cluster mode). */
   admissionPolicyCheckInterval: string;
+  /** Admission requests read or answered at once; more are refused with 429. */
+  maxInFlight: string;
+  /** MiB of large review bodies (over 128 KiB) read or answered at once; more are refused with 429. */
+  maxInFlightLargeMib: string;
 }
 
 /**
@@ -59,13 +63,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
-    {
-      host,
-      port: parsePort(options.port),
-      policyPath: options.policy,
-      webhookNamespace: options.webhookNamespace,
-      drainDelayMs: parseDuration(options.drainDelay),
-    },
+    { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay), loadLimits: parseLoadLimits(options) },
     {
       logger,
       metrics,
@@ -139,6 +137,15 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
+}
+
+function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFlightLargeMib'>): { maxRequests: number; maxLargeBodyBytes: number } {
+  const positive = (flag: string, value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+    return n;
+  };
+  return { maxRequests: positive('--max-in-flight', options.maxInFlight), maxLargeBodyBytes: positive('--max-in-flight-large-mib', options.maxInFlightLargeMib) * 1024 * 1024 };
 }
 
 function parsePort(value: string): number {

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
+import type { LoadLimits } from '../admission/load-shedding.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
@@ -19,6 +20,8 @@ export interface WebhookConfig {
   /** How long to keep serving after SIGTERM so the API server stops sending before we close. */
   drainDelayMs: number;
   bodyLimitBytes?: number;
+  /** Admission work taken on at once (admission/load-shedding.ts); the rest is shed with 429/503. */
+  loadLimits?: Partial<LoadLimits>;
 }
 
 /** A background loop that reads the policy in force (the audit of running pods). */
@@ -98,6 +101,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     handleReview: buildReviewHandler({ policy: policy.current, ...deps.cluster }),
     tls: deps.tls,
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
+    ...(config.loadLimits ? { loadLimits: config.loadLimits } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
       const certificateHealthy = deps.tls.healthy();

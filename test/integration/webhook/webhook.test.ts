@@ -105,9 +105,9 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     assert.equal((await post(EXAMPLE_REVIEW)).status, 200);
   });
 
-  it('an UPDATE review of 8 MiB (object and oldObject) is accepted', async () => {
+  it('an UPDATE review of 6 MiB (object and oldObject of 3 MiB each, the most the API server sends) is accepted', async () => {
     const big = untrustedPod();
-    big.metadata!.annotations = { blob: 'x'.repeat(4 * 1024 * 1024) };
+    big.metadata!.annotations = { blob: 'x'.repeat(3 * 1024 * 1024 - 4096) };
     const review = podReview(big, { operation: 'UPDATE', uid: 'big' });
     (review.request as Record<string, unknown>).oldObject = big;
     const reply = await post(review);
