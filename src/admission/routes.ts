@@ -1,8 +1,10 @@
+import type { TLSSocket } from 'node:tls';
 import { fastifyUnderPressure } from '@fastify/under-pressure';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ReviewEndpoint, ReviewHandler, ReviewOutcome } from './review-outcome.ts';
 import type { AdmissionServer } from './server.ts';
+import { checkClientCertificate, type ClientAuth } from './client-auth.ts';
 import { buildHttpError, buildInternalError, buildOverloadedError, buildUnsupportedMediaTypeError } from './http-errors.ts';
 import type { HttpError } from './http-errors.ts';
 import { createInFlightGate, parseContentLength, type InFlightGate, type LoadLimits, type ShedReason } from './load-shedding.ts';
@@ -11,7 +13,7 @@ import { createInFlightGate, parseContentLength, type InFlightGate, type LoadLim
 export type ReadinessReport = { ready: boolean; detail?: Record<string, unknown> };
 export type ReadinessCheck = () => ReadinessReport;
 
-export type AdmissionRouteOptions = { handleReview: ReviewHandler; metrics: Metrics; bodyLimitBytes: number; loadLimits: LoadLimits };
+export type AdmissionRouteOptions = { handleReview: ReviewHandler; metrics: Metrics; bodyLimitBytes: number; loadLimits: LoadLimits; clientAuth?: ClientAuth };
 export type HealthRouteOptions = { readiness: ReadinessCheck; metrics: Metrics };
 
 const endpoints: readonly ReviewEndpoint[] = ['mutate', 'validate'];
@@ -79,6 +81,12 @@ function registerReviewRoutes(app: AdmissionServer, options: AdmissionRouteOptio
       url: `/${endpoint}`,
       // Runs once the headers are in, before the body is read: past the limits the request is refused unread.
       onRequest: (request, reply, done) => {
+        // An unauthenticated caller takes no slot and gets no look at the body.
+        const refusal = options.clientAuth ? checkClientCertificate(request.raw.socket as TLSSocket, options.clientAuth) : undefined;
+        if (refusal) {
+          reject(request, reply, refusal);
+          return;
+        }
         const admission = gate.admit(parseContentLength(request.headers['content-length']));
         if (!admission.ok) {
           reply.send(shed(request, reply, admission.reason, metrics, options.loadLimits.largeBodyThresholdBytes));

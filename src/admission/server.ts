@@ -8,6 +8,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import { bindTlsSource } from '../tls/tls-source.ts';
 import { serverTlsSettings } from '../tls/tls-settings.ts';
 import type { TlsSource } from '../tls/tls-source.ts';
+import type { ClientAuth } from './client-auth.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
 import { defaultLoadLimits, type LoadLimits } from './load-shedding.ts';
 import { createLogController } from './log-controller.ts';
@@ -37,6 +38,8 @@ export type ServerOptions = {
   /** What the admission routes take on at once; past it they shed (load-shedding.ts). */
   loadLimits?: Partial<LoadLimits>;
   timeouts?: Partial<ServerTimeouts>;
+  /** Admission routes only answer callers with a client certificate from this CA (the API server). */
+  clientAuth?: ClientAuth;
 };
 
 /**
@@ -63,8 +66,17 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   const bodyLimitBytes = options.bodyLimitBytes ?? defaultBodyLimitBytes;
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const initial = options.tls.current();
+  // Ask for a client certificate and verify it, without failing the handshake: probes present none (client-auth.ts).
+  const clientTls = options.clientAuth ? { ca: options.clientAuth.caPem } : {};
   const app = fastify({
-    https: { ...serverTlsSettings, key: initial.key, cert: initial.cert, headersTimeout: timeouts.headersMs },
+    https: {
+      ...serverTlsSettings,
+      ...clientTls,
+      ...(options.clientAuth ? { requestCert: true, rejectUnauthorized: false } : {}),
+      key: initial.key,
+      cert: initial.cert,
+      headersTimeout: timeouts.headersMs,
+    },
     loggerInstance: options.logger,
     logController: createLogController(),
     bodyLimit: bodyLimitBytes,
@@ -76,10 +88,10 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   });
   // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
   app.removeContentTypeParser('text/plain');
-  bindTlsSource(app.server, options.tls, options.logger, serverTlsSettings);
+  bindTlsSource(app.server, options.tls, options.logger, { ...serverTlsSettings, ...clientTls });
 
   const loadLimits = { ...defaultLoadLimits(), ...options.loadLimits };
-  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes, loadLimits });
+  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes, loadLimits, ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}) });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
 
   app.setNotFoundHandler((request, reply) => {

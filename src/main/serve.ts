@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ClientAuth } from '../admission/client-auth.ts';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
@@ -42,6 +44,9 @@ export interface ServeOptions {
   maxInFlight: string;
   /** MiB of large review bodies (over 128 KiB) read or answered at once; more are refused with 429. */
   maxInFlightLargeMib: string;
+  /** Client certificate authentication of the API server: CA bundle file, and the names allowed (comma-separated). */
+  clientCaFile?: string;
+  clientAllowedNames: string;
 }
 
 /**
@@ -63,7 +68,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
-    { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay), loadLimits: parseLoadLimits(options) },
+    { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay), loadLimits: parseLoadLimits(options), ...readClientAuth(options) },
     {
       logger,
       metrics,
@@ -137,6 +142,12 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
+}
+
+function readClientAuth(options: Pick<ServeOptions, 'clientCaFile' | 'clientAllowedNames'>): { clientAuth?: ClientAuth } {
+  if (options.clientCaFile === undefined) return {};
+  const allowedNames = options.clientAllowedNames.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  return { clientAuth: { caPem: readFileSync(options.clientCaFile, 'utf8'), allowedNames } };
 }
 
 function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFlightLargeMib'>): { maxRequests: number; maxLargeBodyBytes: number } {

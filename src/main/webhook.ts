@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
+import type { ClientAuth } from '../admission/client-auth.ts';
 import type { LoadLimits } from '../admission/load-shedding.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
@@ -22,6 +23,8 @@ export interface WebhookConfig {
   bodyLimitBytes?: number;
   /** Admission work taken on at once (admission/load-shedding.ts); the rest is shed with 429/503. */
   loadLimits?: Partial<LoadLimits>;
+  /** Admission routes answer only callers with a client certificate from this CA. */
+  clientAuth?: ClientAuth;
 }
 
 /** A background loop that reads the policy in force (the audit of running pods). */
@@ -102,6 +105,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     tls: deps.tls,
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
     ...(config.loadLimits ? { loadLimits: config.loadLimits } : {}),
+    ...(config.clientAuth ? { clientAuth: config.clientAuth } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
       const certificateHealthy = deps.tls.healthy();
