@@ -1,9 +1,9 @@
 import { decide } from '../decision/decide.ts';
 import { judgeEphemeralContainers } from '../decision/ephemeral-containers.ts';
-import { guardNamespaceLabels } from '../decision/namespace-guard.ts';
+import { guardNamespaceLabels, needsWeakeningAuthorization, type NamespaceChange } from '../decision/namespace-guard.ts';
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
-import type { Decision, NamespaceFacts, Verdict } from '../decision/types.ts';
+import type { Decision, NamespaceFacts, Requester, Verdict } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Policy } from '../policy/types.ts';
@@ -17,6 +17,11 @@ export interface ReviewFacts {
   namespaceLabels(name: string): Readonly<Record<string, string>> | undefined | Promise<Readonly<Record<string, string>> | undefined>;
   /** Cluster RuntimeClasses, or undefined when the webhook runs without a cluster (local runs). */
   runtimeClasses(): ReadonlyMap<string, RuntimeClassFacts> | undefined;
+  /**
+   * Whether RBAC lets `requester` weaken the sandbox-admission.io labels of `namespace` (a SubjectAccessReview);
+   * absent without a cluster. Asked only for a weakening change by someone the policy does not list.
+   */
+  mayWeakenNamespace?(requester: Requester, namespace: string): Promise<boolean>;
 }
 
 /** What a review is about, by resource: each kind has its own check, all of them pure. */
@@ -25,6 +30,8 @@ type Subject = 'pod' | 'pod-ephemeral-containers' | 'namespace' | 'workload' | '
 /** The facts of one request, read once before the check. */
 interface RequestFacts {
   policy: Policy;
+  /** The SubjectAccessReview's answer for a weakening namespace change, when one was asked. */
+  namespaceRbac?: NamespaceChange['rbac'];
   namespaceFacts: NamespaceFacts | undefined;
   runtimeClasses: ReadonlyMap<string, RuntimeClassFacts> | undefined;
 }
@@ -62,11 +69,8 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
         message: 'request.object: a CREATE review must carry the object',
       };
     }
-    const requestFacts: RequestFacts = {
-      policy: facts.policy(),
-      namespaceFacts: await readNamespaceFacts(request, facts),
-      runtimeClasses: facts.runtimeClasses(),
-    };
+    const requestFacts: RequestFacts = { policy: facts.policy(), namespaceFacts: await readNamespaceFacts(request, facts), runtimeClasses: facts.runtimeClasses() };
+    if (subject === 'namespace') requestFacts.namespaceRbac = await askNamespaceRbac(request, namespaceChangeOf(request, requestFacts.policy), facts);
     const result = check(subject, endpoint, request, requestFacts);
     const verdict = result.kind === 'decision' ? result.decision : result.verdict;
     if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
@@ -91,15 +95,7 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
   const shared = { namespace: request.namespace, requester: request.userInfo, namespaceFacts, policy, runtimeClasses };
   switch (subject) {
     case 'namespace':
-      return verdictOf(
-        guardNamespaceLabels({
-          operation: request.operation,
-          labels: labelsOf(object),
-          oldLabels: oldObject ? labelsOf(oldObject) : undefined,
-          requester: request.userInfo,
-          policy,
-        }),
-      );
+      return verdictOf(guardNamespaceLabels({ ...namespaceChangeOf(request, policy), ...(facts.namespaceRbac ? { rbac: facts.namespaceRbac } : {}) }));
     case 'runtime-class':
       return verdictOf(flagRuntimeClass(object, policy));
     case 'pod-ephemeral-containers':
@@ -120,6 +116,24 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
 }
 
 const verdictOf = (verdict: Verdict): CheckResult => ({ kind: 'verdict', verdict });
+
+function namespaceChangeOf(request: AdmissionRequest, policy: Policy): NamespaceChange {
+  const oldObject = request.oldObject as Record<string, unknown> | undefined;
+  return { operation: request.operation, labels: labelsOf(request.object as Record<string, unknown>), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy };
+}
+
+/** One SubjectAccessReview, only for a weakening the policy's lists do not allow; a failed one refuses (fail closed). */
+async function askNamespaceRbac(request: AdmissionRequest, change: NamespaceChange, facts: ReviewFacts): Promise<NamespaceChange['rbac']> {
+  if (!facts.mayWeakenNamespace || !needsWeakeningAuthorization(change)) return undefined;
+  // The namespace's own name (request.name; the object's metadata.name when a CREATE generates it).
+  const metadata = (request.object as { metadata?: { name?: unknown } }).metadata;
+  const name = request.name ?? (typeof metadata?.name === 'string' ? metadata.name : '');
+  try {
+    return (await facts.mayWeakenNamespace(change.requester ?? {}, name)) ? 'allowed' : 'denied';
+  } catch {
+    return 'error';
+  }
+}
 
 function classify(request: AdmissionRequest): Subject {
   const { group, resource } = request.resource;

@@ -7,6 +7,7 @@ import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
 import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
+import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakening-authorizer.ts';
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
@@ -73,7 +74,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
       logger,
       metrics,
       tls: certificates,
-      cluster: cluster ?? staticFacts(options.namespaceLabels),
+      cluster: cluster && clusterConfig
+        ? { ...cluster, mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })) }
+        : staticFacts(options.namespaceLabels),
       ...(cluster && clusterConfig
         ? {
             readiness: cluster.readiness,

@@ -39,7 +39,7 @@ export interface WebhookDeps {
   /** The serving certificate; its healthy() is part of readiness. */
   tls: Pick<CertificateSource, 'current' | 'healthy'>;
   /** Namespace labels and runtime classes: a static map locally, informer caches in a cluster. */
-  cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses'>;
+  cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses' | 'mayWeakenNamespace'>;
   /** Extra readiness conditions (cache sync); the webhook adds its own. */
   readiness?: () => { ready: boolean; detail?: Record<string, unknown> };
   /** Tell the cluster a policy was refused (a Kubernetes Event); failures are logged, never fatal. */

@@ -244,6 +244,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.deepEqual(ids.sort(), [
       'ClusterRole/sandbox-admission',
       'ClusterRole/sandbox-admission-ca-bundle',
+      'ClusterRole/sandbox-admission-namespace-label-admin',
       'ClusterRoleBinding/sandbox-admission',
       'ClusterRoleBinding/sandbox-admission-ca-bundle',
       `ConfigMap/${NS}/sandbox-admission-policy`,
@@ -338,12 +339,14 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
   it('base RBAC: read-only cluster facts; its own webhook configurations and Secret by name; create explained', () => {
     const facts = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission');
     for (const rule of facts.rules ?? []) {
-      const isEvents = rule.resources?.length === 1 && rule.resources[0] === 'events';
-      assert.ok(
-        rule.verbs.every((v) => (isEvents ? ['create'] : ['get', 'list', 'watch']).includes(v)),
-        `${rule.resources}: ${rule.verbs}`,
-      );
+      // Creating Events and SubjectAccessReviews (the namespace label guard's RBAC question) writes nothing else.
+      const createOnly = rule.resources?.length === 1 && ['events', 'subjectaccessreviews'].includes(rule.resources[0]!);
+      assert.ok(rule.verbs.every((v) => (createOnly ? ['create'] : ['get', 'list', 'watch']).includes(v)), `${rule.resources}: ${rule.verbs}`);
     }
+    // For people, bound by the cluster's admins: exactly the guard's custom verb on its virtual resource.
+    assert.deepEqual(plain(find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-namespace-label-admin').rules), [
+      { apiGroups: ['sandbox-admission.io'], resources: ['namespacelabels'], verbs: ['weaken'] },
+    ]);
     const caBundle = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-ca-bundle');
     assert.deepEqual(plain(caBundle.rules), [
       {
