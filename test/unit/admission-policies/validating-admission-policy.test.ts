@@ -98,21 +98,47 @@ describe('render vap: the checked-in manifests', () => {
   });
 });
 
+const RUNTIME_CLASS_OBJECTS = [
+  'ValidatingAdmissionPolicy/sandbox-admission-runtime-classes',
+  'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-classes',
+  'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-handlers',
+  'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-handlers',
+];
+
+describe('render vap: the profiles\' RuntimeClasses stay sandboxes without the webhook (issue 10, item 4)', () => {
+  const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
+  test('RuntimeClass CREATE and UPDATE: a profile\'s class with a host-kernel handler is refused', () => {
+    const spec = specOf(objects, 'sandbox-admission-runtime-classes');
+    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: ['node.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['runtimeclasses'], scope: 'Cluster' }]);
+    assert.equal(spec.validations[0]!.expression, '!(object.metadata.name in ["gvisor", "kata"]) || !((has(object.handler) ? object.handler : "") in ["runc", "crun", "youki", ""])');
+    const binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-classes');
+    assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-classes', validationActions: ['Deny'] });
+  });
+  test('pods: evaluated once per RuntimeClass as params; a governed pod on a host-kernel class is refused', () => {
+    const handlers = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-handlers')!;
+    assert.deepEqual(handlers.spec['paramKind'], { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
+    const spec = specOf(objects, 'sandbox-admission-runtime-class-handlers');
+    assert.deepEqual(spec.matchConstraints, specOf(objects, 'sandbox-admission-enforce').matchConstraints);
+    assert.match(spec.validations[0]!.expression, /params\.metadata\.name != variables\.runtimeClassName/);
+    assert.match(spec.validations[0]!.messageExpression!, /uses handler/);
+    const binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-handlers');
+    assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-class-handlers', validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } });
+  });
+});
+
 describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
   test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
-    assert.deepEqual(
-      objects.map((o) => `${o.kind}/${o.metadata.name}`),
-      [
-        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
-        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
-        'ValidatingAdmissionPolicy/sandbox-admission-warn',
-        'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
-        'ValidatingAdmissionPolicy/sandbox-admission-audit',
-        'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
-      ],
-    );
+    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
+      'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+      'ValidatingAdmissionPolicy/sandbox-admission-warn',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
+      'ValidatingAdmissionPolicy/sandbox-admission-audit',
+      'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+      ...RUNTIME_CLASS_OBJECTS,
+    ]);
     for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
     const bindings = Object.fromEntries(
       objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata.name, o.spec]),
@@ -175,13 +201,8 @@ describe('render vap: shape', () => {
   });
 
   test('enforce-only rules without namespace labels: exactly a policy and its binding, no label logic', () => {
-    const only = render(
-      `${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`,
-    );
-    assert.deepEqual(
-      only.map((o) => `${o.kind}/${o.metadata.name}`),
-      ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce'],
-    );
+    const only = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`);
+    assert.deepEqual(only.map((o) => `${o.kind}/${o.metadata.name}`), ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce', ...RUNTIME_CLASS_OBJECTS]);
     const spec = specOf(only, 'sandbox-admission-enforce');
     assert.equal(
       spec.variables.some((v) => v.name === 'namespaceLabels'),
@@ -193,10 +214,8 @@ describe('render vap: shape', () => {
 
   test('a rule in warn mode adds the warn pair only', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
-    assert.deepEqual(
-      objects.map((o) => o.metadata.name),
-      ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn'],
-    );
+    assert.deepEqual(objects.map((o) => o.metadata.name).slice(0, 4), ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn']);
+    assert.equal(objects.length, 4 + RUNTIME_CLASS_OBJECTS.length);
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
