@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import type { ClientAuth } from '../admission/client-auth.ts';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
@@ -56,6 +57,19 @@ export interface ServeOptions {
  */
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel });
+  try {
+    await startServing(options, logger);
+  } catch (error) {
+    // Whatever start-up left running (informers, file watchers, the policy poll, certificate loops) would keep the
+    // process alive, listening on nothing: exit so that the kubelet restarts the container, and the reason is the
+    // last line of the previous container's log (kubectl logs --previous; CrashLoopBackOff in kubectl get pods).
+    const code = (error as { code?: unknown }).code;
+    logger.fatal({ err: error, ...(typeof code === 'string' ? { code } : {}) }, 'start-up failed; exiting');
+    process.exit(1);
+  }
+}
+
+async function startServing(options: ServeOptions, logger: Logger): Promise<void> {
   const metrics = createMetrics();
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
