@@ -82,7 +82,10 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
         'sandbox-admission.io/generated-by': 'sandbox-admission render vap',
       },
     };
-    return { binding: { name, ...common }, policy: { name, labels: common.labels, annotations: { ...common.annotations, [POLICY_DIGEST_ANNOTATION]: digest } } };
+    return {
+      binding: { name, ...common },
+      policy: { name, labels: common.labels, annotations: { ...common.annotations, [POLICY_DIGEST_ANNOTATION]: digest } },
+    };
   };
   for (const mode of reachableModes(policy)) {
     const name = `${NAME_PREFIX}-${mode}`;
@@ -122,7 +125,13 @@ function podMatchConstraints(policy: Policy): Record<string, unknown> {
     resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
     matchPolicy: 'Equivalent',
     namespaceSelector: {
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)) }],
+      matchExpressions: [
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)),
+        },
+      ],
     },
   };
 }
@@ -148,12 +157,18 @@ function notAMirrorPodCondition(): { name: string; expression: string } {
  *   (parameterNotFoundAction: Allow; the RuntimeClass admission plugin refuses a pod naming a missing class).
  *   warn and audit mode pods get no VAP notice for it (the webhook gives theirs).
  */
-function runtimeClassPolicies(policy: Policy, variables: readonly Variable[], metadataFor: (name: string, mode: Mode) => { binding: KubernetesObject['metadata']; policy: KubernetesObject['metadata'] }): KubernetesObject[] {
+function runtimeClassPolicies(
+  policy: Policy,
+  variables: readonly Variable[],
+  metadataFor: (name: string, mode: Mode) => { binding: KubernetesObject['metadata']; policy: KubernetesObject['metadata'] },
+): KubernetesObject[] {
   const profileOf: Record<string, string> = {};
   for (const profile of policy.profiles.values()) profileOf[profile.runtimeClassName] ??= profile.name;
   const classes = celList(Object.keys(profileOf));
   const hostKernel = celList([...NON_SANDBOX_HANDLERS]);
-  const profileMap = `{${Object.entries(profileOf).map(([rc, profile]) => `${celString(rc)}: ${celString(profile)}`).join(', ')}}`;
+  const profileMap = `{${Object.entries(profileOf)
+    .map(([rc, profile]) => `${celString(rc)}: ${celString(profile)}`)
+    .join(', ')}}`;
   const classPolicy = `${NAME_PREFIX}-runtime-classes`;
   const handlerPolicy = `${NAME_PREFIX}-runtime-class-handlers`;
   const handlerOf = (object: string) => `(has(${object}.handler) ? ${object}.handler : "")`;
@@ -167,19 +182,36 @@ function runtimeClassPolicies(policy: Policy, variables: readonly Variable[], me
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: {
-          resourceRules: [{ apiGroups: ['node.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['runtimeclasses'], scope: 'Cluster' }],
+          resourceRules: [
+            {
+              apiGroups: ['node.k8s.io'],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['runtimeclasses'],
+              scope: 'Cluster',
+            },
+          ],
           matchPolicy: 'Equivalent',
         },
         validations: [
           {
             expression: `!(object.metadata.name in ${classes}) || !(${handlerOf('object')} in ${hostKernel})`,
-            messageExpression: celMessage(formatRuntimeClassChangeRefused, { runtimeClassName: 'object.metadata.name', profile: `${profileMap}[object.metadata.name]`, handler: handlerOf('object') }),
+            messageExpression: celMessage(formatRuntimeClassChangeRefused, {
+              runtimeClassName: 'object.metadata.name',
+              profile: `${profileMap}[object.metadata.name]`,
+              handler: handlerOf('object'),
+            }),
             reason: 'Forbidden',
           },
         ],
       },
     },
-    { apiVersion: API_VERSION, kind: 'ValidatingAdmissionPolicyBinding', metadata: classMetadata.binding, spec: { policyName: classPolicy, validationActions: ['Deny'] } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: classMetadata.binding,
+      spec: { policyName: classPolicy, validationActions: ['Deny'] },
+    },
     {
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicy',

@@ -69,8 +69,13 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
         message: 'request.object: a CREATE review must carry the object',
       };
     }
-    const requestFacts: RequestFacts = { policy: facts.policy(), namespaceFacts: await readNamespaceFacts(request, facts), runtimeClasses: facts.runtimeClasses() };
-    if (subject === 'namespace') requestFacts.namespaceRbac = await askNamespaceRbac(request, namespaceChangeOf(request, requestFacts.policy), facts);
+    const requestFacts: RequestFacts = {
+      policy: facts.policy(),
+      namespaceFacts: await readNamespaceFacts(request, facts),
+      runtimeClasses: facts.runtimeClasses(),
+    };
+    if (subject === 'namespace')
+      requestFacts.namespaceRbac = await askNamespaceRbac(request, namespaceChangeOf(request, requestFacts.policy), facts);
     const result = check(subject, endpoint, request, requestFacts);
     const verdict = result.kind === 'decision' ? result.decision : result.verdict;
     if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
@@ -95,7 +100,9 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
   const shared = { namespace: request.namespace, requester: request.userInfo, namespaceFacts, policy, runtimeClasses };
   switch (subject) {
     case 'namespace':
-      return verdictOf(guardNamespaceLabels({ ...namespaceChangeOf(request, policy), ...(facts.namespaceRbac ? { rbac: facts.namespaceRbac } : {}) }));
+      return verdictOf(
+        guardNamespaceLabels({ ...namespaceChangeOf(request, policy), ...(facts.namespaceRbac ? { rbac: facts.namespaceRbac } : {}) }),
+      );
     case 'runtime-class':
       return verdictOf(flagRuntimeClass(object, policy));
     case 'pod-ephemeral-containers':
@@ -119,7 +126,13 @@ const verdictOf = (verdict: Verdict): CheckResult => ({ kind: 'verdict', verdict
 
 function namespaceChangeOf(request: AdmissionRequest, policy: Policy): NamespaceChange {
   const oldObject = request.oldObject as Record<string, unknown> | undefined;
-  return { operation: request.operation, labels: labelsOf(request.object as Record<string, unknown>), oldLabels: oldObject ? labelsOf(oldObject) : undefined, requester: request.userInfo, policy };
+  return {
+    operation: request.operation,
+    labels: labelsOf(request.object as Record<string, unknown>),
+    oldLabels: oldObject ? labelsOf(oldObject) : undefined,
+    requester: request.userInfo,
+    policy,
+  };
 }
 
 /** One SubjectAccessReview, only for a weakening the policy's lists do not allow; a failed one refuses (fail closed). */

@@ -13,7 +13,13 @@ import { createInFlightGate, parseContentLength, type InFlightGate, type LoadLim
 export type ReadinessReport = { ready: boolean; detail?: Record<string, unknown> };
 export type ReadinessCheck = () => ReadinessReport;
 
-export type AdmissionRouteOptions = { handleReview: ReviewHandler; metrics: Metrics; bodyLimitBytes: number; loadLimits: LoadLimits; clientAuth?: ClientAuth };
+export type AdmissionRouteOptions = {
+  handleReview: ReviewHandler;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+  loadLimits: LoadLimits;
+  clientAuth?: ClientAuth;
+};
 export type HealthRouteOptions = { readiness: ReadinessCheck; metrics: Metrics };
 
 const endpoints: readonly ReviewEndpoint[] = ['mutate', 'validate'];
@@ -52,7 +58,13 @@ export function registerAdmissionRoutes(app: AdmissionServer, options: Admission
  * busy doing only that): the connection is closed after the answer, and a client still writing may see a
  * reset instead; either way that review is not served now.
  */
-function shed(request: FastifyRequest, reply: FastifyReply, reason: ShedReason, metrics: Metrics, largeBodyThresholdBytes: number): { code: string; message: string } {
+function shed(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  reason: ShedReason,
+  metrics: Metrics,
+  largeBodyThresholdBytes: number,
+): { code: string; message: string } {
   const error = buildOverloadedError(reason);
   metrics.shedRequests.inc({ reason });
   // Debug only: a flood would otherwise write one line per refused request.

@@ -91,7 +91,13 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   bindTlsSource(app.server, options.tls, options.logger, { ...serverTlsSettings, ...clientTls });
 
   const loadLimits = { ...defaultLoadLimits(), ...options.loadLimits };
-  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes, loadLimits, ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}) });
+  registerAdmissionRoutes(app, {
+    handleReview: options.handleReview,
+    metrics: options.metrics,
+    bodyLimitBytes,
+    loadLimits,
+    ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}),
+  });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
 
   app.setNotFoundHandler((request, reply) => {

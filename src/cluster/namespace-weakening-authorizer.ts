@@ -10,7 +10,10 @@ export type AuthorizerLog = { warn(data: object, message: string): void };
  * requester's full identity as the admission request carried it. Throws when the API cannot answer; the
  * caller then refuses the change.
  */
-export function createNamespaceWeakeningAuthorizer(kubeConfig: KubeConfig, log: AuthorizerLog): (requester: Requester, namespace: string) => Promise<boolean> {
+export function createNamespaceWeakeningAuthorizer(
+  kubeConfig: KubeConfig,
+  log: AuthorizerLog,
+): (requester: Requester, namespace: string) => Promise<boolean> {
   const api = kubeConfig.makeApiClient(AuthorizationV1Api);
   return async (requester, namespace) => {
     try {
@@ -29,7 +32,10 @@ export function createNamespaceWeakeningAuthorizer(kubeConfig: KubeConfig, log: 
       });
       return review.status?.allowed === true;
     } catch (error) {
-      log.warn({ err: error, namespace, user: requester.username }, 'SubjectAccessReview for a namespace label change failed; the change is refused');
+      log.warn(
+        { err: error, namespace, user: requester.username },
+        'SubjectAccessReview for a namespace label change failed; the change is refused',
+      );
       throw error;
     }
   };

@@ -31,7 +31,10 @@ export function needsWeakeningAuthorization(change: NamespaceChange): boolean {
 }
 
 function isListedAdmin({ policy, requester }: NamespaceChange): boolean {
-  return (requester?.groups ?? []).some((g) => policy.namespaceLabels.allowedGroups.has(g)) || policy.namespaceLabels.allowedUsers.has(requester?.username ?? '');
+  return (
+    (requester?.groups ?? []).some((g) => policy.namespaceLabels.allowedGroups.has(g)) ||
+    policy.namespaceLabels.allowedUsers.has(requester?.username ?? '')
+  );
 }
 
 /**
@@ -55,9 +58,17 @@ export function guardNamespaceLabels(change: NamespaceChange): Verdict {
   if (problems.length === 0) return base;
   if (isListedAdmin(change) || change.rbac === 'allowed') {
     const by = change.rbac === 'allowed' && !isListedAdmin(change) ? 'an admin granted it by RBAC' : 'an allowed admin';
-    return { ...base, reason: `namespace labels weakened by ${by}: ${problems.join('; ')}`, auditAnnotations: { decision: 'namespace-labels-weakened', by: requester?.username ?? '' } };
+    return {
+      ...base,
+      reason: `namespace labels weakened by ${by}: ${problems.join('; ')}`,
+      auditAnnotations: { decision: 'namespace-labels-weakened', by: requester?.username ?? '' },
+    };
   }
-  const who = [...policy.namespaceLabels.allowedGroups].map((g) => `group ${g}`).concat([...policy.namespaceLabels.allowedUsers].map((u) => `user ${u}`)).join(', ') || 'nobody';
+  const who =
+    [...policy.namespaceLabels.allowedGroups]
+      .map((g) => `group ${g}`)
+      .concat([...policy.namespaceLabels.allowedUsers].map((u) => `user ${u}`))
+      .join(', ') || 'nobody';
   const { verb, resource, group } = WEAKEN_NAMESPACE_PERMISSION;
   const unchecked = change.rbac === 'error' ? ' (the RBAC check could not be made just now; retry)' : '';
   return {

@@ -83,14 +83,26 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
-    { host, port: parsePort(options.port), policyPath: options.policy, webhookNamespace: options.webhookNamespace, drainDelayMs: parseDuration(options.drainDelay), loadLimits: parseLoadLimits(options), ...readClientAuth(options) },
+    {
+      host,
+      port: parsePort(options.port),
+      policyPath: options.policy,
+      webhookNamespace: options.webhookNamespace,
+      drainDelayMs: parseDuration(options.drainDelay),
+      loadLimits: parseLoadLimits(options),
+      ...readClientAuth(options),
+    },
     {
       logger,
       metrics,
       tls: certificates,
-      cluster: cluster && clusterConfig
-        ? { ...cluster, mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })) }
-        : staticFacts(options.namespaceLabels),
+      cluster:
+        cluster && clusterConfig
+          ? {
+              ...cluster,
+              mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })),
+            }
+          : staticFacts(options.namespaceLabels),
       ...(cluster && clusterConfig
         ? {
             readiness: cluster.readiness,
@@ -163,17 +175,26 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
 
 function readClientAuth(options: Pick<ServeOptions, 'clientCaFile' | 'clientAllowedNames'>): { clientAuth?: ClientAuth } {
   if (options.clientCaFile === undefined) return {};
-  const allowedNames = options.clientAllowedNames.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const allowedNames = options.clientAllowedNames
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   return { clientAuth: { caPem: readFileSync(options.clientCaFile, 'utf8'), allowedNames } };
 }
 
-function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFlightLargeMib'>): { maxRequests: number; maxLargeBodyBytes: number } {
+function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFlightLargeMib'>): {
+  maxRequests: number;
+  maxLargeBodyBytes: number;
+} {
   const positive = (flag: string, value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
     return n;
   };
-  return { maxRequests: positive('--max-in-flight', options.maxInFlight), maxLargeBodyBytes: positive('--max-in-flight-large-mib', options.maxInFlightLargeMib) * 1024 * 1024 };
+  return {
+    maxRequests: positive('--max-in-flight', options.maxInFlight),
+    maxLargeBodyBytes: positive('--max-in-flight-large-mib', options.maxInFlightLargeMib) * 1024 * 1024,
+  };
 }
 
 function parsePort(value: string): number {

@@ -103,9 +103,10 @@ function describeSchemaError(e: ErrorObject): CodedError {
       };
     case 'required': {
       const path = toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`);
-      const message = path === 'spec.rules'
-        ? 'required field is missing (the file may be cut short; a policy that governs nothing says so with `rules: []`)'
-        : 'required field is missing';
+      const message =
+        path === 'spec.rules'
+          ? 'required field is missing (the file may be cut short; a policy that governs nothing says so with `rules: []`)'
+          : 'required field is missing';
       return { code: 'POLICY_SCHEMA', path, message };
     }
     case 'enum':

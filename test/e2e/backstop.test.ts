@@ -139,16 +139,33 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     await createNamespace(cluster.kubeConfig, 'managed', { 'sandbox-admission.io/runtime': 'gvisor' });
     const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
     for (const user of ['cloud-admin', 'other-admin']) {
-      await rbac.createClusterRoleBinding({ body: { metadata: { name: `e2e-dev-${user}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-dev' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] } });
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: `e2e-dev-${user}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-dev' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+        },
+      });
     }
-    const shipped = readManifests('manifests/base/rbac.yaml').find((o) => o.kind === 'ClusterRole' && (o.metadata as { name: string }).name === 'sandbox-admission-namespace-label-admin');
+    const shipped = readManifests('manifests/base/rbac.yaml').find(
+      (o) => o.kind === 'ClusterRole' && (o.metadata as { name: string }).name === 'sandbox-admission-namespace-label-admin',
+    );
     await objects.create(shipped as k8s.KubernetesObject);
-    await rbac.createClusterRoleBinding({ body: { metadata: { name: 'cloud-admin-weaken' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sandbox-admission-namespace-label-admin' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'cloud-admin' }] } });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: 'cloud-admin-weaken' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sandbox-admission-namespace-label-admin' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'cloud-admin' }],
+      },
+    });
 
     const other = impersonating(cluster.kubeConfig, 'other-admin').makeApiClient(k8s.CoreV1Api);
     const refused = await other.readNamespace({ name: 'managed' });
     refused.metadata!.labels = { ...refused.metadata!.labels, 'sandbox-admission.io/mode': 'audit' };
-    assert.match(await rejection(other.replaceNamespace({ name: 'managed', body: refused })), /weakening sandbox-admission\.io\/mode from enforce to audit is not allowed.*whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/);
+    assert.match(
+      await rejection(other.replaceNamespace({ name: 'managed', body: refused })),
+      /weakening sandbox-admission\.io\/mode from enforce to audit is not allowed.*whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/,
+    );
 
     const admin = impersonating(cluster.kubeConfig, 'cloud-admin').makeApiClient(k8s.CoreV1Api);
     // RBAC changes reach the authorizer's cache within moments.
@@ -159,8 +176,14 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     });
     const removed = await admin.readNamespace({ name: 'managed' });
     delete removed.metadata!.labels!['sandbox-admission.io/runtime'];
-    assert.equal((await admin.replaceNamespace({ name: 'managed', body: removed })).metadata?.labels?.['sandbox-admission.io/runtime'], undefined);
-    const decisions = await webhook.waitForLogLines((l) => l['msg'] === 'admission decision' && l['name'] === 'managed' && l['user'] === 'cloud-admin' && l['allowed'] === true, 2);
+    assert.equal(
+      (await admin.replaceNamespace({ name: 'managed', body: removed })).metadata?.labels?.['sandbox-admission.io/runtime'],
+      undefined,
+    );
+    const decisions = await webhook.waitForLogLines(
+      (l) => l['msg'] === 'admission decision' && l['name'] === 'managed' && l['user'] === 'cloud-admin' && l['allowed'] === true,
+      2,
+    );
     assert.ok(decisions.length >= 2);
   });
 

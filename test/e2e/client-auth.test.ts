@@ -28,11 +28,23 @@ spec:
 function post(url: string, caPem: string, client?: { certPem: string; keyPem: string }): Promise<{ status: number; code?: string }> {
   const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'direct' } });
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/mutate`, { method: 'POST', ca: caPem, agent: false, ...(client ? { cert: client.certPem, key: client.keyPem } : {}), headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { code?: string }).code }));
-    });
+    const req = request(
+      `${url}/mutate`,
+      {
+        method: 'POST',
+        ca: caPem,
+        agent: false,
+        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as { code?: string }).code }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -45,31 +57,65 @@ describe('the webhook authenticates the API server by client certificate', { ski
   const clientCa = createCA('sandbox-admission-e2e-apiserver-client-ca');
   const apiserverClient = issueCert(clientCa, { commonName: CLIENT_NAME, usage: 'client' });
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-client-auth-'));
-    const port = await freePort();
-    // The API server picks the user whose name is the webhook URL's host:port.
-    const webhookKubeconfig = join(dir, 'webhook-kubeconfig.yaml');
-    writeFileSync(webhookKubeconfig, [
-      'apiVersion: v1', 'kind: Config', 'users:', `- name: '127.0.0.1:${port}'`, '  user:',
-      `    client-certificate-data: ${Buffer.from(apiserverClient.certPem).toString('base64')}`,
-      `    client-key-data: ${Buffer.from(apiserverClient.keyPem).toString('base64')}`, '',
-    ].join('\n'), { mode: 0o600 });
-    const admissionConfig = join(dir, 'admission-configuration.yaml');
-    const plugin = (name: string) => [`- name: ${name}`, '  configuration:', '    apiVersion: apiserver.config.k8s.io/v1', '    kind: WebhookAdmissionConfiguration', `    kubeConfigFile: ${webhookKubeconfig}`];
-    writeFileSync(admissionConfig, ['apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:', ...plugin('ValidatingAdmissionWebhook'), ...plugin('MutatingAdmissionWebhook'), ''].join('\n'));
-    writeFileSync(join(dir, 'client-ca.crt'), clientCa.certPem);
+  before(
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-client-auth-'));
+      const port = await freePort();
+      // The API server picks the user whose name is the webhook URL's host:port.
+      const webhookKubeconfig = join(dir, 'webhook-kubeconfig.yaml');
+      writeFileSync(
+        webhookKubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'users:',
+          `- name: '127.0.0.1:${port}'`,
+          '  user:',
+          `    client-certificate-data: ${Buffer.from(apiserverClient.certPem).toString('base64')}`,
+          `    client-key-data: ${Buffer.from(apiserverClient.keyPem).toString('base64')}`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
+      const admissionConfig = join(dir, 'admission-configuration.yaml');
+      const plugin = (name: string) => [
+        `- name: ${name}`,
+        '  configuration:',
+        '    apiVersion: apiserver.config.k8s.io/v1',
+        '    kind: WebhookAdmissionConfiguration',
+        `    kubeConfigFile: ${webhookKubeconfig}`,
+      ];
+      writeFileSync(
+        admissionConfig,
+        [
+          'apiVersion: apiserver.config.k8s.io/v1',
+          'kind: AdmissionConfiguration',
+          'plugins:',
+          ...plugin('ValidatingAdmissionWebhook'),
+          ...plugin('MutatingAdmissionWebhook'),
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(join(dir, 'client-ca.crt'), clientCa.certPem);
 
-    cluster = await startCluster({ binaries: bins.binaries!, extraApiserverArgs: [`--admission-control-config-file=${admissionConfig}`] });
-    const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
-    for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
-    webhook = await startWebhookProcess({
-      dir: cluster.dir, kubeconfigPath: cluster.kubeconfigPath, policyYaml: POLICY, port,
-      extraArgs: ['--client-ca-file', join(dir, 'client-ca.crt'), '--client-allowed-names', CLIENT_NAME],
-    });
-    await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
-    await createNamespace(cluster.kubeConfig, 'apps', {});
-  }, { timeout: 300_000 });
+      cluster = await startCluster({
+        binaries: bins.binaries!,
+        extraApiserverArgs: [`--admission-control-config-file=${admissionConfig}`],
+      });
+      const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+      for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
+      webhook = await startWebhookProcess({
+        dir: cluster.dir,
+        kubeconfigPath: cluster.kubeconfigPath,
+        policyYaml: POLICY,
+        port,
+        extraArgs: ['--client-ca-file', join(dir, 'client-ca.crt'), '--client-allowed-names', CLIENT_NAME],
+      });
+      await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
+      await createNamespace(cluster.kubeConfig, 'apps', {});
+    },
+    { timeout: 300_000 },
+  );
 
   after(async () => {
     await webhook?.stop();
@@ -79,8 +125,23 @@ describe('the webhook authenticates the API server by client certificate', { ski
 
   it('sandboxes a pod: the API server presented its certificate and was answered', async () => {
     const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-    await waitFor(async () => (await core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: { metadata: { name: `probe-${Date.now()}`, labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } })).spec?.runtimeClassName === 'gvisor');
-    const created = await core.createNamespacedPod({ namespace: 'apps', body: { metadata: { name: 'web', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } });
+    await waitFor(
+      async () =>
+        (
+          await core.createNamespacedPod({
+            namespace: 'apps',
+            dryRun: 'All',
+            body: {
+              metadata: { name: `probe-${Date.now()}`, labels: { app: 'untrusted' } },
+              spec: { containers: [{ name: 'c', image: 'x' }] },
+            },
+          })
+        ).spec?.runtimeClassName === 'gvisor',
+    );
+    const created = await core.createNamespacedPod({
+      namespace: 'apps',
+      body: { metadata: { name: 'web', labels: { app: 'untrusted' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    });
     assert.equal(created.spec?.runtimeClassName, 'gvisor');
     const decisions = await webhook.waitForLogLines((l) => l['msg'] === 'admission decision' && l['pod'] === 'web');
     assert.equal(decisions.length, 1);

@@ -341,7 +341,10 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     for (const rule of facts.rules ?? []) {
       // Creating Events and SubjectAccessReviews (the namespace label guard's RBAC question) writes nothing else.
       const createOnly = rule.resources?.length === 1 && ['events', 'subjectaccessreviews'].includes(rule.resources[0]!);
-      assert.ok(rule.verbs.every((v) => (createOnly ? ['create'] : ['get', 'list', 'watch']).includes(v)), `${rule.resources}: ${rule.verbs}`);
+      assert.ok(
+        rule.verbs.every((v) => (createOnly ? ['create'] : ['get', 'list', 'watch']).includes(v)),
+        `${rule.resources}: ${rule.verbs}`,
+      );
     }
     // For people, bound by the cluster's admins: exactly the guard's custom verb on its virtual resource.
     assert.deepEqual(plain(find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-namespace-label-admin').rules), [

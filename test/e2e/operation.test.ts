@@ -52,12 +52,25 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
   it('in cluster mode, an invalid policy or a busy port exits 1 within seconds with the reason last in the log (issue 10, item 5)', async () => {
     const bad = join(cluster.dir, 'bad-policy.yaml');
     writeFileSync(bad, POLICY.replace('runtime: gvisor', 'runtime: firecracker'));
-    const certArgs = ['--certificates', 'files', '--tls-cert-file', join(cluster.dir, 'webhook.crt'), '--tls-key-file', join(cluster.dir, 'webhook.key')];
+    const certArgs = [
+      '--certificates',
+      'files',
+      '--tls-cert-file',
+      join(cluster.dir, 'webhook.crt'),
+      '--tls-key-file',
+      join(cluster.dir, 'webhook.key'),
+    ];
     const common = [...certArgs, '--kubeconfig', cluster.kubeconfigPath, '--host', '127.0.0.1', '--drain-delay', '0'];
     const badPolicy = startServeProcess(cluster.dir, 'cluster-bad-policy', [...common, '--policy', bad, '--port', '0']);
     assert.equal(await exitWithin(badPolicy, 15_000), 1, 'the informers kept the process alive before');
     assert.match(JSON.stringify(jsonLines(badPolicy).at(-1)), /start-up failed; exiting.*POLICY_REFERENCE at spec\.rules\[0\]\.runtime/);
-    const busy = startServeProcess(cluster.dir, 'cluster-busy-port', [...common, '--policy', join(cluster.dir, 'policy.yaml'), '--port', new URL(webhook.url).port]);
+    const busy = startServeProcess(cluster.dir, 'cluster-busy-port', [
+      ...common,
+      '--policy',
+      join(cluster.dir, 'policy.yaml'),
+      '--port',
+      new URL(webhook.url).port,
+    ]);
     assert.equal(await exitWithin(busy, 15_000), 1);
     assert.equal(jsonLines(busy).at(-1)!['code'], 'EADDRINUSE');
   });

@@ -567,8 +567,15 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
   it('1. the API server accepted one policy and one binding per mode, and the checked-in manifests too', async () => {
     const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
     const policies = await admission.listValidatingAdmissionPolicy();
-    assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), ['sandbox-admission-audit', 'sandbox-admission-enforce', 'sandbox-admission-runtime-class-handlers', 'sandbox-admission-runtime-classes', 'sandbox-admission-warn']);
-    for (const p of policies.items) assert.equal(p.status?.typeChecking?.expressionWarnings?.length ?? 0, 0, `type-check warnings on ${p.metadata?.name}`);
+    assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), [
+      'sandbox-admission-audit',
+      'sandbox-admission-enforce',
+      'sandbox-admission-runtime-class-handlers',
+      'sandbox-admission-runtime-classes',
+      'sandbox-admission-warn',
+    ]);
+    for (const p of policies.items)
+      assert.equal(p.status?.typeChecking?.expressionWarnings?.length ?? 0, 0, `type-check warnings on ${p.metadata?.name}`);
     const bindings = await admission.listValidatingAdmissionPolicyBinding();
     assert.deepEqual(Object.fromEntries(bindings.items.map((b) => [b.metadata?.name, b.spec?.validationActions])), {
       'sandbox-admission-enforce': ['Deny'],
@@ -757,7 +764,10 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       return node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler } });
     };
     // The attack: with the webhook down, an admin re-creates gvisor with handler runc.
-    assert.match(await rejection(recreate('runc')), /sandbox-admission denied this RuntimeClass: "gvisor" is the runtimeClassName of runtime profile "gvisor", and handler "runc" runs containers on the host kernel/);
+    assert.match(
+      await rejection(recreate('runc')),
+      /sandbox-admission denied this RuntimeClass: "gvisor" is the runtimeClassName of runtime profile "gvisor", and handler "runc" runs containers on the host kernel/,
+    );
     // A class that was already so (made before the policies were installed): the pod check refuses governed pods.
     const binding = await admission.readValidatingAdmissionPolicyBinding({ name: 'sandbox-admission-runtime-classes' });
     await admission.deleteValidatingAdmissionPolicyBinding({ name: 'sandbox-admission-runtime-classes' });
@@ -765,11 +775,21 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       await node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runc' } });
       return true;
     });
-    await admission.createValidatingAdmissionPolicyBinding({ body: { metadata: { name: binding.metadata!.name!, labels: binding.metadata!.labels!, annotations: binding.metadata!.annotations! }, spec: binding.spec! } });
-    await waitFor(async () => !(await tryCreate(core, 'apps', podOf(`rc-probe-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed);
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: binding.metadata!.name!, labels: binding.metadata!.labels!, annotations: binding.metadata!.annotations! },
+        spec: binding.spec!,
+      },
+    });
+    await waitFor(
+      async () => !(await tryCreate(core, 'apps', podOf(`rc-probe-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed,
+    );
     const refused = await tryCreate(core, 'apps', podOf('on-runc-gvisor', UNTRUSTED, { runtimeClassName: 'gvisor' }));
     assert.equal(refused.allowed, false);
-    assert.match(refused.message, /sandbox-admission denied this pod: RuntimeClass "gvisor" uses handler "runc", which runs containers on the host kernel and is not a sandbox/);
+    assert.match(
+      refused.message,
+      /sandbox-admission denied this pod: RuntimeClass "gvisor" uses handler "runc", which runs containers on the host kernel and is not a sandbox/,
+    );
     // The same pod on a real sandbox class, and an ungoverned pod on the runc-handled class, are admitted.
     assert.ok((await tryCreate(core, 'apps', podOf('on-kata', UNTRUSTED, { runtimeClassName: 'kata' }))).allowed);
     assert.ok((await tryCreate(core, 'apps', podOf('ungoverned-on-gvisor', {}, { runtimeClassName: 'gvisor' }))).allowed);
@@ -778,6 +798,8 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       await recreate('runsc');
       return true;
     });
-    await waitFor(async () => (await tryCreate(core, 'apps', podOf(`rc-back-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed);
+    await waitFor(
+      async () => (await tryCreate(core, 'apps', podOf(`rc-back-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed,
+    );
   });
 });

@@ -22,5 +22,8 @@ export async function exitWithin(proc: ManagedProcess, timeoutMs: number): Promi
 }
 
 export function jsonLines(proc: ManagedProcess): Array<Record<string, unknown>> {
-  return readFileSync(proc.logPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(proc.logPath, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

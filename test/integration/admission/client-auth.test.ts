@@ -11,7 +11,8 @@ import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { createCA, issueCert } from '../../e2e/harness/pki.ts';
 
 const servingCa = createCA('serving-ca');
-const serving = () => issueCert(servingCa, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+const serving = () =>
+  issueCert(servingCa, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
 const clientCa = createCA('apiserver-client-ca');
 const apiserver = issueCert(clientCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' });
 const otherClient = issueCert(clientCa, { commonName: 'some-pod', usage: 'client' });
@@ -29,15 +30,26 @@ type Reply = { status: number; text: string };
 function call(port: number, path: string, client?: { certPem: string; keyPem: string }): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1' } });
-    const req = request({
-      host: '127.0.0.1', port, path, method: path === '/mutate' ? 'POST' : 'GET', ca: servingCa.certPem, servername: 'localhost', agent: false,
-      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
-      headers: path === '/mutate' ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
-    }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: path === '/mutate' ? 'POST' : 'GET',
+        ca: servingCa.certPem,
+        servername: 'localhost',
+        agent: false,
+        ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+        headers: path === '/mutate' ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(path === '/mutate' ? body : undefined);
   });
@@ -50,12 +62,18 @@ describe('client certificate authentication of the API server', () => {
   const tls = createSwappableTlsSource({ key: first.keyPem, cert: first.certPem });
   before(async () => {
     server = buildServer({
-      logger: createLogger({ level: 'silent' }), metrics: createMetrics(), readiness: () => ({ ready: true }), tls, handleReview: handler,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      readiness: () => ({ ready: true }),
+      tls,
+      handleReview: handler,
       clientAuth: { caPem: clientCa.certPem, allowedNames: ['kube-apiserver-webhook-client'] },
     });
     ({ port } = await listen(server, { host: '127.0.0.1', port: 0 }));
   });
-  after(async () => { await server.close(); });
+  after(async () => {
+    await server.close();
+  });
 
   async function checkAll(): Promise<void> {
     const allowed = await call(port, '/mutate', apiserver);
@@ -67,7 +85,8 @@ describe('client certificate authentication of the API server', () => {
     assert.deepEqual([untrusted.status, JSON.parse(untrusted.text).code], [401, 'CLIENT_UNAUTHORIZED'], 'same name, another CA');
     const wrongName = await call(port, '/mutate', otherClient);
     assert.deepEqual([wrongName.status, JSON.parse(wrongName.text).code], [403, 'CLIENT_UNAUTHORIZED']);
-    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await call(port, path)).status, 200, `${path} needs no client certificate`);
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      assert.equal((await call(port, path)).status, 200, `${path} needs no client certificate`);
   }
 
   it('answers the API server, refuses anyone else, and leaves the probes open', checkAll);

@@ -15,7 +15,13 @@ import { sendHttps } from './https-client.ts';
 
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'shed-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+const serving = createServingCertificate(ca, {
+  commonName: 'localhost',
+  dnsNames: ['localhost'],
+  ipAddresses: ['127.0.0.1'],
+  validityDays: 1,
+  now,
+});
 const kib = 1024;
 
 const review = (uid: string, padding = 0) =>
@@ -27,12 +33,27 @@ function holdingHandler() {
   const handler: ReviewHandler = async (endpoint, body) => {
     const uid = (body as { request: { uid: string } }).request.uid;
     if (uid.startsWith('hold')) await new Promise<void>((resolve) => open.push(resolve));
-    return { kind: 'reviewed', body: { response: { uid, allowed: true } }, log: {}, metrics: { endpoint, action: 'none', outcome: 'allowed', mode: 'none' } };
+    return {
+      kind: 'reviewed',
+      body: { response: { uid, allowed: true } },
+      log: {},
+      metrics: { endpoint, action: 'none', outcome: 'allowed', mode: 'none' },
+    };
   };
-  return { handler, releaseHeld: () => { for (const r of open) r(); open = []; }, held: () => open.length };
+  return {
+    handler,
+    releaseHeld: () => {
+      for (const r of open) r();
+      open = [];
+    },
+    held: () => open.length,
+  };
 }
 
-async function start(loadLimits: Partial<LoadLimits>, handler: ReviewHandler): Promise<{ server: AdmissionServer; port: number; metrics: Metrics }> {
+async function start(
+  loadLimits: Partial<LoadLimits>,
+  handler: ReviewHandler,
+): Promise<{ server: AdmissionServer; port: number; metrics: Metrics }> {
   const metrics = createMetrics();
   const server = buildServer({
     logger: createLogger({ level: 'silent' }),
@@ -47,16 +68,46 @@ async function start(loadLimits: Partial<LoadLimits>, handler: ReviewHandler): P
 }
 
 const post = (port: number, body: string) =>
-  sendHttps({ port, ca: ca.certPem, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' }, body, servername: 'localhost' });
+  sendHttps({
+    port,
+    ca: ca.certPem,
+    method: 'POST',
+    path: '/mutate',
+    headers: { 'content-type': 'application/json' },
+    body,
+    servername: 'localhost',
+  });
 
 /** Headers announcing `declared` bytes and only the first KiB of the body: the answer must come without the rest. */
-function postHeadersOnly(port: number, declared: number): Promise<{ status: number; headers: Record<string, unknown>; text: string; destroy(): void }> {
+function postHeadersOnly(
+  port: number,
+  declared: number,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string; destroy(): void }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', ca: ca.certPem, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString(), destroy: () => req.destroy() }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/mutate',
+        ca: ca.certPem,
+        servername: 'localhost',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': declared },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString(),
+            destroy: () => req.destroy(),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.write('{"apiVersion":"admission.k8s.io/v1",' + ' '.repeat(kib));
   });
@@ -64,7 +115,16 @@ function postHeadersOnly(port: number, declared: number): Promise<{ status: numb
 
 /** Keeps a request in flight with its body half sent; the server holds its slot until the client goes away. */
 function startStalledUpload(port: number, declared: number): { abort(): void } {
-  const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', ca: ca.certPem, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json', 'content-length': declared } });
+  const req = request({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path: '/mutate',
+    ca: ca.certPem,
+    servername: 'localhost',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': declared },
+  });
   req.on('error', () => {});
   req.write('{');
   return { abort: () => req.destroy() };
@@ -94,8 +154,13 @@ async function waitForGauge(metrics: Metrics, value: number): Promise<void> {
 describe('load shedding: requests in flight', () => {
   const h = holdingHandler();
   let s: Awaited<ReturnType<typeof start>>;
-  before(async () => { s = await start({ maxRequests: 3 }, h.handler); });
-  after(async () => { h.releaseHeld(); await s.server.close(); });
+  before(async () => {
+    s = await start({ maxRequests: 3 }, h.handler);
+  });
+  after(async () => {
+    h.releaseHeld();
+    await s.server.close();
+  });
 
   it('refuses the request past maxRequests with 429 OVERLOADED and Retry-After, unread, and recovers', async () => {
     const held = [post(s.port, review('hold-1')), post(s.port, review('hold-2')), post(s.port, review('hold-3'))];
@@ -117,7 +182,10 @@ describe('load shedding: requests in flight', () => {
     assert.equal((await post(s.port, review('after'))).status, 200);
     assert.equal(await gauge(s.metrics, 'sandbox_admission_in_flight_requests'), 0);
     const shed = (await s.metrics.registry.getSingleMetric('sandbox_admission_shed_requests_total')!.get()).values;
-    assert.deepEqual(shed.map((v) => [v.labels['reason'], v.value]), [['requests-in-flight', 1]]);
+    assert.deepEqual(
+      shed.map((v) => [v.labels['reason'], v.value]),
+      [['requests-in-flight', 1]],
+    );
   });
 
   it('gives the slot back when a client goes away mid-body', async () => {
@@ -132,8 +200,13 @@ describe('load shedding: requests in flight', () => {
 describe('load shedding: large bodies in flight', () => {
   const h = holdingHandler();
   let s: Awaited<ReturnType<typeof start>>;
-  before(async () => { s = await start({ maxRequests: 100, largeBodyThresholdBytes: 64 * kib, maxLargeBodyBytes: 600 * kib }, h.handler); });
-  after(async () => { h.releaseHeld(); await s.server.close(); });
+  before(async () => {
+    s = await start({ maxRequests: 100, largeBodyThresholdBytes: 64 * kib, maxLargeBodyBytes: 600 * kib }, h.handler);
+  });
+  after(async () => {
+    h.releaseHeld();
+    await s.server.close();
+  });
 
   it('caps large bodies by declared bytes while small reviews keep being answered', async () => {
     const held = [post(s.port, review('hold-a', 250 * kib)), post(s.port, review('hold-b', 250 * kib))];
@@ -143,7 +216,16 @@ describe('load shedding: large bodies in flight', () => {
     assert.equal(refused.status, 429);
     assert.equal(JSON.parse(refused.text).message, 'too many large admission requests in flight; retry');
     // Chunked (no Content-Length) counts as the whole body limit.
-    const chunked = await sendHttps({ port: s.port, ca: ca.certPem, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' }, body: review('chunked', 10), chunked: true, servername: 'localhost' });
+    const chunked = await sendHttps({
+      port: s.port,
+      ca: ca.certPem,
+      method: 'POST',
+      path: '/mutate',
+      headers: { 'content-type': 'application/json' },
+      body: review('chunked', 10),
+      chunked: true,
+      servername: 'localhost',
+    });
     assert.equal(chunked.status, 429);
     for (let i = 0; i < 20; i++) assert.equal((await post(s.port, review(`small-${i}`, 2 * kib))).status, 200);
     h.releaseHeld();
@@ -156,8 +238,12 @@ describe('load shedding: process under pressure (@fastify/under-pressure)', () =
   const h = holdingHandler();
   let s: Awaited<ReturnType<typeof start>>;
   // A heap limit of one byte: under pressure from the first sample on.
-  before(async () => { s = await start({ maxHeapUsedBytes: 1 }, h.handler); });
-  after(async () => { await s.server.close(); });
+  before(async () => {
+    s = await start({ maxHeapUsedBytes: 1 }, h.handler);
+  });
+  after(async () => {
+    await s.server.close();
+  });
 
   it('answers admission requests 503 OVERLOADED while under pressure, and health probes still 200', async () => {
     await sleep(400);

@@ -28,10 +28,18 @@ const POD_WEBHOOK_TIMEOUT_MS = 5000;
 const CONCURRENT = 64;
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'flood-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+const serving = createServingCertificate(ca, {
+  commonName: 'localhost',
+  dnsNames: ['localhost'],
+  ipAddresses: ['127.0.0.1'],
+  validityDays: 1,
+  now,
+});
 
 function readStatusKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${field}:`));
   return Number(/(\d+)/.exec(line ?? '')?.[1] ?? NaN);
 }
 
@@ -39,9 +47,13 @@ function fetchText(port: number, path: string): Promise<string> {
   return new Promise((resolve) => {
     request({ host: '127.0.0.1', port, path, ca: ca.certPem, servername: 'localhost' }, (res) => {
       let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
       res.on('end', () => resolve(text));
-    }).on('error', () => resolve('')).end();
+    })
+      .on('error', () => resolve(''))
+      .end();
   });
 }
 
@@ -56,14 +68,36 @@ describe('memory under a flood of maximum-size reviews', { timeout: 240_000 }, (
     writeFileSync(join(dir, 'tls.crt'), serving.certPem);
     writeFileSync(join(dir, 'tls.key'), serving.keyPem, { mode: 0o600 });
     port = await freePort();
-    child = spawn(process.execPath, [
-      // A heap the size V8 would give itself well inside a 512 MiB container; set explicitly, there is no cgroup.
-      '--max-old-space-size=256',
-      join(REPO, 'bench/webhook-main.ts'), 'serve', '--certificates', 'files', '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key'),
-      '--policy', join(REPO, 'manifests/base/policy.yaml'), '--host', '127.0.0.1', '--port', String(port), '--drain-delay', '0', '--log-level', process.env.FLOOD_LOG ? 'debug' : 'warn',
-    ], { stdio: ['ignore', process.env.FLOOD_LOG ? openSync(process.env.FLOOD_LOG, 'w') : 'ignore', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        // A heap the size V8 would give itself well inside a 512 MiB container; set explicitly, there is no cgroup.
+        '--max-old-space-size=256',
+        join(REPO, 'bench/webhook-main.ts'),
+        'serve',
+        '--certificates',
+        'files',
+        '--tls-cert-file',
+        join(dir, 'tls.crt'),
+        '--tls-key-file',
+        join(dir, 'tls.key'),
+        '--policy',
+        join(REPO, 'manifests/base/policy.yaml'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--drain-delay',
+        '0',
+        '--log-level',
+        process.env.FLOOD_LOG ? 'debug' : 'warn',
+      ],
+      { stdio: ['ignore', process.env.FLOOD_LOG ? openSync(process.env.FLOOD_LOG, 'w') : 'ignore', 'pipe'] },
+    );
     child.stderr?.resume();
-    child.on('exit', (code) => { exited = code; });
+    child.on('exit', (code) => {
+      exited = code;
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       const probe = await postReview(port, ca.certPem, buildSmallReview(), 2000);
@@ -82,11 +116,23 @@ describe('memory under a flood of maximum-size reviews', { timeout: 240_000 }, (
     const small = buildSmallReview();
     const idleRssMib = readStatusKib(child.pid!, 'VmRSS') / 1024;
     let peakSampledMib = 0;
-    const sampler = setInterval(() => { try { peakSampledMib = Math.max(peakSampledMib, readStatusKib(child.pid!, 'VmRSS') / 1024); } catch { /* exited */ } }, 25);
+    const sampler = setInterval(() => {
+      try {
+        peakSampledMib = Math.max(peakSampledMib, readStatusKib(child.pid!, 'VmRSS') / 1024);
+      } catch {
+        /* exited */
+      }
+    }, 25);
 
-    const flood = promisify(execFile)(process.execPath, [join(REPO, 'test/integration/admission/flood-client.ts'), String(port), join(dir, 'ca.crt'), String(CONCURRENT)], { maxBuffer: 16 * 1024 * 1024, timeout: 180_000 });
+    const flood = promisify(execFile)(
+      process.execPath,
+      [join(REPO, 'test/integration/admission/flood-client.ts'), String(port), join(dir, 'ca.crt'), String(CONCURRENT)],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 180_000 },
+    );
     let flooding = true;
-    void flood.finally(() => { flooding = false; });
+    void flood.finally(() => {
+      flooding = false;
+    });
     const smallAnswers: Answer[] = [];
     // Bounded: at most 600 small reviews, one every 50 ms, only while the flood lasts, on one kept-alive
     // connection as the API server would send them.
@@ -96,20 +142,43 @@ describe('memory under a flood of maximum-size reviews', { timeout: 240_000 }, (
       await sleep(50);
     }
     smallAgent.destroy();
-    const { firstTries, finals, floodMs, bodyBytes } = JSON.parse((await flood).stdout) as { firstTries: Answer[]; finals: Answer[]; floodMs: number; bodyBytes: number };
+    const { firstTries, finals, floodMs, bodyBytes } = JSON.parse((await flood).stdout) as {
+      firstTries: Answer[];
+      finals: Answer[];
+      floodMs: number;
+      bodyBytes: number;
+    };
     clearInterval(sampler);
     const peakMib = readStatusKib(child.pid!, 'VmHWM') / 1024;
     const metricsText = await fetchText(port, '/metrics');
-    const shedByReason = Object.fromEntries([...metricsText.matchAll(/^sandbox_admission_shed_requests_total\{reason="([^"]+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+    const shedByReason = Object.fromEntries(
+      [...metricsText.matchAll(/^sandbox_admission_shed_requests_total\{reason="([^"]+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]),
+    );
 
     const count = (answers: Answer[], status: Answer['status']) => answers.filter((a) => a.status === status).length;
     const sorted = smallAnswers.map((a) => a.ms).sort((a, b) => a - b);
     const smallMaxMs = sorted.at(-1) ?? 0;
     const figures = {
-      bodyBytes, idleRssMib: Math.round(idleRssMib), peakRssMib: Math.round(peakMib), peakSampledMib: Math.round(peakSampledMib), floodMs,
-      firstTry: { ok: count(firstTries, 200), shed429: count(firstTries, 429), shed503: count(firstTries, 503), closed: count(firstTries, 'error') },
+      bodyBytes,
+      idleRssMib: Math.round(idleRssMib),
+      peakRssMib: Math.round(peakMib),
+      peakSampledMib: Math.round(peakSampledMib),
+      floodMs,
+      firstTry: {
+        ok: count(firstTries, 200),
+        shed429: count(firstTries, 429),
+        shed503: count(firstTries, 503),
+        closed: count(firstTries, 'error'),
+      },
       final: { ok: count(finals, 200), shed429: count(finals, 429), shed503: count(finals, 503), closed: count(finals, 'error') },
-      small: { sent: smallAnswers.length, ok: count(smallAnswers, 200), shed503: count(smallAnswers, 503), p50Ms: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0), p99Ms: Math.round(sorted[Math.floor(sorted.length * 0.99)] ?? 0), maxMs: Math.round(smallMaxMs) },
+      small: {
+        sent: smallAnswers.length,
+        ok: count(smallAnswers, 200),
+        shed503: count(smallAnswers, 503),
+        p50Ms: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+        p99Ms: Math.round(sorted[Math.floor(sorted.length * 0.99)] ?? 0),
+        maxMs: Math.round(smallMaxMs),
+      },
       shedByReason,
     };
     process.stderr.write(`[memory-flood] ${JSON.stringify(figures)}\n`);
@@ -118,12 +187,19 @@ describe('memory under a flood of maximum-size reviews', { timeout: 240_000 }, (
     assert.ok(peakMib < MEMORY_LIMIT_MIB, `peak RSS ${peakMib} MiB must stay under ${MEMORY_LIMIT_MIB} MiB`);
     for (const answer of [...firstTries, ...finals]) {
       // A shed large body is answered and its connection closed unread: the client sees the 429 or a broken pipe.
-      assert.ok(answer.status === 200 || answer.status === 429 || answer.status === 503 || /EPIPE|ECONNRESET/.test(answer.error ?? ''), JSON.stringify(answer));
+      assert.ok(
+        answer.status === 200 || answer.status === 429 || answer.status === 503 || /EPIPE|ECONNRESET/.test(answer.error ?? ''),
+        JSON.stringify(answer),
+      );
     }
     assert.ok(figures.firstTry.ok > 0 && figures.firstTry.ok < CONCURRENT, 'some large reviews served, the rest shed');
     assert.ok(smallAnswers.length > 0, 'small reviews were sent during the flood');
-    for (const answer of smallAnswers) assert.ok(answer.status === 200 || answer.status === 503, `small review answered: ${JSON.stringify(answer)}`);
+    for (const answer of smallAnswers)
+      assert.ok(answer.status === 200 || answer.status === 503, `small review answered: ${JSON.stringify(answer)}`);
     assert.ok(figures.small.ok >= smallAnswers.length / 2, 'most small reviews were served, not shed');
-    assert.ok(smallMaxMs < POD_WEBHOOK_TIMEOUT_MS, `small reviews answered within the pod webhooks' 5 s timeout (max ${Math.round(smallMaxMs)} ms)`);
+    assert.ok(
+      smallMaxMs < POD_WEBHOOK_TIMEOUT_MS,
+      `small reviews answered within the pod webhooks' 5 s timeout (max ${Math.round(smallMaxMs)} ms)`,
+    );
   });
 });

@@ -21,10 +21,27 @@ describe('start-up failures exit non-zero', () => {
     dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-startup-'));
     const now = new Date();
     const ca = createCertificateAuthority({ commonName: 'startup-ca', validityDays: 1, now });
-    const cert = createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+    const cert = createServingCertificate(ca, {
+      commonName: 'localhost',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      validityDays: 1,
+      now,
+    });
     writeFileSync(join(dir, 'tls.crt'), cert.certPem);
     writeFileSync(join(dir, 'tls.key'), cert.keyPem, { mode: 0o600 });
-    tlsArgs = ['--certificates', 'files', '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key'), '--host', '127.0.0.1', '--drain-delay', '0'];
+    tlsArgs = [
+      '--certificates',
+      'files',
+      '--tls-cert-file',
+      join(dir, 'tls.crt'),
+      '--tls-key-file',
+      join(dir, 'tls.key'),
+      '--host',
+      '127.0.0.1',
+      '--drain-delay',
+      '0',
+    ];
     squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     busyPort = (squatter.address() as { port: number }).port;
@@ -45,7 +62,10 @@ describe('start-up failures exit non-zero', () => {
 
   it('an invalid policy: exit 1 with every problem and its field path in the last log line', async () => {
     const bad = join(dir, 'bad-policy.yaml');
-    writeFileSync(bad, 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec:\n  rules:\n    - {name: r, action: sandbox, runtime: firecracker}\n');
+    writeFileSync(
+      bad,
+      'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec:\n  rules:\n    - {name: r, action: sandbox, runtime: firecracker}\n',
+    );
     const proc = startServeProcess(dir, 'bad-policy', [...tlsArgs, '--policy', bad, '--port', '0']);
     assert.equal(await exitWithin(proc, 10_000), 1);
     const last = jsonLines(proc).at(-1)!;
@@ -54,7 +74,20 @@ describe('start-up failures exit non-zero', () => {
   });
 
   it('an unreadable serving certificate: exit 1', async () => {
-    const proc = startServeProcess(dir, 'no-cert', ['--certificates', 'files', '--tls-cert-file', join(dir, 'missing.crt'), '--tls-key-file', join(dir, 'missing.key'), '--policy', POLICY, '--port', '0', '--host', '127.0.0.1']);
+    const proc = startServeProcess(dir, 'no-cert', [
+      '--certificates',
+      'files',
+      '--tls-cert-file',
+      join(dir, 'missing.crt'),
+      '--tls-key-file',
+      join(dir, 'missing.key'),
+      '--policy',
+      POLICY,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ]);
     assert.equal(await exitWithin(proc, 10_000), 1);
     assert.equal(jsonLines(proc).at(-1)!['msg'], 'start-up failed; exiting');
   });

@@ -1,7 +1,7 @@
 // Issue 10, item 7: TLS 1.3 preferred, TLS 1.2 only with forward-secret (ECDHE) suites, also after a rotation.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, getCiphers, type ConnectionOptions } from 'node:tls';
+import { type ConnectionOptions, connect, getCiphers, type TLSSocket } from 'node:tls';
 import { buildServer, listen, type AdmissionServer } from '../../../src/admission/server.ts';
 import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
@@ -10,13 +10,14 @@ import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 
 const now = new Date();
 const ca = createCertificateAuthority({ commonName: 'tls-suites-ca', validityDays: 2, now });
-const issue = () => createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
+const issue = () =>
+  createServingCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 1, now });
 
 type Handshake = { ok: true; protocol: string; cipher: string } | { ok: false; error: string };
 
 function handshake(port: number, options: ConnectionOptions): Promise<Handshake> {
   return new Promise((resolve) => {
-    let socket;
+    let socket: TLSSocket;
     try {
       socket = connect({ host: '127.0.0.1', port, ca: ca.certPem, servername: 'localhost', ...options });
     } catch (error) {
@@ -41,14 +42,22 @@ describe('TLS versions and suites the admission server accepts', () => {
   const tls = createSwappableTlsSource({ key: first.keyPem, cert: first.certPem });
   before(async () => {
     const logger = createLogger({ level: 'silent' });
-    server = buildServer({ logger, metrics: createMetrics(), readiness: () => ({ ready: true }), tls, handleReview: () => ({ kind: 'bad-request', status: 400, code: 'REVIEW_NO_UID', message: 'x' }) });
+    server = buildServer({
+      logger,
+      metrics: createMetrics(),
+      readiness: () => ({ ready: true }),
+      tls,
+      handleReview: () => ({ kind: 'bad-request', status: 400, code: 'REVIEW_NO_UID', message: 'x' }),
+    });
     ({ port } = await listen(server, { host: '127.0.0.1', port: 0 }));
   });
   after(async () => {
     await server.close();
   });
 
-  const tls12Suites = getCiphers().filter((name) => !name.startsWith('tls_')).map((name) => name.toUpperCase());
+  const tls12Suites = getCiphers()
+    .filter((name) => !name.startsWith('tls_'))
+    .map((name) => name.toUpperCase());
 
   async function acceptedTls12Suites(): Promise<string[]> {
     const accepted: string[] = [];
@@ -63,7 +72,11 @@ describe('TLS versions and suites the admission server accepts', () => {
     const preferred = await handshake(port, {});
     assert.deepEqual(preferred.ok && [preferred.protocol], ['TLSv1.3'], 'a client offering 1.3 gets 1.3');
     // The certificate is RSA: of the ECDHE list, the RSA-authenticated suites are the ones that can be chosen.
-    assert.deepEqual(await acceptedTls12Suites(), ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']);
+    assert.deepEqual(await acceptedTls12Suites(), [
+      'ECDHE-RSA-AES128-GCM-SHA256',
+      'ECDHE-RSA-AES256-GCM-SHA384',
+      'ECDHE-RSA-CHACHA20-POLY1305',
+    ]);
     for (const suite of ['AES128-GCM-SHA256', 'AES256-SHA', 'DHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-SHA']) {
       const result = await handshake(port, { maxVersion: 'TLSv1.2', ciphers: suite });
       assert.equal(result.ok, false, `${suite} (no forward secrecy or no AEAD) must be refused`);

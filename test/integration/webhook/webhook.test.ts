@@ -98,14 +98,21 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
   });
 
   it('/metrics, /readyz and /healthz reveal no pod, namespace, user, image or key, even after denials (issue 10, item 3)', async () => {
-    const secretish = untrustedPod({ hostNetwork: true, containers: [{ name: 'c', image: 'registry.secret-xyz.example/app:1' }] }, { app: 'untrusted' });
+    const secretish = untrustedPod(
+      { hostNetwork: true, containers: [{ name: 'c', image: 'registry.secret-xyz.example/app:1' }] },
+      { app: 'untrusted' },
+    );
     secretish.metadata!.name = 'pod-secret-xyz';
-    assert.equal((await post(podReview(secretish, { namespace: 'ns-secret-xyz', uid: 'leak-1', username: 'user-secret-xyz' }))).status, 200);
+    assert.equal(
+      (await post(podReview(secretish, { namespace: 'ns-secret-xyz', uid: 'leak-1', username: 'user-secret-xyz' }))).status,
+      200,
+    );
     const get = (path: string) => sendHttps({ port: webhook.address.port, ca: ca.certPem, path });
     for (const path of ['/metrics', '/readyz', '/healthz']) {
       const { status, text } = await get(path);
       assert.equal(status, 200, path);
-      for (const leak of ['secret-xyz', 'PRIVATE KEY', 'BEGIN CERTIFICATE', policyPath]) assert.ok(!text.includes(leak), `${path} shows ${leak}`);
+      for (const leak of ['secret-xyz', 'PRIVATE KEY', 'BEGIN CERTIFICATE', policyPath])
+        assert.ok(!text.includes(leak), `${path} shows ${leak}`);
     }
   });
 

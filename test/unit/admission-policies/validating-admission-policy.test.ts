@@ -105,24 +105,45 @@ const RUNTIME_CLASS_OBJECTS = [
   'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-handlers',
 ];
 
-describe('render vap: the profiles\' RuntimeClasses stay sandboxes without the webhook (issue 10, item 4)', () => {
+describe("render vap: the profiles' RuntimeClasses stay sandboxes without the webhook (issue 10, item 4)", () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
-  test('RuntimeClass CREATE and UPDATE: a profile\'s class with a host-kernel handler is refused', () => {
+  test("RuntimeClass CREATE and UPDATE: a profile's class with a host-kernel handler is refused", () => {
     const spec = specOf(objects, 'sandbox-admission-runtime-classes');
-    assert.deepEqual(spec.matchConstraints.resourceRules, [{ apiGroups: ['node.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['runtimeclasses'], scope: 'Cluster' }]);
-    assert.equal(spec.validations[0]!.expression, '!(object.metadata.name in ["gvisor", "kata"]) || !((has(object.handler) ? object.handler : "") in ["runc", "crun", "youki", ""])');
-    const binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-classes');
+    assert.deepEqual(spec.matchConstraints.resourceRules, [
+      {
+        apiGroups: ['node.k8s.io'],
+        apiVersions: ['v1'],
+        operations: ['CREATE', 'UPDATE'],
+        resources: ['runtimeclasses'],
+        scope: 'Cluster',
+      },
+    ]);
+    assert.equal(
+      spec.validations[0]!.expression,
+      '!(object.metadata.name in ["gvisor", "kata"]) || !((has(object.handler) ? object.handler : "") in ["runc", "crun", "youki", ""])',
+    );
+    const binding = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-classes',
+    );
     assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-classes', validationActions: ['Deny'] });
   });
   test('pods: evaluated once per RuntimeClass as params; a governed pod on a host-kernel class is refused', () => {
-    const handlers = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-handlers')!;
+    const handlers = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+    )!;
     assert.deepEqual(handlers.spec['paramKind'], { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
     const spec = specOf(objects, 'sandbox-admission-runtime-class-handlers');
     assert.deepEqual(spec.matchConstraints, specOf(objects, 'sandbox-admission-enforce').matchConstraints);
     assert.match(spec.validations[0]!.expression, /params\.metadata\.name != variables\.runtimeClassName/);
     assert.match(spec.validations[0]!.messageExpression!, /uses handler/);
-    const binding = objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-handlers');
-    assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-class-handlers', validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } });
+    const binding = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+    );
+    assert.deepEqual(binding?.spec, {
+      policyName: 'sandbox-admission-runtime-class-handlers',
+      validationActions: ['Deny'],
+      paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
+    });
   });
 });
 
@@ -130,15 +151,18 @@ describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
   test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
-    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
-      'ValidatingAdmissionPolicy/sandbox-admission-enforce',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
-      'ValidatingAdmissionPolicy/sandbox-admission-warn',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
-      'ValidatingAdmissionPolicy/sandbox-admission-audit',
-      'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
-      ...RUNTIME_CLASS_OBJECTS,
-    ]);
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata.name}`),
+      [
+        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-warn',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
+        'ValidatingAdmissionPolicy/sandbox-admission-audit',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+        ...RUNTIME_CLASS_OBJECTS,
+      ],
+    );
     for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
     const bindings = Object.fromEntries(
       objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata.name, o.spec]),
@@ -201,8 +225,17 @@ describe('render vap: shape', () => {
   });
 
   test('enforce-only rules without namespace labels: exactly a policy and its binding, no label logic', () => {
-    const only = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`);
-    assert.deepEqual(only.map((o) => `${o.kind}/${o.metadata.name}`), ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce', ...RUNTIME_CLASS_OBJECTS]);
+    const only = render(
+      `${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, match: {namespaces: [a]}}\n`,
+    );
+    assert.deepEqual(
+      only.map((o) => `${o.kind}/${o.metadata.name}`),
+      [
+        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        ...RUNTIME_CLASS_OBJECTS,
+      ],
+    );
     const spec = specOf(only, 'sandbox-admission-enforce');
     assert.equal(
       spec.variables.some((v) => v.name === 'namespaceLabels'),
@@ -214,13 +247,22 @@ describe('render vap: shape', () => {
 
   test('a rule in warn mode adds the warn pair only', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
-    assert.deepEqual(objects.map((o) => o.metadata.name).slice(0, 4), ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn']);
+    assert.deepEqual(objects.map((o) => o.metadata.name).slice(0, 4), [
+      'sandbox-admission-enforce',
+      'sandbox-admission-enforce',
+      'sandbox-admission-warn',
+      'sandbox-admission-warn',
+    ]);
     assert.equal(objects.length, 4 + RUNTIME_CLASS_OBJECTS.length);
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
     const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n  rules: []\n`, 'platform-admission');
-    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, ['ops', 'kube-system', 'platform-admission']);
+    assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, [
+      'ops',
+      'kube-system',
+      'platform-admission',
+    ]);
   });
 });
 
@@ -290,7 +332,10 @@ describe('render vap: first match, modes and allowed runtimes', () => {
 
   test('the namespace label default mode is the policy default', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n  rules: []\n`);
-    assert.match(variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'), /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/);
+    assert.match(
+      variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'),
+      /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/,
+    );
   });
 });
 
@@ -397,7 +442,10 @@ describe('render vap: label selectors and images', () => {
 
 describe('render vap: unsupported features', () => {
   test('profiles with the same list share one check; a profile without one has none', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n  rules: []\n`), 'sandbox-admission-enforce');
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n  rules: []\n`),
+      'sandbox-admission-enforce',
+    );
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /^variables\.runtimeClassName in \["gvisor", "kata"\] \? \(/);
     assert.equal(unsupported.includes('"plain"'), false);
@@ -406,7 +454,10 @@ describe('render vap: unsupported features', () => {
   });
 
   test('hostPort and user namespaces when a profile lists them', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n  rules: []\n`), 'sandbox-admission-enforce');
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n  rules: []\n`),
+      'sandbox-admission-enforce',
+    );
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /variables\.runtimeClassName == "kata" \? \(/);
     assert.match(unsupported, /has\(object\.spec\.hostUsers\) && !object\.spec\.hostUsers \? \["spec\.hostUsers"\]/);
@@ -417,8 +468,14 @@ describe('render vap: unsupported features', () => {
   });
 
   test('no profile with a list: no feature variable and no feature message', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n  rules: []\n`), 'sandbox-admission-enforce');
-    assert.equal(spec.variables.some((v) => v.name === 'unsupported'), false);
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n  rules: []\n`),
+      'sandbox-admission-enforce',
+    );
+    assert.equal(
+      spec.variables.some((v) => v.name === 'unsupported'),
+      false,
+    );
     assert.equal(variable(spec, 'violations').includes('cannot host'), false);
   });
 });

@@ -187,22 +187,40 @@ describe('what each endpoint reviews', () => {
     const asked: Array<{ requester: unknown; namespace: string }> = [];
     let grant: boolean | 'throw' = false;
     const rh = buildReviewHandler({
-      policy: () => guarded, namespaceLabels: () => ({}), runtimeClasses: () => undefined,
+      policy: () => guarded,
+      namespaceLabels: () => ({}),
+      runtimeClasses: () => undefined,
       mayWeakenNamespace: async (requester, namespace) => {
         asked.push({ requester, namespace });
         if (grant === 'throw') throw new Error('apiserver unavailable');
         return grant;
       },
     });
-    const userInfo = { username: 'eks-admin', uid: 'u-9', groups: ['eks:admins', 'system:authenticated'], extra: { 'accessKeyId': ['AKIA'] } };
-    const weaken = (user: Record<string, unknown>) => review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: {} } }, {
-      operation: 'UPDATE', name: 'team-a', userInfo: user,
-      oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
-    });
+    const userInfo = {
+      username: 'eks-admin',
+      uid: 'u-9',
+      groups: ['eks:admins', 'system:authenticated'],
+      extra: { accessKeyId: ['AKIA'] },
+    };
+    const weaken = (user: Record<string, unknown>) =>
+      review(
+        { group: '', version: 'v1', resource: 'namespaces' },
+        'Namespace',
+        { metadata: { name: 'team-a', labels: {} } },
+        {
+          operation: 'UPDATE',
+          name: 'team-a',
+          userInfo: user,
+          oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+        },
+      );
     const outcome = async (user: Record<string, unknown>) => ((await rh('validate', weaken(user))) as { body: Answer }).body.response;
     const denied = await outcome(userInfo);
     assert.equal(denied.allowed, false);
-    assert.match((denied.status as { message: string }).message, /or whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/);
+    assert.match(
+      (denied.status as { message: string }).message,
+      /or whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/,
+    );
     assert.deepEqual(asked, [{ requester: userInfo, namespace: 'team-a' }]);
     grant = true;
     assert.equal((await outcome(userInfo)).allowed, true);
@@ -213,9 +231,16 @@ describe('what each endpoint reviews', () => {
     // system:masters is in the policy's list: no question asked. Strengthening never asks either.
     asked.length = 0;
     assert.equal((await outcome({ username: 'root', groups: ['system:masters'] })).allowed, true);
-    const strengthen = review({ group: '', version: 'v1', resource: 'namespaces' }, 'Namespace', { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } }, {
-      operation: 'UPDATE', name: 'team-a', oldObject: { metadata: { name: 'team-a', labels: {} } },
-    });
+    const strengthen = review(
+      { group: '', version: 'v1', resource: 'namespaces' },
+      'Namespace',
+      { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+      {
+        operation: 'UPDATE',
+        name: 'team-a',
+        oldObject: { metadata: { name: 'team-a', labels: {} } },
+      },
+    );
     assert.equal(((await rh('validate', strengthen)) as { body: Answer }).body.response.allowed, true);
     assert.deepEqual(asked, []);
   });

@@ -9,14 +9,23 @@ const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.m
 test('the network-policy component admits only its source list to the admission port of the webhook pods', () => {
   const policy = parse(read('manifests/components/network-policy/network-policy.yaml')) as {
     metadata: { namespace: string };
-    spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number; protocol: string }>; from: unknown[] }> };
+    spec: {
+      podSelector: { matchLabels: Record<string, string> };
+      policyTypes: string[];
+      ingress: Array<{ ports: Array<{ port: number; protocol: string }>; from: unknown[] }>;
+    };
   };
-  const deployment = parseAllDocuments(read('manifests/base/deployment.yaml')).map((d) => d.toJS()).find((d) => d?.kind === 'Deployment') as {
+  const deployment = parseAllDocuments(read('manifests/base/deployment.yaml'))
+    .map((d) => d.toJS())
+    .find((d) => d?.kind === 'Deployment') as {
     metadata: { namespace: string };
-    spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ containerPort: number }> }> } } };
+    spec: {
+      template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ containerPort: number }> }> } };
+    };
   };
   assert.equal(policy.metadata.namespace, deployment.metadata.namespace);
-  for (const [key, value] of Object.entries(policy.spec.podSelector.matchLabels)) assert.equal(deployment.spec.template.metadata.labels[key], value);
+  for (const [key, value] of Object.entries(policy.spec.podSelector.matchLabels))
+    assert.equal(deployment.spec.template.metadata.labels[key], value);
   assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
   assert.equal(policy.spec.ingress.length, 1, 'one rule: no other port or source is opened');
   const [rule] = policy.spec.ingress;

@@ -108,7 +108,10 @@ describe('policy parsing', () => {
 
   test('the wrong kind or apiVersion is refused', () => {
     const errors = errorsOf('apiVersion: v1\nkind: ConfigMap\nspec: {rules: []}\n');
-    assert.deepEqual(errors.map((e) => e.path), ['apiVersion', 'kind']);
+    assert.deepEqual(
+      errors.map((e) => e.path),
+      ['apiVersion', 'kind'],
+    );
   });
 });
 
@@ -130,16 +133,20 @@ describe('a torn policy file (issue 10, item 8)', () => {
       assert.ok(full.ok);
       const lines = text.split('\n');
       for (let n = 0; n < lines.length; n++) {
-        const prefix = lines.slice(0, n).join('\n') + '\n';
+        const prefix = `${lines.slice(0, n).join('\n')}\n`;
         const cut = parse(prefix);
-        if (cut.ok) assert.deepEqual(ruleShape(cut.value), ruleShape(full.value), `cut after line ${n} was accepted with other rules:\n${prefix}`);
+        if (cut.ok)
+          assert.deepEqual(ruleShape(cut.value), ruleShape(full.value), `cut after line ${n} was accepted with other rules:\n${prefix}`);
       }
     });
   }
 
   test('a policy without spec.rules is refused with a hint; rules: [] says "govern nothing" explicitly', () => {
     const errors = errorsOf(`${head}spec:\n  namespaceLabels:\n    enabled: true\n`);
-    assert.deepEqual(errors.map((e) => [e.code, e.path]), [['POLICY_SCHEMA', 'spec.rules']]);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.path]),
+      [['POLICY_SCHEMA', 'spec.rules']],
+    );
     assert.match(errors[0]!.message, /rules: \[\]/);
     assert.equal(errorsOf(`${head}spec: {}\n`)[0]!.path, 'spec.rules');
     const empty = parse(`${head}spec:\n  rules: []\n`);
