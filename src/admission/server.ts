@@ -9,6 +9,7 @@ import { bindTlsSource } from '../tls/tls-source.ts';
 import { serverTlsSettings } from '../tls/tls-settings.ts';
 import type { TlsSource } from '../tls/tls-source.ts';
 import type { ClientAuth } from './client-auth.ts';
+import { type ConnectionDrain, trackConnections } from './connection-drain.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
 import { defaultLoadLimits, type LoadLimits } from './load-shedding.ts';
 import { createLogController } from './log-controller.ts';
@@ -82,9 +83,16 @@ export function buildServer(options: ServerOptions): AdmissionServer {
     bodyLimit: bodyLimitBytes,
     keepAliveTimeout: timeouts.keepAliveMs,
     requestTimeout: timeouts.requestMs,
-    // While draining, requests on kept-alive connections get 503 and the API server retries elsewhere.
+    // closeGracefully has drained every connection before fastify's own close; one that is left gets a 503.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+  });
+  const drain = trackConnections(app.server);
+  drains.set(app, drain);
+  // While closing, every answer tells the client not to reuse the connection (connection-drain.ts).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (drain.closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
   app.removeContentTypeParser('text/plain');
@@ -117,12 +125,33 @@ export async function listen(server: AdmissionServer, options: { host: string; p
   return server.server.address() as AddressInfo;
 }
 
+const drains = new WeakMap<AdmissionServer, ConnectionDrain>();
+
+export type DrainOptions = {
+  /** A keep-alive connection idle this long after closing began is closed by the server. */
+  idleCloseMs: number;
+  /** Give up waiting for connections to finish after this long (the API server's webhook timeout is at most 30 s). */
+  deadlineMs: number;
+};
+
+// preStop sleep (5 s) + --drain-delay (5 s) + this stays inside the Deployment's terminationGracePeriodSeconds (30).
+const defaultDrain: DrainOptions = { idleCloseMs: 1000, deadlineMs: 15_000 };
+
 /**
- * SIGTERM handling: keep serving for `delayMs` while the endpoint removal reaches every API server
- * (they keep sending reviews to this pod until then), then stop accepting, answer what is in flight,
- * and close idle connections.
+ * SIGTERM handling, without a failed request: keep serving for `delayMs` while the endpoint removal reaches every
+ * API server (they keep sending reviews to this pod until then); then answer everything with `Connection: close`
+ * (in-flight reviews too), stop accepting connections, close each kept-alive connection once it has been idle for
+ * `idleCloseMs`, and close the server when none is left (connection-drain.ts says why not all at once).
  */
-export async function closeGracefully(server: AdmissionServer, delayMs: number): Promise<void> {
+export async function closeGracefully(server: AdmissionServer, delayMs: number, options: Partial<DrainOptions> = {}): Promise<void> {
+  const { idleCloseMs, deadlineMs } = { ...defaultDrain, ...options };
   if (delayMs > 0) await sleep(delayMs);
+  const drain = drains.get(server);
+  if (drain) {
+    drain.beginClosing();
+    await drain.stopListening();
+    const deadline = Date.now() + deadlineMs;
+    while (drain.closeIdle(idleCloseMs) > 0 && Date.now() < deadline) await sleep(50);
+  }
   await server.close();
 }
