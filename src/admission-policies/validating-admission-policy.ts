@@ -3,11 +3,13 @@
  * allowed sandbox runtimeClass, with the decision's own message, even when the webhook is down and its
  * configuration fails open. A pure function of the policy document; `render vap` prints its result.
  *
- * What it reproduces is decide() for a pod CREATE without mutation (the validating view): exempt namespaces,
+ * What it reproduces is decide() for a pod CREATE without mutation (the validating view), and for a pod UPDATE
+ * that changes images or labels (pod-update.ts judgePodUpdate): exempt namespaces,
  * mirror pods from their node, the first matching rule, then namespace labels; the runtime check; the profile's
  * unsupported features; an unknown profile in a namespace label. See README, "The ValidatingAdmissionPolicy".
  */
 import { stringify } from 'yaml';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../decision/pod-update.ts';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
 import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { compilePolicy } from '../policy/compile.ts';
@@ -98,7 +100,7 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
         // An evaluation error is a refusal in this mode's terms (Deny, or only a warning/audit entry for warn/audit).
         failurePolicy: 'Fail',
         matchConstraints: podMatchConstraints(policy),
-        matchConditions: [notAMirrorPodCondition()],
+        matchConditions: podMatchConditions(),
         variables,
         validations: [
           {
@@ -122,7 +124,8 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
 
 function podMatchConstraints(policy: Policy): Record<string, unknown> {
   return {
-    resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+    // UPDATE too: an image or label change can make a running pod governed (pod-update.ts; the matchCondition).
+    resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' }],
     matchPolicy: 'Equivalent',
     namespaceSelector: {
       matchExpressions: [
@@ -134,6 +137,11 @@ function podMatchConstraints(policy: Policy): Record<string, unknown> {
       ],
     },
   };
+}
+
+function podMatchConditions(): Array<{ name: string; expression: string }> {
+  // pod-update.ts judgePodUpdate: other UPDATEs (status, tolerations, annotations) are not judged at all.
+  return [notAMirrorPodCondition(), { name: 'create-or-image-or-label-change', expression: POD_UPDATE_CHANGES_GOVERNANCE_CEL }];
 }
 
 function notAMirrorPodCondition(): { name: string; expression: string } {
@@ -220,7 +228,7 @@ function runtimeClassPolicies(
         failurePolicy: 'Fail',
         paramKind: { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' },
         matchConstraints: podMatchConstraints(policy),
-        matchConditions: [notAMirrorPodCondition()],
+        matchConditions: podMatchConditions(),
         variables: [...variables],
         validations: [
           {

@@ -2,6 +2,7 @@ import { decide } from '../decision/decide.ts';
 import { judgeEphemeralContainers } from '../decision/ephemeral-containers.ts';
 import { guardNamespaceLabels, needsWeakeningAuthorization, type NamespaceChange } from '../decision/namespace-guard.ts';
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
+import { judgePodUpdate } from '../decision/pod-update.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
 import type { Decision, NamespaceFacts, Requester, Verdict } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
@@ -110,6 +111,10 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
     case 'workload':
       return verdictOf(evaluatePodTemplate({ ...shared, operation: request.operation, object, oldObject }));
     default: {
+      // The backstop also judges pod UPDATEs that change images or labels (pod-update.ts); the mutating webhook never.
+      if (endpoint === 'validate' && request.operation === 'UPDATE' && request.subResource === undefined) {
+        return { kind: 'decision', decision: judgePodUpdate({ ...shared, operation: 'UPDATE', pod: object as Pod, oldPod: oldObject as Pod | undefined, mutate: false }) };
+      }
       const decision = decide({
         ...shared,
         operation: request.operation,

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../../src/decision/pod-update.ts';
 import { renderVapText } from '../../src/cli/render-vap-command.ts';
 import { describeApiError, plain } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
@@ -408,10 +409,14 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     };
     // Pod CREATE and kubectl debug are two webhooks so that their failurePolicies can differ (components/fail-open).
     assert.deepEqual(summary('pods.validate.sandbox-admission.io'), {
-      rules: ['CREATE /v1/pods'],
+      rules: ['CREATE,UPDATE /v1/pods'],
       failurePolicy: 'Fail',
       timeoutSeconds: 5,
     });
+    // UPDATEs reach the webhook only when they change images or labels, by the same test the decision makes.
+    assert.deepEqual(plain(v.get('pods.validate.sandbox-admission.io')!.matchConditions), [
+      { name: 'create-or-image-or-label-change', expression: `${POD_UPDATE_CHANGES_GOVERNANCE_CEL}\n` },
+    ]);
     assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), {
       rules: ['UPDATE /v1/pods/ephemeralcontainers'],
       failurePolicy: 'Fail',

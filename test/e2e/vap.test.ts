@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -801,5 +802,23 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     await waitFor(
       async () => (await tryCreate(core, 'apps', podOf(`rc-back-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed,
     );
+  });
+
+  it('6. with the webhook down, kubectl set image cannot make a runc pod governed; a sandboxed pod may change (issue 10, item 1)', async () => {
+    const kubectl = (...args: string[]) => spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const corp = (name: string, spec: Partial<k8s.V1PodSpec> = {}) => podOf(name, {}, { containers: [{ name: 'app', image: 'registry.corp.example/app:1' }], ...spec });
+    await core.createNamespacedPod({ namespace: 'imgs', body: corp('corp-runc') });
+    const attack = kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-runc', 'app=docker.io/evil/app:1');
+    assert.notEqual(attack.status, 0, attack.stdout);
+    // The refusal is the enforce policy's, in the decision's words.
+    const decision = decideFor(policy, { namespace: 'imgs' }, podOf('corp-runc', {}, { containers: [{ name: 'app', image: 'docker.io/evil/app:1' }] }));
+    assert.equal(decision.allowed, false);
+    assert.match(attack.stderr, /ValidatingAdmissionPolicy 'sandbox-admission-enforce'/);
+    assert.ok(attack.stderr.includes(decision.message!), attack.stderr);
+    // An unrelated image, and the same attack on a sandboxed pod, are allowed.
+    assert.equal(kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-runc', 'app=registry.corp.example/app:2').status, 0);
+    await core.createNamespacedPod({ namespace: 'imgs', body: corp('corp-gvisor', { runtimeClassName: 'gvisor' }) });
+    const sandboxed = kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-gvisor', 'app=docker.io/evil/app:1');
+    assert.equal(sandboxed.status, 0, sandboxed.stderr);
   });
 });

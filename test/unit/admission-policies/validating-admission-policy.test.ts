@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../../../src/decision/pod-update.ts';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -172,12 +173,13 @@ describe('render vap: shape', () => {
     assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
   });
 
-  test('pods CREATE only, fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
+  test('pods CREATE, and UPDATE when images or labels change; fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
     const spec = specOf(objects, 'sandbox-admission-enforce');
     assert.equal(spec.failurePolicy, 'Fail');
     assert.deepEqual(spec.matchConstraints.resourceRules, [
-      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' },
     ]);
+    assert.deepEqual(spec.matchConditions[1], { name: 'create-or-image-or-label-change', expression: POD_UPDATE_CHANGES_GOVERNANCE_CEL });
     assert.deepEqual(spec.matchConstraints.namespaceSelector.matchExpressions, [
       {
         key: 'kubernetes.io/metadata.name',

@@ -34,3 +34,13 @@ test('the network-policy component admits only its source list to the admission 
   assert.deepEqual(rule!.from, [{ ipBlock: { cidr: '192.0.2.1/32' } }]);
   assert.match(read('manifests/components/network-policy/kustomization.yaml'), /kind: Component/);
 });
+
+test('the pods.validate webhook is called for an UPDATE by the same test the decision makes (issue 10, item 1)', async () => {
+  const { POD_UPDATE_CHANGES_GOVERNANCE_CEL } = await import('../../../src/decision/pod-update.ts');
+  const config = parse(read('manifests/base/validating-webhook.yaml')) as {
+    webhooks: Array<{ name: string; rules: Array<{ operations: string[] }>; matchConditions?: Array<{ name: string; expression: string }> }>;
+  };
+  const pods = config.webhooks.find((w) => w.name === 'pods.validate.sandbox-admission.io')!;
+  assert.deepEqual(pods.rules[0]!.operations, ['CREATE', 'UPDATE']);
+  assert.deepEqual(pods.matchConditions, [{ name: 'create-or-image-or-label-change', expression: `${POD_UPDATE_CHANGES_GOVERNANCE_CEL}\n` }]);
+});
