@@ -63,7 +63,9 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
     const common = [...certArgs, '--kubeconfig', cluster.kubeconfigPath, '--host', '127.0.0.1', '--drain-delay', '0'];
     const badPolicy = startServeProcess(cluster.dir, 'cluster-bad-policy', [...common, '--policy', bad, '--port', '0']);
     assert.equal(await exitWithin(badPolicy, 15_000), 1, 'the informers kept the process alive before');
-    assert.match(JSON.stringify(jsonLines(badPolicy).at(-1)), /start-up failed; exiting.*POLICY_REFERENCE at spec\.rules\[0\]\.runtime/);
+    const last = jsonLines(badPolicy).at(-1)!;
+    assert.equal(last['msg'], 'start-up failed; exiting');
+    assert.match((last['err'] as { message: string }).message, /POLICY_REFERENCE at spec\.rules\[0\]\.runtime/);
     const busy = startServeProcess(cluster.dir, 'cluster-busy-port', [
       ...common,
       '--policy',
