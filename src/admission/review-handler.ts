@@ -113,7 +113,16 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
     default: {
       // The backstop also judges pod UPDATEs that change images or labels (pod-update.ts); the mutating webhook never.
       if (endpoint === 'validate' && request.operation === 'UPDATE' && request.subResource === undefined) {
-        return { kind: 'decision', decision: judgePodUpdate({ ...shared, operation: 'UPDATE', pod: object as Pod, oldPod: oldObject as Pod | undefined, mutate: false }) };
+        return {
+          kind: 'decision',
+          decision: judgePodUpdate({
+            ...shared,
+            operation: 'UPDATE',
+            pod: object as Pod,
+            oldPod: oldObject as Pod | undefined,
+            mutate: false,
+          }),
+        };
       }
       const decision = decide({
         ...shared,

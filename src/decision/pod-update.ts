@@ -24,13 +24,20 @@ export function changesGovernance(pod: Pod, oldPod: Pod): boolean {
 
 function imagesOf(pod: Pod): string {
   const spec = pod.spec as Record<string, unknown> | undefined;
-  const images = (field: string) => (Array.isArray(spec?.[field]) ? (spec[field] as Array<{ image?: unknown }>).map((c) => (typeof c?.image === 'string' ? c.image : '')) : []);
+  const images = (field: string) =>
+    Array.isArray(spec?.[field])
+      ? (spec[field] as Array<{ image?: unknown }>).map((c) => (typeof c?.image === 'string' ? c.image : ''))
+      : [];
   return JSON.stringify([images('initContainers'), images('containers'), images('ephemeralContainers')]);
 }
 
 function labelsOf(pod: Pod): string {
   const labels = (pod.metadata?.labels ?? {}) as Record<string, string>;
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 
 /**

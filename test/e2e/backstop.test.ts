@@ -136,16 +136,33 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
   });
 
   it('1b. kubectl set image (or an init container patch, or a label) cannot make a runc pod governed; a sandboxed pod may change (issue 10, item 1)', async () => {
-    const kubectl = (...args: string[]) => spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const kubectl = (...args: string[]) =>
+      spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
     await core.createNamespacedPod({
       namespace: 'images',
-      body: pod('corp-runc', {}, { initContainers: [{ name: 'init', image: 'registry.corp/init:1' }], containers: [{ name: 'app', image: 'registry.corp/app:1' }] }),
+      body: pod(
+        'corp-runc',
+        {},
+        { initContainers: [{ name: 'init', image: 'registry.corp/init:1' }], containers: [{ name: 'app', image: 'registry.corp/app:1' }] },
+      ),
     });
     // The attack: an image no rule governs at creation, then one the images rule governs, still on runc.
     const setImage = kubectl('-n', 'images', 'set', 'image', 'pod/corp-runc', 'app=docker.io/evil/app:1');
     assert.notEqual(setImage.status, 0, setImage.stdout);
-    assert.match(setImage.stderr, /admission webhook "pods\.validate\.sandbox-admission\.io" denied the request: sandbox-admission denied this pod: rule "outside-images" requires a sandbox runtime/);
-    const initPatch = kubectl('-n', 'images', 'patch', 'pod', 'corp-runc', '--type=json', '-p', '[{"op":"replace","path":"/spec/initContainers/0/image","value":"quay.io/evil/init:1"}]');
+    assert.match(
+      setImage.stderr,
+      /admission webhook "pods\.validate\.sandbox-admission\.io" denied the request: sandbox-admission denied this pod: rule "outside-images" requires a sandbox runtime/,
+    );
+    const initPatch = kubectl(
+      '-n',
+      'images',
+      'patch',
+      'pod',
+      'corp-runc',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/initContainers/0/image","value":"quay.io/evil/init:1"}]',
+    );
     assert.notEqual(initPatch.status, 0);
     assert.match(initPatch.stderr, /rule "outside-images" requires a sandbox runtime/);
     // A label that makes the runc pod governed, for the audit's sake.
@@ -153,12 +170,18 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
     assert.notEqual(label.status, 0);
     assert.match(label.stderr, /rule "untrusted-apps" requires a sandbox runtime/);
     const stored = await core.readNamespacedPod({ namespace: 'images', name: 'corp-runc' });
-    assert.deepEqual([stored.spec?.containers[0]?.image, stored.spec?.initContainers?.[0]?.image], ['registry.corp/app:1', 'registry.corp/init:1']);
+    assert.deepEqual(
+      [stored.spec?.containers[0]?.image, stored.spec?.initContainers?.[0]?.image],
+      ['registry.corp/app:1', 'registry.corp/init:1'],
+    );
     // Ordinary updates stay allowed: another corp image, an annotation.
     assert.equal(kubectl('-n', 'images', 'set', 'image', 'pod/corp-runc', 'app=registry.corp/app:2').status, 0);
     assert.equal(kubectl('-n', 'images', 'annotate', 'pod', 'corp-runc', 'note=x').status, 0);
     // The same change on a sandboxed pod is allowed.
-    await core.createNamespacedPod({ namespace: 'images', body: pod('corp-gvisor', {}, { runtimeClassName: 'gvisor', containers: [{ name: 'app', image: 'registry.corp/app:1' }] }) });
+    await core.createNamespacedPod({
+      namespace: 'images',
+      body: pod('corp-gvisor', {}, { runtimeClassName: 'gvisor', containers: [{ name: 'app', image: 'registry.corp/app:1' }] }),
+    });
     const sandboxed = kubectl('-n', 'images', 'set', 'image', 'pod/corp-gvisor', 'app=docker.io/evil/app:1');
     assert.equal(sandboxed.status, 0, sandboxed.stderr);
   });

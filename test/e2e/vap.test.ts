@@ -805,13 +805,19 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
   });
 
   it('6. with the webhook down, kubectl set image cannot make a runc pod governed; a sandboxed pod may change (issue 10, item 1)', async () => {
-    const kubectl = (...args: string[]) => spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
-    const corp = (name: string, spec: Partial<k8s.V1PodSpec> = {}) => podOf(name, {}, { containers: [{ name: 'app', image: 'registry.corp.example/app:1' }], ...spec });
+    const kubectl = (...args: string[]) =>
+      spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const corp = (name: string, spec: Partial<k8s.V1PodSpec> = {}) =>
+      podOf(name, {}, { containers: [{ name: 'app', image: 'registry.corp.example/app:1' }], ...spec });
     await core.createNamespacedPod({ namespace: 'imgs', body: corp('corp-runc') });
     const attack = kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-runc', 'app=docker.io/evil/app:1');
     assert.notEqual(attack.status, 0, attack.stdout);
     // The refusal is the enforce policy's, in the decision's words.
-    const decision = decideFor(policy, { namespace: 'imgs' }, podOf('corp-runc', {}, { containers: [{ name: 'app', image: 'docker.io/evil/app:1' }] }));
+    const decision = decideFor(
+      policy,
+      { namespace: 'imgs' },
+      podOf('corp-runc', {}, { containers: [{ name: 'app', image: 'docker.io/evil/app:1' }] }),
+    );
     assert.equal(decision.allowed, false);
     assert.match(attack.stderr, /ValidatingAdmissionPolicy 'sandbox-admission-enforce'/);
     assert.ok(attack.stderr.includes(decision.message!), attack.stderr);

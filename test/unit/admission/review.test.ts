@@ -246,16 +246,33 @@ describe('what each endpoint reviews', () => {
   });
 
   test('a pod UPDATE that makes it governed while on runc is refused at /validate (kubectl set image, an init container, a label); others pass (issue 10, item 1)', async () => {
-    const imagePolicy = policyWithRules(`    - {name: outside, match: {images: {notFrom: [registry.corp/]}}, action: require}\n    - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}\n`);
+    const imagePolicy = policyWithRules(
+      `    - {name: outside, match: {images: {notFrom: [registry.corp/]}}, action: require}\n    - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}\n`,
+    );
     const uh = buildReviewHandler({ policy: () => imagePolicy, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
-    const update = async (old: ReturnType<typeof untrustedPod>, next: ReturnType<typeof untrustedPod>, endpoint: 'mutate' | 'validate' = 'validate') =>
-      ((await uh(endpoint, review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, { operation: 'UPDATE', oldObject: old }))) as { body: Answer }).body.response;
-    const corp = untrustedPod({ containers: [{ name: 'c', image: 'registry.corp/app:1' }], initContainers: [{ name: 'i', image: 'registry.corp/init:1' }] }, { app: 'web' });
+    const update = async (
+      old: ReturnType<typeof untrustedPod>,
+      next: ReturnType<typeof untrustedPod>,
+      endpoint: 'mutate' | 'validate' = 'validate',
+    ) =>
+      (
+        (await uh(
+          endpoint,
+          review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, { operation: 'UPDATE', oldObject: old }),
+        )) as { body: Answer }
+      ).body.response;
+    const corp = untrustedPod(
+      { containers: [{ name: 'c', image: 'registry.corp/app:1' }], initContainers: [{ name: 'i', image: 'registry.corp/init:1' }] },
+      { app: 'web' },
+    );
     const setImage = structuredClone(corp);
     setImage.spec!.containers![0]!.image = 'docker.io/evil/app:1';
     const refused = await update(corp, setImage);
     assert.equal(refused.allowed, false);
-    assert.match((refused.status as { message: string }).message, /^sandbox-admission denied this pod: rule "outside" requires a sandbox runtime/);
+    assert.match(
+      (refused.status as { message: string }).message,
+      /^sandbox-admission denied this pod: rule "outside" requires a sandbox runtime/,
+    );
     const initImage = structuredClone(corp);
     initImage.spec!.initContainers![0]!.image = 'quay.io/evil/init:1';
     assert.equal((await update(corp, initImage)).allowed, false);
@@ -270,7 +287,10 @@ describe('what each endpoint reviews', () => {
     tolerated.spec!.tolerations = [{ key: 'k', operator: 'Exists' }];
     tolerated.metadata!.annotations = { note: 'x' };
     assert.equal((await update(corp, tolerated)).allowed, true);
-    const sandboxed = untrustedPod({ runtimeClassName: 'gvisor', containers: [{ name: 'c', image: 'registry.corp/app:1' }] }, { app: 'web' });
+    const sandboxed = untrustedPod(
+      { runtimeClassName: 'gvisor', containers: [{ name: 'c', image: 'registry.corp/app:1' }] },
+      { app: 'web' },
+    );
     const sandboxedSetImage = structuredClone(sandboxed);
     sandboxedSetImage.spec!.containers![0]!.image = 'docker.io/evil/app:1';
     assert.equal((await update(sandboxed, sandboxedSetImage)).allowed, true);

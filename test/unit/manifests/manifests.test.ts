@@ -38,9 +38,15 @@ test('the network-policy component admits only its source list to the admission 
 test('the pods.validate webhook is called for an UPDATE by the same test the decision makes (issue 10, item 1)', async () => {
   const { POD_UPDATE_CHANGES_GOVERNANCE_CEL } = await import('../../../src/decision/pod-update.ts');
   const config = parse(read('manifests/base/validating-webhook.yaml')) as {
-    webhooks: Array<{ name: string; rules: Array<{ operations: string[] }>; matchConditions?: Array<{ name: string; expression: string }> }>;
+    webhooks: Array<{
+      name: string;
+      rules: Array<{ operations: string[] }>;
+      matchConditions?: Array<{ name: string; expression: string }>;
+    }>;
   };
   const pods = config.webhooks.find((w) => w.name === 'pods.validate.sandbox-admission.io')!;
   assert.deepEqual(pods.rules[0]!.operations, ['CREATE', 'UPDATE']);
-  assert.deepEqual(pods.matchConditions, [{ name: 'create-or-image-or-label-change', expression: `${POD_UPDATE_CHANGES_GOVERNANCE_CEL}\n` }]);
+  assert.deepEqual(pods.matchConditions, [
+    { name: 'create-or-image-or-label-change', expression: `${POD_UPDATE_CHANGES_GOVERNANCE_CEL}\n` },
+  ]);
 });
