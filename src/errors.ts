@@ -24,6 +24,15 @@ export const ERROR_CATALOGUE = {
   BODY_TOO_LARGE: { meaning: 'the request body is larger than the body limit', status: [413] },
   NOT_FOUND: { meaning: 'no such route', status: [404] },
   INTERNAL_ERROR: { meaning: 'an unexpected failure; the log has the cause', status: [500] },
+  CLIENT_UNAUTHORIZED: {
+    meaning:
+      'client certificates are required (--client-ca-file) and the caller presented none, an unverified one (401) or one not among --client-allowed-names (403)',
+    status: [401, 403],
+  },
+  OVERLOADED: {
+    meaning: 'refused unread: too much admission work in flight (429) or the process under pressure (503); retry after Retry-After',
+    status: [429, 503],
+  },
   MANIFEST_YAML: { meaning: 'a manifest document is not valid YAML', status: [] },
   POLICY_TEST: { meaning: 'a policy test file is not valid YAML or does not match the test file schema', status: [] },
 } as const satisfies Record<string, { meaning: string; status: readonly number[] }>;

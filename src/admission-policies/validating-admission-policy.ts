@@ -3,13 +3,16 @@
  * allowed sandbox runtimeClass, with the decision's own message, even when the webhook is down and its
  * configuration fails open. A pure function of the policy document; `render vap` prints its result.
  *
- * What it reproduces is decide() for a pod CREATE without mutation (the validating view): exempt namespaces,
+ * What it reproduces is decide() for a pod CREATE without mutation (the validating view), and for a pod UPDATE
+ * that changes images or labels (pod-update.ts judgePodUpdate): exempt namespaces,
  * mirror pods from their node, the first matching rule, then namespace labels; the runtime check; the profile's
  * unsupported features; an unknown profile in a namespace label. See README, "The ValidatingAdmissionPolicy".
  */
 import { stringify } from 'yaml';
 import { DOCKER_HUB_ALIASES } from '../match/image-ref.ts';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../decision/pod-update.ts';
 import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
+import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
 import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
@@ -22,6 +25,8 @@ import {
   formatNamespaceLabelRuleLabel,
   formatNoSandboxRuntime,
   formatRuleLabel,
+  formatRuntimeClassChangeRefused,
+  formatRuntimeClassNotSandbox,
   formatRuntimeNotAllowed,
   formatUnsupportedFeatures,
   POD_AUDIENCE,
@@ -61,15 +66,17 @@ const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const v = (name: string): string => `variables.${name}`;
 
-/** Every ValidatingAdmissionPolicy and its binding, one pair per mode the policy can produce. */
+/**
+ * Every ValidatingAdmissionPolicy and its binding: one pair per mode the policy can produce, then the two that
+ * keep the profiles' RuntimeClasses sandboxes without the webhook (runtimeClassPolicies).
+ */
 export function buildValidatingAdmissionPolicies(document: PolicyDocument, options: RenderVapOptions): KubernetesObject[] {
   // The same compile the webhook runs: profile order, allowed lists, defaults and exempt namespaces agree by construction.
   const policy = compilePolicy(document, options.webhookNamespace);
   const variables = buildVariables(document, policy);
   const digest = policyDigest(document);
   const objects: KubernetesObject[] = [];
-  for (const mode of reachableModes(policy)) {
-    const name = `${NAME_PREFIX}-${mode}`;
+  const metadataFor = (name: string, mode: Mode) => {
     const common = {
       labels: { ...VAP_LABELS },
       annotations: {
@@ -78,34 +85,23 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
         'sandbox-admission.io/generated-by': 'sandbox-admission render vap',
       },
     };
-    const policyAnnotations = { ...common.annotations, [POLICY_DIGEST_ANNOTATION]: digest };
+    return {
+      binding: { name, ...common },
+      policy: { name, labels: common.labels, annotations: { ...common.annotations, [POLICY_DIGEST_ANNOTATION]: digest } },
+    };
+  };
+  for (const mode of reachableModes(policy)) {
+    const name = `${NAME_PREFIX}-${mode}`;
+    const metadata = metadataFor(name, mode);
     objects.push({
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name, labels: common.labels, annotations: policyAnnotations },
+      metadata: metadata.policy,
       spec: {
         // An evaluation error is a refusal in this mode's terms (Deny, or only a warning/audit entry for warn/audit).
         failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-          matchPolicy: 'Equivalent',
-          namespaceSelector: {
-            matchExpressions: [
-              {
-                key: 'kubernetes.io/metadata.name',
-                operator: 'NotIn',
-                values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)),
-              },
-            ],
-          },
-        },
-        matchConditions: [
-          {
-            // decide.ts isMirrorPodFromNode: the annotation alone proves nothing, the requester must be a node.
-            name: 'not-a-mirror-pod-from-its-node',
-            expression: `!(has(object.metadata.annotations) && ${celString(MIRROR_POD_ANNOTATION)} in object.metadata.annotations && request.userInfo.username.startsWith("system:node:") && has(request.userInfo.groups) && "system:nodes" in request.userInfo.groups)`,
-          },
-        ],
+        matchConstraints: podMatchConstraints(policy),
+        matchConditions: podMatchConditions(),
         variables,
         validations: [
           {
@@ -119,11 +115,141 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
     objects.push({
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name, ...common },
+      metadata: metadata.binding,
       spec: { policyName: name, validationActions: [...VALIDATION_ACTIONS[mode]] },
     });
   }
+  objects.push(...runtimeClassPolicies(policy, variables, metadataFor));
   return objects;
+}
+
+function podMatchConstraints(policy: Policy): Record<string, unknown> {
+  return {
+    // UPDATE too: an image or label change can make a running pod governed (pod-update.ts; the matchCondition).
+    resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' }],
+    matchPolicy: 'Equivalent',
+    namespaceSelector: {
+      matchExpressions: [
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: [...policy.exemptNamespaces].filter((n) => NAMESPACE_NAME.test(n)),
+        },
+      ],
+    },
+  };
+}
+
+function podMatchConditions(): Array<{ name: string; expression: string }> {
+  // pod-update.ts judgePodUpdate: other UPDATEs (status, tolerations, annotations) are not judged at all.
+  return [notAMirrorPodCondition(), { name: 'create-or-image-or-label-change', expression: POD_UPDATE_CHANGES_GOVERNANCE_CEL }];
+}
+
+function notAMirrorPodCondition(): { name: string; expression: string } {
+  return {
+    // decide.ts isMirrorPodFromNode: the annotation alone proves nothing, the requester must be a node.
+    name: 'not-a-mirror-pod-from-its-node',
+    expression: `!(has(object.metadata.annotations) && ${celString(MIRROR_POD_ANNOTATION)} in object.metadata.annotations && request.userInfo.username.startsWith("system:node:") && has(request.userInfo.groups) && "system:nodes" in request.userInfo.groups)`,
+  };
+}
+
+/**
+ * A sandbox class turned into runc while the webhook is down (issue 10, item 4), closed in the API server:
+ *
+ * - `sandbox-admission-runtime-classes` refuses creating or updating a RuntimeClass that a profile names with a
+ *   host-kernel handler (runtime-class.ts NON_SANDBOX_HANDLERS). The handler is immutable, so "changing" one is
+ *   deleting and re-creating it, which this catches.
+ * - `sandbox-admission-runtime-class-handlers` is the pod check for a class that already was so (created before
+ *   the policy, or the policy changed): `paramKind: RuntimeClass` with `paramRef: {selector: {}}` evaluates it once
+ *   per RuntimeClass in the cluster, and a governed enforce-mode pod naming a profile's class whose handler is not a
+ *   sandbox is refused with decide's runtime-class-not-sandbox message. No RuntimeClass at all: nothing to check
+ *   (parameterNotFoundAction: Allow; the RuntimeClass admission plugin refuses a pod naming a missing class).
+ *   warn and audit mode pods get no VAP notice for it (the webhook gives theirs).
+ */
+function runtimeClassPolicies(
+  policy: Policy,
+  variables: readonly Variable[],
+  metadataFor: (name: string, mode: Mode) => { binding: KubernetesObject['metadata']; policy: KubernetesObject['metadata'] },
+): KubernetesObject[] {
+  const profileOf: Record<string, string> = {};
+  for (const profile of policy.profiles.values()) profileOf[profile.runtimeClassName] ??= profile.name;
+  const classes = celList(Object.keys(profileOf));
+  const hostKernel = celList([...NON_SANDBOX_HANDLERS]);
+  const profileMap = `{${Object.entries(profileOf)
+    .map(([rc, profile]) => `${celString(rc)}: ${celString(profile)}`)
+    .join(', ')}}`;
+  const classPolicy = `${NAME_PREFIX}-runtime-classes`;
+  const handlerPolicy = `${NAME_PREFIX}-runtime-class-handlers`;
+  const handlerOf = (object: string) => `(has(${object}.handler) ? ${object}.handler : "")`;
+  const classMetadata = metadataFor(classPolicy, 'enforce');
+  const handlerMetadata = metadataFor(handlerPolicy, 'enforce');
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: classMetadata.policy,
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ['node.k8s.io'],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['runtimeclasses'],
+              scope: 'Cluster',
+            },
+          ],
+          matchPolicy: 'Equivalent',
+        },
+        validations: [
+          {
+            expression: `!(object.metadata.name in ${classes}) || !(${handlerOf('object')} in ${hostKernel})`,
+            messageExpression: celMessage(formatRuntimeClassChangeRefused, {
+              runtimeClassName: 'object.metadata.name',
+              profile: `${profileMap}[object.metadata.name]`,
+              handler: handlerOf('object'),
+            }),
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: classMetadata.binding,
+      spec: { policyName: classPolicy, validationActions: ['Deny'] },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: handlerMetadata.policy,
+      spec: {
+        failurePolicy: 'Fail',
+        paramKind: { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' },
+        matchConstraints: podMatchConstraints(policy),
+        matchConditions: podMatchConditions(),
+        variables: [...variables],
+        validations: [
+          {
+            expression: [
+              `${v('mode')} != "enforce" || params.metadata.name != ${v('runtimeClassName')}`,
+              `|| !(${v('runtimeClassName')} in ${v('allowed')}) || !(${handlerOf('params')} in ${hostKernel})`,
+            ].join('\n'),
+            messageExpression: `${celString(MESSAGE_PREFIX.enforce)} + ${celMessage(formatRuntimeClassNotSandbox, { runtimeClassName: 'params.metadata.name', handler: handlerOf('params') })}`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: handlerMetadata.binding,
+      spec: { policyName: handlerPolicy, validationActions: ['Deny'], paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
+    },
+  ];
 }
 
 /** Enforce always; warn and audit when a rule uses them or a namespace label can ask for them. */

@@ -1,7 +1,21 @@
 import type { ErrorCode } from '../errors.ts';
+import type { ShedReason } from './load-shedding.ts';
 
 /** The JSON body of every non-200 reply from this server: a stable code for machines, a message for people. */
 export type HttpError = { status: number; code: ErrorCode; message: string };
+
+const shedMessages: Readonly<Record<ShedReason, string>> = {
+  'requests-in-flight': 'too many admission requests in flight; retry',
+  'large-bodies-in-flight': 'too many large admission requests in flight; retry',
+  'event-loop-delay': 'the webhook is overloaded (event loop delay); retry',
+  'heap-used': 'the webhook is short of memory; retry',
+};
+
+/** 429 when the client sent more than the server takes at once, 503 when the process itself is under pressure. */
+export function buildOverloadedError(reason: ShedReason): HttpError {
+  const status = reason === 'requests-in-flight' || reason === 'large-bodies-in-flight' ? 429 : 503;
+  return { status, code: 'OVERLOADED', message: shedMessages[reason] };
+}
 
 const jsonOnly = 'Content-Type must be application/json';
 

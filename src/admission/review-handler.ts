@@ -1,9 +1,10 @@
 import { decide } from '../decision/decide.ts';
 import { judgeEphemeralContainers } from '../decision/ephemeral-containers.ts';
-import { guardNamespaceLabels } from '../decision/namespace-guard.ts';
+import { guardNamespaceLabels, needsWeakeningAuthorization, type NamespaceChange } from '../decision/namespace-guard.ts';
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
+import { judgePodUpdate } from '../decision/pod-update.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
-import type { Decision, NamespaceFacts, Verdict } from '../decision/types.ts';
+import type { Decision, NamespaceFacts, Requester, Verdict } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Policy } from '../policy/types.ts';
@@ -17,6 +18,11 @@ export interface ReviewFacts {
   namespaceLabels(name: string): Readonly<Record<string, string>> | undefined | Promise<Readonly<Record<string, string>> | undefined>;
   /** Cluster RuntimeClasses, or undefined when the webhook runs without a cluster (local runs). */
   runtimeClasses(): ReadonlyMap<string, RuntimeClassFacts> | undefined;
+  /**
+   * Whether RBAC lets `requester` weaken the sandbox-admission.io labels of `namespace` (a SubjectAccessReview);
+   * absent without a cluster. Asked only for a weakening change by someone the policy does not list.
+   */
+  mayWeakenNamespace?(requester: Requester, namespace: string): Promise<boolean>;
 }
 
 /** What a review is about, by resource: each kind has its own check, all of them pure. */
@@ -25,6 +31,8 @@ type Subject = 'pod' | 'pod-ephemeral-containers' | 'namespace' | 'workload' | '
 /** The facts of one request, read once before the check. */
 interface RequestFacts {
   policy: Policy;
+  /** The SubjectAccessReview's answer for a weakening namespace change, when one was asked. */
+  namespaceRbac?: NamespaceChange['rbac'];
   namespaceFacts: NamespaceFacts | undefined;
   runtimeClasses: ReadonlyMap<string, RuntimeClassFacts> | undefined;
 }
@@ -67,6 +75,8 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
       namespaceFacts: await readNamespaceFacts(request, facts),
       runtimeClasses: facts.runtimeClasses(),
     };
+    if (subject === 'namespace')
+      requestFacts.namespaceRbac = await askNamespaceRbac(request, namespaceChangeOf(request, requestFacts.policy), facts);
     const result = check(subject, endpoint, request, requestFacts);
     const verdict = result.kind === 'decision' ? result.decision : result.verdict;
     if (endpoint === 'validate' && subject === 'pod' && verdict.allowed) {
@@ -92,13 +102,7 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
   switch (subject) {
     case 'namespace':
       return verdictOf(
-        guardNamespaceLabels({
-          operation: request.operation,
-          labels: labelsOf(object),
-          oldLabels: oldObject ? labelsOf(oldObject) : undefined,
-          requester: request.userInfo,
-          policy,
-        }),
+        guardNamespaceLabels({ ...namespaceChangeOf(request, policy), ...(facts.namespaceRbac ? { rbac: facts.namespaceRbac } : {}) }),
       );
     case 'runtime-class':
       return verdictOf(flagRuntimeClass(object, policy));
@@ -107,6 +111,19 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
     case 'workload':
       return verdictOf(evaluatePodTemplate({ ...shared, operation: request.operation, object, oldObject }));
     default: {
+      // The backstop also judges pod UPDATEs that change images or labels (pod-update.ts); the mutating webhook never.
+      if (endpoint === 'validate' && request.operation === 'UPDATE' && request.subResource === undefined) {
+        return {
+          kind: 'decision',
+          decision: judgePodUpdate({
+            ...shared,
+            operation: 'UPDATE',
+            pod: object as Pod,
+            oldPod: oldObject as Pod | undefined,
+            mutate: false,
+          }),
+        };
+      }
       const decision = decide({
         ...shared,
         operation: request.operation,
@@ -120,6 +137,30 @@ function check(subject: Subject, endpoint: ReviewEndpoint, request: AdmissionReq
 }
 
 const verdictOf = (verdict: Verdict): CheckResult => ({ kind: 'verdict', verdict });
+
+function namespaceChangeOf(request: AdmissionRequest, policy: Policy): NamespaceChange {
+  const oldObject = request.oldObject as Record<string, unknown> | undefined;
+  return {
+    operation: request.operation,
+    labels: labelsOf(request.object as Record<string, unknown>),
+    oldLabels: oldObject ? labelsOf(oldObject) : undefined,
+    requester: request.userInfo,
+    policy,
+  };
+}
+
+/** One SubjectAccessReview, only for a weakening the policy's lists do not allow; a failed one refuses (fail closed). */
+async function askNamespaceRbac(request: AdmissionRequest, change: NamespaceChange, facts: ReviewFacts): Promise<NamespaceChange['rbac']> {
+  if (!facts.mayWeakenNamespace || !needsWeakeningAuthorization(change)) return undefined;
+  // The namespace's own name (request.name; the object's metadata.name when a CREATE generates it).
+  const metadata = (request.object as { metadata?: { name?: unknown } }).metadata;
+  const name = request.name ?? (typeof metadata?.name === 'string' ? metadata.name : '');
+  try {
+    return (await facts.mayWeakenNamespace(change.requester ?? {}, name)) ? 'allowed' : 'denied';
+  } catch {
+    return 'error';
+  }
+}
 
 function classify(request: AdmissionRequest): Subject {
   const { group, resource } = request.resource;

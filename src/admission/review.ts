@@ -30,7 +30,7 @@ export interface AdmissionRequest {
   object: unknown;
   /** The stored object before an UPDATE (absent on CREATE). */
   oldObject: unknown;
-  userInfo: { username?: string; groups?: string[] };
+  userInfo: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
   dryRun: boolean;
 }
 
@@ -81,10 +81,21 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
     oldObject: request.oldObject ?? undefined,
     userInfo: {
       ...(typeof userInfo.username === 'string' ? { username: userInfo.username } : {}),
+      ...(typeof userInfo.uid === 'string' ? { uid: userInfo.uid } : {}),
       ...(Array.isArray(userInfo.groups) ? { groups: userInfo.groups.filter((g): g is string => typeof g === 'string') } : {}),
+      // Only a SubjectAccessReview reads these (namespace label guard): passed on as the API server sent them.
+      ...(isPlainObject(userInfo.extra) ? { extra: readExtra(userInfo.extra) } : {}),
     },
     dryRun: request.dryRun === true,
   });
+}
+
+function readExtra(extra: Record<string, unknown>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [key, values] of Object.entries(extra)) {
+    if (Array.isArray(values)) out[key] = values.filter((v): v is string => typeof v === 'string');
+  }
+  return out;
 }
 
 /** The AdmissionReview answer, in the request's own apiVersion, echoing its uid. */

@@ -1,21 +1,81 @@
+import type { TLSSocket } from 'node:tls';
+import { fastifyUnderPressure } from '@fastify/under-pressure';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ReviewEndpoint, ReviewHandler, ReviewOutcome } from './review-outcome.ts';
 import type { AdmissionServer } from './server.ts';
-import { buildHttpError, buildInternalError, buildUnsupportedMediaTypeError } from './http-errors.ts';
+import { checkClientCertificate, type ClientAuth } from './client-auth.ts';
+import { buildHttpError, buildInternalError, buildOverloadedError, buildUnsupportedMediaTypeError } from './http-errors.ts';
 import type { HttpError } from './http-errors.ts';
+import { createInFlightGate, parseContentLength, type InFlightGate, type LoadLimits, type ShedReason } from './load-shedding.ts';
 
 /** `ready: false` turns /readyz into 503; `detail` is shown as-is to whoever probes. */
 export type ReadinessReport = { ready: boolean; detail?: Record<string, unknown> };
 export type ReadinessCheck = () => ReadinessReport;
 
-export type AdmissionRouteOptions = { handleReview: ReviewHandler; metrics: Metrics; bodyLimitBytes: number };
+export type AdmissionRouteOptions = {
+  handleReview: ReviewHandler;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+  loadLimits: LoadLimits;
+  clientAuth?: ClientAuth;
+};
 export type HealthRouteOptions = { readiness: ReadinessCheck; metrics: Metrics };
 
 const endpoints: readonly ReviewEndpoint[] = ['mutate', 'validate'];
 
-/** POST /mutate and /validate: parse, hand to the review pipeline, relay, log one line, count. */
-export function registerAdmissionRoutes(app: AdmissionServer, options: AdmissionRouteOptions): void {
+/**
+ * POST /mutate and /validate: parse, hand to the review pipeline, relay, log one line, count. Both sit in their
+ * own fastify scope with the load shedding (load-shedding.ts, @fastify/under-pressure), so health probes and
+ * /metrics always answer, however loaded the admission routes are.
+ */
+export function registerAdmissionRoutes(app: AdmissionServer, options: AdmissionRouteOptions): InFlightGate {
+  const { metrics, bodyLimitBytes, loadLimits } = options;
+  const gate = createInFlightGate(loadLimits, bodyLimitBytes, ({ requests, largeBodyBytes }) => {
+    metrics.inFlightRequests.set(requests);
+    metrics.inFlightLargeBodyBytes.set(largeBodyBytes);
+  });
+  app.register(async (scope) => {
+    await scope.register(fastifyUnderPressure, {
+      maxEventLoopDelay: loadLimits.maxEventLoopDelayMs,
+      maxHeapUsedBytes: loadLimits.maxHeapUsedBytes,
+      sampleInterval: 250,
+      pressureHandler: (request, reply, type) => {
+        const reason: ShedReason = type === 'heapUsedBytes' ? 'heap-used' : 'event-loop-delay';
+        // A reply sent here ends the request; fastify runs no further hook or the handler.
+        reply.send(shed(request, reply, reason, metrics, loadLimits.largeBodyThresholdBytes));
+      },
+    });
+    registerReviewRoutes(scope as unknown as AdmissionServer, options, gate);
+  });
+  return gate;
+}
+
+/**
+ * Refuse unread: no body byte is buffered for a request past the limits. A small body (the usual review) is
+ * discarded by Node and the connection kept, so the client surely reads the 429/503, which the API server retries.
+ * A large or undeclared one is not worth decrypting just to drop it (a flood of them would keep the event loop
+ * busy doing only that): the connection is closed after the answer, and a client still writing may see a
+ * reset instead; either way that review is not served now.
+ */
+function shed(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  reason: ShedReason,
+  metrics: Metrics,
+  largeBodyThresholdBytes: number,
+): { code: string; message: string } {
+  const error = buildOverloadedError(reason);
+  metrics.shedRequests.inc({ reason });
+  // Debug only: a flood would otherwise write one line per refused request.
+  request.log.debug({ url: request.url, reason }, 'admission request shed');
+  reply.code(error.status).header('retry-after', '1').type('application/json; charset=utf-8');
+  const declared = parseContentLength(request.headers['content-length']);
+  if (declared === undefined || declared > largeBodyThresholdBytes) reply.header('connection', 'close');
+  return { code: error.code, message: error.message };
+}
+
+function registerReviewRoutes(app: AdmissionServer, options: AdmissionRouteOptions, gate: InFlightGate): void {
   const { handleReview, metrics, bodyLimitBytes } = options;
   for (const endpoint of endpoints) {
     const reject = (request: FastifyRequest, reply: FastifyReply, error: HttpError): void => {
@@ -31,6 +91,23 @@ export function registerAdmissionRoutes(app: AdmissionServer, options: Admission
     app.route({
       method: 'POST',
       url: `/${endpoint}`,
+      // Runs once the headers are in, before the body is read: past the limits the request is refused unread.
+      onRequest: (request, reply, done) => {
+        // An unauthenticated caller takes no slot and gets no look at the body.
+        const refusal = options.clientAuth ? checkClientCertificate(request.raw.socket as TLSSocket, options.clientAuth) : undefined;
+        if (refusal) {
+          reject(request, reply, refusal);
+          return;
+        }
+        const admission = gate.admit(parseContentLength(request.headers['content-length']));
+        if (!admission.ok) {
+          reply.send(shed(request, reply, admission.reason, metrics, options.loadLimits.largeBodyThresholdBytes));
+          return;
+        }
+        // 'close' fires once the reply is written and also when the client goes away mid-request.
+        reply.raw.once('close', admission.release);
+        done();
+      },
       // Every reply counts, rejected and failed ones too: slow parsing of huge bodies shows up here.
       onResponse: (_request, reply, done) => {
         metrics.admissionDuration.observe({ endpoint }, reply.elapsedTime / 1000);

@@ -6,8 +6,12 @@ import { fastify } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Metrics } from '../observe/metrics.ts';
 import { bindTlsSource } from '../tls/tls-source.ts';
+import { serverTlsSettings } from '../tls/tls-settings.ts';
 import type { TlsSource } from '../tls/tls-source.ts';
+import type { ClientAuth } from './client-auth.ts';
+import { type ConnectionDrain, trackConnections } from './connection-drain.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
+import { defaultLoadLimits, type LoadLimits } from './load-shedding.ts';
 import { createLogController } from './log-controller.ts';
 import type { ReviewHandler } from './review-outcome.ts';
 import { registerAdmissionRoutes, registerHealthRoutes, sendError } from './routes.ts';
@@ -32,12 +36,22 @@ export type ServerOptions = {
   /** Read once at start and again on each new connection, so rotated certificates need no restart. */
   tls: TlsSource;
   bodyLimitBytes?: number;
+  /** What the admission routes take on at once; past it they shed (load-shedding.ts). */
+  loadLimits?: Partial<LoadLimits>;
   timeouts?: Partial<ServerTimeouts>;
+  /** Admission routes only answer callers with a client certificate from this CA (the API server). */
+  clientAuth?: ClientAuth;
 };
 
-// The API server sends objects up to ~3 MiB, and an UPDATE review carries object and oldObject
-// (plus JSON overhead); 10 MiB leaves room without letting one request take the heap.
-export const defaultBodyLimitBytes = 10 * 1024 * 1024;
+/**
+ * The largest AdmissionReview the API server can send. It refuses request bodies over 3 MiB
+ * (MaxRequestBodyBytes, fixed in k8s.io/apiserver), so `object` is at most 3 MiB of JSON; `oldObject` was
+ * stored, and etcd stores at most 1.5 MiB (--max-request-bytes) in the storage encoding, which the API server
+ * accepts as up to 3 MiB of JSON (its own "2x" reasoning for the 3 MiB limit). Both plus the envelope (uid,
+ * kind, resource, userInfo with groups and extra, options: a few KiB) and JSON escaping slack:
+ * 3 MiB + 3 MiB + 512 KiB = 6.5 MiB. A larger body cannot come from the API server (413, unread).
+ */
+export const defaultBodyLimitBytes = 6.5 * 1024 * 1024;
 
 export const defaultTimeouts: ServerTimeouts = {
   // Longer than the API server's idle-connection timeout (Go's 90s): the client must be the one to
@@ -53,22 +67,45 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   const bodyLimitBytes = options.bodyLimitBytes ?? defaultBodyLimitBytes;
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const initial = options.tls.current();
+  // Ask for a client certificate and verify it, without failing the handshake: probes present none (client-auth.ts).
+  const clientTls = options.clientAuth ? { ca: options.clientAuth.caPem } : {};
   const app = fastify({
-    https: { key: initial.key, cert: initial.cert, headersTimeout: timeouts.headersMs },
+    https: {
+      ...serverTlsSettings,
+      ...clientTls,
+      ...(options.clientAuth ? { requestCert: true, rejectUnauthorized: false } : {}),
+      key: initial.key,
+      cert: initial.cert,
+      headersTimeout: timeouts.headersMs,
+    },
     loggerInstance: options.logger,
     logController: createLogController(),
     bodyLimit: bodyLimitBytes,
     keepAliveTimeout: timeouts.keepAliveMs,
     requestTimeout: timeouts.requestMs,
-    // While draining, requests on kept-alive connections get 503 and the API server retries elsewhere.
+    // closeGracefully has drained every connection before fastify's own close; one that is left gets a 503.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  const drain = trackConnections(app.server);
+  drains.set(app, drain);
+  // While closing, every answer tells the client not to reuse the connection (connection-drain.ts).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (drain.closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
   // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
   app.removeContentTypeParser('text/plain');
-  bindTlsSource(app.server, options.tls, options.logger);
+  bindTlsSource(app.server, options.tls, options.logger, { ...serverTlsSettings, ...clientTls });
 
-  registerAdmissionRoutes(app, { handleReview: options.handleReview, metrics: options.metrics, bodyLimitBytes });
+  const loadLimits = { ...defaultLoadLimits(), ...options.loadLimits };
+  registerAdmissionRoutes(app, {
+    handleReview: options.handleReview,
+    metrics: options.metrics,
+    bodyLimitBytes,
+    loadLimits,
+    ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}),
+  });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
 
   app.setNotFoundHandler((request, reply) => {
@@ -88,12 +125,33 @@ export async function listen(server: AdmissionServer, options: { host: string; p
   return server.server.address() as AddressInfo;
 }
 
+const drains = new WeakMap<AdmissionServer, ConnectionDrain>();
+
+export type DrainOptions = {
+  /** A keep-alive connection idle this long after closing began is closed by the server. */
+  idleCloseMs: number;
+  /** Give up waiting for connections to finish after this long (the API server's webhook timeout is at most 30 s). */
+  deadlineMs: number;
+};
+
+// preStop sleep (5 s) + --drain-delay (5 s) + this stays inside the Deployment's terminationGracePeriodSeconds (30).
+const defaultDrain: DrainOptions = { idleCloseMs: 1000, deadlineMs: 15_000 };
+
 /**
- * SIGTERM handling: keep serving for `delayMs` while the endpoint removal reaches every API server
- * (they keep sending reviews to this pod until then), then stop accepting, answer what is in flight,
- * and close idle connections.
+ * SIGTERM handling, without a failed request: keep serving for `delayMs` while the endpoint removal reaches every
+ * API server (they keep sending reviews to this pod until then); then answer everything with `Connection: close`
+ * (in-flight reviews too), stop accepting connections, close each kept-alive connection once it has been idle for
+ * `idleCloseMs`, and close the server when none is left (connection-drain.ts says why not all at once).
  */
-export async function closeGracefully(server: AdmissionServer, delayMs: number): Promise<void> {
+export async function closeGracefully(server: AdmissionServer, delayMs: number, options: Partial<DrainOptions> = {}): Promise<void> {
+  const { idleCloseMs, deadlineMs } = { ...defaultDrain, ...options };
   if (delayMs > 0) await sleep(delayMs);
+  const drain = drains.get(server);
+  if (drain) {
+    drain.beginClosing();
+    await drain.stopListening();
+    const deadline = Date.now() + deadlineMs;
+    while (drain.closeIdle(idleCloseMs) > 0 && Date.now() < deadline) await sleep(50);
+  }
   await server.close();
 }

@@ -177,6 +177,21 @@ export function buildProgram(): Command {
       checked(parseDuration),
       '5m',
     )
+    .option('--max-in-flight <n>', 'admission requests read or answered at once; more are refused at once with 429 and Retry-After', '128')
+    .option(
+      '--client-ca-file <path>',
+      'only callers with a client certificate from this CA (the API server, by its AdmissionConfiguration kubeconfig) may use /mutate and /validate; read at start',
+    )
+    .option(
+      '--client-allowed-names <names>',
+      'with --client-ca-file: comma-separated certificate common names or DNS SANs allowed to call (default: any the CA signed)',
+      '',
+    )
+    .option(
+      '--max-in-flight-large-mib <n>',
+      'MiB of large review bodies (over 128 KiB) read or answered at once; more are refused at once with 429',
+      '8',
+    )
     .option(
       '--admission-policy-check-interval <duration>',
       'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force',

@@ -96,6 +96,11 @@ export function formatRuntimeClassNotSandbox(p: { runtimeClassName: string; hand
   return `RuntimeClass "${p.runtimeClassName}" uses handler "${p.handler}", which runs containers on the host kernel and is not a sandbox; a cluster admin must point it at runsc or kata`;
 }
 
+/** A RuntimeClass a profile names, created (or changed) with a host-kernel handler: refused by the generated policy. */
+export function formatRuntimeClassChangeRefused(p: { runtimeClassName: string; profile: string; handler: string }): string {
+  return `sandbox-admission denied this RuntimeClass: "${p.runtimeClassName}" is the runtimeClassName of runtime profile "${p.profile}", and handler "${p.handler}" runs containers on the host kernel, not in a sandbox; use a sandbox handler (runsc, kata), or change the policy first`;
+}
+
 /** A debug container asking for what the pod's sandbox cannot host. */
 export function formatEphemeralUnsupported(p: { displayName: string; runtimeClassName: string; containers: string }): string {
   return `sandbox-admission denied this ephemeral container: the pod runs in ${p.displayName} (runtimeClassName "${p.runtimeClassName}"), which cannot host ${p.containers}; debug without those settings`;

@@ -10,12 +10,38 @@ export interface NamespaceChange {
   oldLabels: Readonly<Record<string, string>> | undefined;
   requester: Requester | undefined;
   policy: Policy;
+  /**
+   * The API server's answer to a SubjectAccessReview for WEAKEN_NAMESPACE_PERMISSION, asked only when the change
+   * weakens and the requester is not in the policy's lists: 'allowed', 'denied', or 'error' (not known: refused).
+   */
+  rbac?: 'allowed' | 'denied' | 'error';
+}
+
+/**
+ * The RBAC permission that lets a subject weaken a namespace's sandbox-admission.io labels: a custom verb on a
+ * virtual resource, as PodSecurityPolicy's `use` was. The namespace is both the attribute's namespace and its
+ * name, so a ClusterRoleBinding grants it everywhere and a RoleBinding in one namespace grants it there only.
+ * manifests/base/rbac.yaml ships the ClusterRole `sandbox-admission-namespace-label-admin` with it.
+ */
+export const WEAKEN_NAMESPACE_PERMISSION = { group: 'sandbox-admission.io', resource: 'namespacelabels', verb: 'weaken' } as const;
+
+/** Whether the change weakens labels and only RBAC could allow it: the handler then asks the API server. */
+export function needsWeakeningAuthorization(change: NamespaceChange): boolean {
+  return findWeakenings(change).length > 0 && !isListedAdmin(change);
+}
+
+function isListedAdmin({ policy, requester }: NamespaceChange): boolean {
+  return (
+    (requester?.groups ?? []).some((g) => policy.namespaceLabels.allowedGroups.has(g)) ||
+    policy.namespaceLabels.allowedUsers.has(requester?.username ?? '')
+  );
 }
 
 /**
  * Anyone who may edit a Namespace could otherwise switch its sandbox policy off. Removing or changing the
  * runtime label, or weakening the mode (enforce > warn > audit, an absent or unreadable mode counting as the
- * policy default or enforce), is reserved to the policy's allowed groups and users. Strengthening is open to all.
+ * policy default or enforce), is reserved to the policy's allowed groups and users and to whoever RBAC grants
+ * WEAKEN_NAMESPACE_PERMISSION (managed clusters give nobody system:masters). Strengthening is open to all.
  */
 export function guardNamespaceLabels(change: NamespaceChange): Verdict {
   const base: Verdict = {
@@ -28,27 +54,28 @@ export function guardNamespaceLabels(change: NamespaceChange): Verdict {
     mode: 'enforce',
   };
   const { policy, requester } = change;
-  const isAdmin =
-    (requester?.groups ?? []).some((g) => policy.namespaceLabels.allowedGroups.has(g)) ||
-    policy.namespaceLabels.allowedUsers.has(requester?.username ?? '');
   const problems = findWeakenings(change);
   if (problems.length === 0) return base;
-  if (isAdmin)
+  if (isListedAdmin(change) || change.rbac === 'allowed') {
+    const by = change.rbac === 'allowed' && !isListedAdmin(change) ? 'an admin granted it by RBAC' : 'an allowed admin';
     return {
       ...base,
-      reason: `namespace labels weakened by an allowed admin: ${problems.join('; ')}`,
+      reason: `namespace labels weakened by ${by}: ${problems.join('; ')}`,
       auditAnnotations: { decision: 'namespace-labels-weakened', by: requester?.username ?? '' },
     };
+  }
   const who =
     [...policy.namespaceLabels.allowedGroups]
       .map((g) => `group ${g}`)
       .concat([...policy.namespaceLabels.allowedUsers].map((u) => `user ${u}`))
       .join(', ') || 'nobody';
+  const { verb, resource, group } = WEAKEN_NAMESPACE_PERMISSION;
+  const unchecked = change.rbac === 'error' ? ' (the RBAC check could not be made just now; retry)' : '';
   return {
     ...base,
     allowed: false,
     reason: 'namespace label change refused',
-    message: `sandbox-admission denied this namespace change: ${problems.join('; ')}. Only ${who} (spec.namespaceLabels.allowedGroups/allowedUsers of the policy) may weaken sandbox-admission.io labels`,
+    message: `sandbox-admission denied this namespace change: ${problems.join('; ')}. Only ${who} (spec.namespaceLabels.allowedGroups/allowedUsers of the policy), or whoever RBAC grants the verb "${verb}" on ${resource}.${group} (ClusterRole sandbox-admission-namespace-label-admin), may weaken sandbox-admission.io labels${unchecked}`,
     auditAnnotations: { decision: 'denied', violation: 'namespace-labels-weakened' },
   };
 }

@@ -11,7 +11,10 @@ export interface NamespaceFacts {
 
 export interface Requester {
   username?: string;
+  uid?: string;
   groups?: readonly string[];
+  /** Authenticator extras (scopes, credential ids): part of who the requester is for authorization. */
+  extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Everything one decision depends on; nothing else is read. */

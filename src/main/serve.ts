@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ClientAuth } from '../admission/client-auth.ts';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
 import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
+import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakening-authorizer.ts';
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
@@ -38,6 +42,13 @@ export interface ServeOptions {
   auditInterval: string;
   /** How often to compare the generated ValidatingAdmissionPolicies with the policy in force (cluster mode). */
   admissionPolicyCheckInterval: string;
+  /** Admission requests read or answered at once; more are refused with 429. */
+  maxInFlight: string;
+  /** MiB of large review bodies (over 128 KiB) read or answered at once; more are refused with 429. */
+  maxInFlightLargeMib: string;
+  /** Client certificate authentication of the API server: CA bundle file, and the names allowed (comma-separated). */
+  clientCaFile?: string;
+  clientAllowedNames: string;
 }
 
 /**
@@ -46,6 +57,19 @@ export interface ServeOptions {
  */
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel });
+  try {
+    await startServing(options, logger);
+  } catch (error) {
+    // Whatever start-up left running (informers, file watchers, the policy poll, certificate loops) would keep the
+    // process alive, listening on nothing: exit so that the kubelet restarts the container, and the reason is the
+    // last line of the previous container's log (kubectl logs --previous; CrashLoopBackOff in kubectl get pods).
+    const code = (error as { code?: unknown }).code;
+    logger.fatal({ err: error, ...(typeof code === 'string' ? { code } : {}) }, 'start-up failed; exiting');
+    process.exit(1);
+  }
+}
+
+async function startServing(options: ServeOptions, logger: Logger): Promise<void> {
   const metrics = createMetrics();
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
@@ -65,12 +89,20 @@ export async function runServe(options: ServeOptions): Promise<void> {
       policyPath: options.policy,
       webhookNamespace: options.webhookNamespace,
       drainDelayMs: parseDuration(options.drainDelay),
+      loadLimits: parseLoadLimits(options),
+      ...readClientAuth(options),
     },
     {
       logger,
       metrics,
       tls: certificates,
-      cluster: cluster ?? staticFacts(options.namespaceLabels),
+      cluster:
+        cluster && clusterConfig
+          ? {
+              ...cluster,
+              mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })),
+            }
+          : staticFacts(options.namespaceLabels),
       ...(cluster && clusterConfig
         ? {
             readiness: cluster.readiness,
@@ -139,6 +171,30 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
+}
+
+function readClientAuth(options: Pick<ServeOptions, 'clientCaFile' | 'clientAllowedNames'>): { clientAuth?: ClientAuth } {
+  if (options.clientCaFile === undefined) return {};
+  const allowedNames = options.clientAllowedNames
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  return { clientAuth: { caPem: readFileSync(options.clientCaFile, 'utf8'), allowedNames } };
+}
+
+function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFlightLargeMib'>): {
+  maxRequests: number;
+  maxLargeBodyBytes: number;
+} {
+  const positive = (flag: string, value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${value}"`);
+    return n;
+  };
+  return {
+    maxRequests: positive('--max-in-flight', options.maxInFlight),
+    maxLargeBodyBytes: positive('--max-in-flight-large-mib', options.maxInFlightLargeMib) * 1024 * 1024,
+  };
 }
 
 function parsePort(value: string): number {

@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
+import type { ClientAuth } from '../admission/client-auth.ts';
+import type { LoadLimits } from '../admission/load-shedding.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
@@ -19,6 +21,10 @@ export interface WebhookConfig {
   /** How long to keep serving after SIGTERM so the API server stops sending before we close. */
   drainDelayMs: number;
   bodyLimitBytes?: number;
+  /** Admission work taken on at once (admission/load-shedding.ts); the rest is shed with 429/503. */
+  loadLimits?: Partial<LoadLimits>;
+  /** Admission routes answer only callers with a client certificate from this CA. */
+  clientAuth?: ClientAuth;
 }
 
 /** A background loop that reads the policy in force (the audit of running pods). */
@@ -33,7 +39,7 @@ export interface WebhookDeps {
   /** The serving certificate; its healthy() is part of readiness. */
   tls: Pick<CertificateSource, 'current' | 'healthy'>;
   /** Namespace labels and runtime classes: a static map locally, informer caches in a cluster. */
-  cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses'>;
+  cluster: Pick<ReviewFacts, 'namespaceLabels' | 'runtimeClasses' | 'mayWeakenNamespace'>;
   /** Extra readiness conditions (cache sync); the webhook adds its own. */
   readiness?: () => { ready: boolean; detail?: Record<string, unknown> };
   /** Tell the cluster a policy was refused (a Kubernetes Event); failures are logged, never fatal. */
@@ -98,6 +104,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     handleReview: buildReviewHandler({ policy: policy.current, ...deps.cluster }),
     tls: deps.tls,
     ...(config.bodyLimitBytes ? { bodyLimitBytes: config.bodyLimitBytes } : {}),
+    ...(config.loadLimits ? { loadLimits: config.loadLimits } : {}),
+    ...(config.clientAuth ? { clientAuth: config.clientAuth } : {}),
     readiness: () => {
       const extra = deps.readiness?.() ?? { ready: true };
       const certificateHealthy = deps.tls.healthy();

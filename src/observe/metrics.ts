@@ -9,6 +9,12 @@ export type Metrics = {
   admissionDuration: Histogram<'endpoint'>;
   /** Requests refused before or by the review pipeline (4xx), by error code. */
   badRequests: Counter<'code'>;
+  /** Admission requests refused unread (429/503) because too much was in flight or the process was under pressure. */
+  shedRequests: Counter<'reason'>;
+  /** Admission requests being read or answered now. */
+  inFlightRequests: Gauge;
+  /** Declared bytes of large review bodies being read or answered now. */
+  inFlightLargeBodyBytes: Gauge;
   /** Unexpected throws (HTTP 500): the webhook's failurePolicy decided these pods. */
   internalErrors: Counter<'endpoint'>;
   policyReloads: Counter<'result'>;
@@ -67,6 +73,22 @@ export function createMetrics(): Metrics {
       name: `${prefix}bad_requests_total`,
       help: 'Requests rejected with a 4xx status, by error code.',
       labelNames: ['code'] as const,
+      registers,
+    }),
+    shedRequests: new Counter({
+      name: `${prefix}shed_requests_total`,
+      help: 'Admission requests refused before their body was read (429 too much in flight, 503 under pressure), by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    inFlightRequests: new Gauge({
+      name: `${prefix}in_flight_requests`,
+      help: 'Admission requests being read or answered.',
+      registers,
+    }),
+    inFlightLargeBodyBytes: new Gauge({
+      name: `${prefix}in_flight_large_body_bytes`,
+      help: 'Declared bytes of large admission request bodies being read or answered.',
       registers,
     }),
     internalErrors: new Counter({

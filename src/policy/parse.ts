@@ -120,12 +120,14 @@ export function describeSchemaError(e: ErrorObject): CodedError {
           : `unknown field (${known.length > 0 ? `known here: ${known.join(', ')}` : 'no fields are allowed here'})`,
       };
     }
-    case 'required':
-      return {
-        code: 'POLICY_SCHEMA',
-        path: toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`),
-        message: 'required field is missing',
-      };
+    case 'required': {
+      const path = toFieldPath(`${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`);
+      const message =
+        path === 'spec.rules'
+          ? 'required field is missing (the file may be cut short; a policy that governs nothing says so with `rules: []`)'
+          : 'required field is missing';
+      return { code: 'POLICY_SCHEMA', path, message };
+    }
     case 'enum':
       return {
         code: 'POLICY_SCHEMA',

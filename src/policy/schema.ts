@@ -125,6 +125,9 @@ export const policySchema = {
     spec: {
       type: 'object',
       additionalProperties: false,
+      // Required so that a file torn before its rules (a partial write, a truncated copy) is refused instead of
+      // being served as a policy that governs nothing; "govern nothing" is written `rules: []`.
+      required: ['rules'],
       properties: {
         exemptNamespaces: stringList,
         profiles: { type: 'object', propertyNames: name63, additionalProperties: profile },

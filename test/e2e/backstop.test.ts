@@ -3,11 +3,12 @@
 // governed pod unsandboxed (another webhook, an outage with fail-open, a disabled configuration), the backstop holds.
 import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { readManifests, renderWebhookConfiguration, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
-import { impersonating, rejection } from './harness/api-assertions.ts';
+import { impersonating, rejection, waitFor } from './harness/api-assertions.ts';
 
 const bins = resolveBinaries();
 
@@ -132,6 +133,110 @@ describe('the validating backstop behind a real kube-apiserver', { skip: bins.sk
       ],
     };
     assert.match(await rejection(controller.createNamespacedPod({ namespace: 'apps', body })), /requires a sandbox runtime/);
+  });
+
+  it('1b. kubectl set image (or an init container patch, or a label) cannot make a runc pod governed; a sandboxed pod may change (issue 10, item 1)', async () => {
+    const kubectl = (...args: string[]) =>
+      spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    await core.createNamespacedPod({
+      namespace: 'images',
+      body: pod(
+        'corp-runc',
+        {},
+        { initContainers: [{ name: 'init', image: 'registry.corp/init:1' }], containers: [{ name: 'app', image: 'registry.corp/app:1' }] },
+      ),
+    });
+    // The attack: an image no rule governs at creation, then one the images rule governs, still on runc.
+    const setImage = kubectl('-n', 'images', 'set', 'image', 'pod/corp-runc', 'app=docker.io/evil/app:1');
+    assert.notEqual(setImage.status, 0, setImage.stdout);
+    assert.match(
+      setImage.stderr,
+      /admission webhook "pods\.validate\.sandbox-admission\.io" denied the request: sandbox-admission denied this pod: rule "outside-images" requires a sandbox runtime/,
+    );
+    const initPatch = kubectl(
+      '-n',
+      'images',
+      'patch',
+      'pod',
+      'corp-runc',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/spec/initContainers/0/image","value":"quay.io/evil/init:1"}]',
+    );
+    assert.notEqual(initPatch.status, 0);
+    assert.match(initPatch.stderr, /rule "outside-images" requires a sandbox runtime/);
+    // A label that makes the runc pod governed, for the audit's sake.
+    const label = kubectl('-n', 'apps', 'label', 'pod', 'ordinary', 'app=untrusted', '--overwrite');
+    assert.notEqual(label.status, 0);
+    assert.match(label.stderr, /rule "untrusted-apps" requires a sandbox runtime/);
+    const stored = await core.readNamespacedPod({ namespace: 'images', name: 'corp-runc' });
+    assert.deepEqual(
+      [stored.spec?.containers[0]?.image, stored.spec?.initContainers?.[0]?.image],
+      ['registry.corp/app:1', 'registry.corp/init:1'],
+    );
+    // Ordinary updates stay allowed: another corp image, an annotation.
+    assert.equal(kubectl('-n', 'images', 'set', 'image', 'pod/corp-runc', 'app=registry.corp/app:2').status, 0);
+    assert.equal(kubectl('-n', 'images', 'annotate', 'pod', 'corp-runc', 'note=x').status, 0);
+    // The same change on a sandboxed pod is allowed.
+    await core.createNamespacedPod({
+      namespace: 'images',
+      body: pod('corp-gvisor', {}, { runtimeClassName: 'gvisor', containers: [{ name: 'app', image: 'registry.corp/app:1' }] }),
+    });
+    const sandboxed = kubectl('-n', 'images', 'set', 'image', 'pod/corp-gvisor', 'app=docker.io/evil/app:1');
+    assert.equal(sandboxed.status, 0, sandboxed.stderr);
+  });
+
+  it('3b. weakening is decided by RBAC too: an admin bound to the shipped ClusterRole may, one without it may not (issue 10, item 9)', async () => {
+    // A managed cluster's administrator: full rights on namespaces, but not in system:masters or the policy's lists.
+    await createNamespace(cluster.kubeConfig, 'managed', { 'sandbox-admission.io/runtime': 'gvisor' });
+    const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    for (const user of ['cloud-admin', 'other-admin']) {
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: `e2e-dev-${user}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-dev' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+        },
+      });
+    }
+    const shipped = readManifests('manifests/base/rbac.yaml').find(
+      (o) => o.kind === 'ClusterRole' && (o.metadata as { name: string }).name === 'sandbox-admission-namespace-label-admin',
+    );
+    await objects.create(shipped as k8s.KubernetesObject);
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: 'cloud-admin-weaken' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'sandbox-admission-namespace-label-admin' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'cloud-admin' }],
+      },
+    });
+
+    const other = impersonating(cluster.kubeConfig, 'other-admin').makeApiClient(k8s.CoreV1Api);
+    const refused = await other.readNamespace({ name: 'managed' });
+    refused.metadata!.labels = { ...refused.metadata!.labels, 'sandbox-admission.io/mode': 'audit' };
+    assert.match(
+      await rejection(other.replaceNamespace({ name: 'managed', body: refused })),
+      /weakening sandbox-admission\.io\/mode from enforce to audit is not allowed.*whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/,
+    );
+
+    const admin = impersonating(cluster.kubeConfig, 'cloud-admin').makeApiClient(k8s.CoreV1Api);
+    // RBAC changes reach the authorizer's cache within moments.
+    await waitFor(async () => {
+      const ns = await admin.readNamespace({ name: 'managed' });
+      ns.metadata!.labels = { ...ns.metadata!.labels, 'sandbox-admission.io/mode': 'audit' };
+      return (await admin.replaceNamespace({ name: 'managed', body: ns })).metadata?.labels?.['sandbox-admission.io/mode'] === 'audit';
+    });
+    const removed = await admin.readNamespace({ name: 'managed' });
+    delete removed.metadata!.labels!['sandbox-admission.io/runtime'];
+    assert.equal(
+      (await admin.replaceNamespace({ name: 'managed', body: removed })).metadata?.labels?.['sandbox-admission.io/runtime'],
+      undefined,
+    );
+    const decisions = await webhook.waitForLogLines(
+      (l) => l['msg'] === 'admission decision' && l['name'] === 'managed' && l['user'] === 'cloud-admin' && l['allowed'] === true,
+      2,
+    );
+    assert.ok(decisions.length >= 2);
   });
 
   it('3. a developer cannot remove or weaken the namespace labels; an allowed admin can', async () => {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../../src/decision/pod-update.ts';
 import { renderVapText } from '../../src/cli/render-vap-command.ts';
 import { describeApiError, plain } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
@@ -218,6 +219,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     assert.deepEqual(ids.sort(), [
       'ClusterRole/sandbox-admission',
       'ClusterRole/sandbox-admission-ca-bundle',
+      'ClusterRole/sandbox-admission-namespace-label-admin',
       'ClusterRoleBinding/sandbox-admission',
       'ClusterRoleBinding/sandbox-admission-ca-bundle',
       `ConfigMap/${NS}/sandbox-admission-policy`,
@@ -312,12 +314,17 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
   it('base RBAC: read-only cluster facts; its own webhook configurations and Secret by name; create explained', () => {
     const facts = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission');
     for (const rule of facts.rules ?? []) {
-      const isEvents = rule.resources?.length === 1 && rule.resources[0] === 'events';
+      // Creating Events and SubjectAccessReviews (the namespace label guard's RBAC question) writes nothing else.
+      const createOnly = rule.resources?.length === 1 && ['events', 'subjectaccessreviews'].includes(rule.resources[0]!);
       assert.ok(
-        rule.verbs.every((v) => (isEvents ? ['create'] : ['get', 'list', 'watch']).includes(v)),
+        rule.verbs.every((v) => (createOnly ? ['create'] : ['get', 'list', 'watch']).includes(v)),
         `${rule.resources}: ${rule.verbs}`,
       );
     }
+    // For people, bound by the cluster's admins: exactly the guard's custom verb on its virtual resource.
+    assert.deepEqual(plain(find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-namespace-label-admin').rules), [
+      { apiGroups: ['sandbox-admission.io'], resources: ['namespacelabels'], verbs: ['weaken'] },
+    ]);
     const caBundle = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission-ca-bundle');
     assert.deepEqual(plain(caBundle.rules), [
       {
@@ -376,10 +383,14 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     };
     // Pod CREATE and kubectl debug are two webhooks so that their failurePolicies can differ (components/fail-open).
     assert.deepEqual(summary('pods.validate.sandbox-admission.io'), {
-      rules: ['CREATE /v1/pods'],
+      rules: ['CREATE,UPDATE /v1/pods'],
       failurePolicy: 'Fail',
       timeoutSeconds: 5,
     });
+    // UPDATEs reach the webhook only when they change images or labels, by the same test the decision makes.
+    assert.deepEqual(plain(v.get('pods.validate.sandbox-admission.io')!.matchConditions), [
+      { name: 'create-or-image-or-label-change', expression: `${POD_UPDATE_CHANGES_GOVERNANCE_CEL}\n` },
+    ]);
     assert.deepEqual(summary('ephemeral-containers.validate.sandbox-admission.io'), {
       rules: ['UPDATE /v1/pods/ephemeralcontainers'],
       failurePolicy: 'Fail',

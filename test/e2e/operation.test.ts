@@ -10,6 +10,7 @@ import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { renderMutatingWebhook, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
 import { waitFor } from './harness/api-assertions.ts';
+import { exitWithin, jsonLines, startServeProcess } from '../helpers/serve-process.ts';
 
 const bins = resolveBinaries();
 const POLICY = `apiVersion: sandbox-admission.io/v1alpha1
@@ -46,6 +47,34 @@ describe('operating sandbox-admission in a real cluster', { skip: bins.skip ?? f
   after(async () => {
     await webhook?.stop();
     await cluster?.stop();
+  });
+
+  it('in cluster mode, an invalid policy or a busy port exits 1 within seconds with the reason last in the log (issue 10, item 5)', async () => {
+    const bad = join(cluster.dir, 'bad-policy.yaml');
+    writeFileSync(bad, POLICY.replace('runtime: gvisor', 'runtime: firecracker'));
+    const certArgs = [
+      '--certificates',
+      'files',
+      '--tls-cert-file',
+      join(cluster.dir, 'webhook.crt'),
+      '--tls-key-file',
+      join(cluster.dir, 'webhook.key'),
+    ];
+    const common = [...certArgs, '--kubeconfig', cluster.kubeconfigPath, '--host', '127.0.0.1', '--drain-delay', '0'];
+    const badPolicy = startServeProcess(cluster.dir, 'cluster-bad-policy', [...common, '--policy', bad, '--port', '0']);
+    assert.equal(await exitWithin(badPolicy, 15_000), 1, 'the informers kept the process alive before');
+    const last = jsonLines(badPolicy).at(-1)!;
+    assert.equal(last['msg'], 'start-up failed; exiting');
+    assert.match((last['err'] as { message: string }).message, /POLICY_REFERENCE at spec\.rules\[0\]\.runtime/);
+    const busy = startServeProcess(cluster.dir, 'cluster-busy-port', [
+      ...common,
+      '--policy',
+      join(cluster.dir, 'policy.yaml'),
+      '--port',
+      new URL(webhook.url).port,
+    ]);
+    assert.equal(await exitWithin(busy, 15_000), 1);
+    assert.equal(jsonLines(busy).at(-1)!['code'], 'EADDRINUSE');
   });
 
   it('a profile without its RuntimeClass is reported in /readyz and /metrics, and clears when the class appears', async () => {

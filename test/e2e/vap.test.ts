@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import type { Decision } from '../../src/decision/types.ts';
 import type { Pod } from '../../src/k8s/pod.ts';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import type { Policy } from '../../src/policy/types.ts';
-import { waitFor } from './harness/api-assertions.ts';
+import { rejection, waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { issueCert } from './harness/pki.ts';
@@ -579,6 +580,8 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), [
       'sandbox-admission-audit',
       'sandbox-admission-enforce',
+      'sandbox-admission-runtime-class-handlers',
+      'sandbox-admission-runtime-classes',
       'sandbox-admission-warn',
     ]);
     for (const p of policies.items)
@@ -588,6 +591,8 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       'sandbox-admission-enforce': ['Deny'],
       'sandbox-admission-warn': ['Warn', 'Audit'],
       'sandbox-admission-audit': ['Audit'],
+      'sandbox-admission-runtime-classes': ['Deny'],
+      'sandbox-admission-runtime-class-handlers': ['Deny'],
     });
     // The shipped manifests compile in this API server (dry-run, renamed so they do not collide).
     const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
@@ -758,5 +763,77 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     assert.equal(decision.allowed, false);
     assert.equal(byAdmin.allowed, false);
     assert.ok(byAdmin.message.endsWith(decision.message!), byAdmin.message);
+  });
+
+  it('5. a sandbox class turned into runc during an outage: refused, and pods on such a class refused too (issue 10, item 4)', async () => {
+    const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
+    const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+    const recreate = async (handler: string) => {
+      await node.deleteRuntimeClass({ name: 'gvisor' });
+      await waitFor(async () => !(await node.listRuntimeClass()).items.some((rc) => rc.metadata?.name === 'gvisor'));
+      return node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler } });
+    };
+    // The attack: with the webhook down, an admin re-creates gvisor with handler runc.
+    assert.match(
+      await rejection(recreate('runc')),
+      /sandbox-admission denied this RuntimeClass: "gvisor" is the runtimeClassName of runtime profile "gvisor", and handler "runc" runs containers on the host kernel/,
+    );
+    // A class that was already so (made before the policies were installed): the pod check refuses governed pods.
+    const binding = await admission.readValidatingAdmissionPolicyBinding({ name: 'sandbox-admission-runtime-classes' });
+    await admission.deleteValidatingAdmissionPolicyBinding({ name: 'sandbox-admission-runtime-classes' });
+    await waitFor(async () => {
+      await node.createRuntimeClass({ body: { metadata: { name: 'gvisor' }, handler: 'runc' } });
+      return true;
+    });
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: binding.metadata!.name!, labels: binding.metadata!.labels!, annotations: binding.metadata!.annotations! },
+        spec: binding.spec!,
+      },
+    });
+    await waitFor(
+      async () => !(await tryCreate(core, 'apps', podOf(`rc-probe-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed,
+    );
+    const refused = await tryCreate(core, 'apps', podOf('on-runc-gvisor', UNTRUSTED, { runtimeClassName: 'gvisor' }));
+    assert.equal(refused.allowed, false);
+    assert.match(
+      refused.message,
+      /sandbox-admission denied this pod: RuntimeClass "gvisor" uses handler "runc", which runs containers on the host kernel and is not a sandbox/,
+    );
+    // The same pod on a real sandbox class, and an ungoverned pod on the runc-handled class, are admitted.
+    assert.ok((await tryCreate(core, 'apps', podOf('on-kata', UNTRUSTED, { runtimeClassName: 'kata' }))).allowed);
+    assert.ok((await tryCreate(core, 'apps', podOf('ungoverned-on-gvisor', {}, { runtimeClassName: 'gvisor' }))).allowed);
+    // Put gvisor back as it was (handler runsc): its pods are admitted again.
+    await waitFor(async () => {
+      await recreate('runsc');
+      return true;
+    });
+    await waitFor(
+      async () => (await tryCreate(core, 'apps', podOf(`rc-back-${Date.now()}`, UNTRUSTED, { runtimeClassName: 'gvisor' }))).allowed,
+    );
+  });
+
+  it('6. with the webhook down, kubectl set image cannot make a runc pod governed; a sandboxed pod may change (issue 10, item 1)', async () => {
+    const kubectl = (...args: string[]) =>
+      spawnSync(bins.binaries!.kubectl, ['--kubeconfig', cluster.kubeconfigPath, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const corp = (name: string, spec: Partial<k8s.V1PodSpec> = {}) =>
+      podOf(name, {}, { containers: [{ name: 'app', image: 'registry.corp.example/app:1' }], ...spec });
+    await core.createNamespacedPod({ namespace: 'imgs', body: corp('corp-runc') });
+    const attack = kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-runc', 'app=docker.io/evil/app:1');
+    assert.notEqual(attack.status, 0, attack.stdout);
+    // The refusal is the enforce policy's, in the decision's words.
+    const decision = decideFor(
+      policy,
+      { namespace: 'imgs' },
+      podOf('corp-runc', {}, { containers: [{ name: 'app', image: 'docker.io/evil/app:1' }] }),
+    );
+    assert.equal(decision.allowed, false);
+    assert.match(attack.stderr, /ValidatingAdmissionPolicy 'sandbox-admission-enforce'/);
+    assert.ok(attack.stderr.includes(decision.message!), attack.stderr);
+    // An unrelated image, and the same attack on a sandboxed pod, are allowed.
+    assert.equal(kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-runc', 'app=registry.corp.example/app:2').status, 0);
+    await core.createNamespacedPod({ namespace: 'imgs', body: corp('corp-gvisor', { runtimeClassName: 'gvisor' }) });
+    const sandboxed = kubectl('-n', 'imgs', 'set', 'image', 'pod/corp-gvisor', 'app=docker.io/evil/app:1');
+    assert.equal(sandboxed.status, 0, sandboxed.stderr);
   });
 });

@@ -185,18 +185,18 @@ describe('admission HTTPS server', () => {
     assert.equal(withCharset.status, 200);
   });
 
-  it('accepts an 8 MiB review (an UPDATE of a large object)', async () => {
-    const note = 'x'.repeat(8 * mebibyte);
+  it('accepts a 6 MiB review (an UPDATE of a large object: object and oldObject of 3 MiB each)', async () => {
+    const note = 'x'.repeat(6 * mebibyte);
     const reply = await postReview('/mutate', buildReview('big', { note }));
     assert.equal(reply.status, 200);
     assert.equal(JSON.parse(reply.text).response.noteLength, note.length);
   });
 
   it('refuses a body over the limit with 413, with or without Content-Length', async () => {
-    const body = Buffer.from(buildReview('too-big', { note: 'x'.repeat(11 * mebibyte) }));
+    const body = Buffer.from(buildReview('too-big', { note: 'x'.repeat(7 * mebibyte) }));
     const declared = await postReview('/mutate', body);
     assert.equal(declared.status, 413);
-    assert.deepEqual(JSON.parse(declared.text), { code: 'BODY_TOO_LARGE', message: `request body is larger than ${10 * mebibyte} bytes` });
+    assert.deepEqual(JSON.parse(declared.text), { code: 'BODY_TOO_LARGE', message: `request body is larger than ${6.5 * mebibyte} bytes` });
     const streamed = await h.call({ method: 'POST', path: '/validate', headers: json, body, chunked: true, servername: 'localhost' });
     assert.equal(streamed.status, 413);
     assert.equal(JSON.parse(streamed.text).code, 'BODY_TOO_LARGE');

@@ -97,6 +97,25 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     );
   });
 
+  it('/metrics, /readyz and /healthz reveal no pod, namespace, user, image or key, even after denials (issue 10, item 3)', async () => {
+    const secretish = untrustedPod(
+      { hostNetwork: true, containers: [{ name: 'c', image: 'registry.secret-xyz.example/app:1' }] },
+      { app: 'untrusted' },
+    );
+    secretish.metadata!.name = 'pod-secret-xyz';
+    assert.equal(
+      (await post(podReview(secretish, { namespace: 'ns-secret-xyz', uid: 'leak-1', username: 'user-secret-xyz' }))).status,
+      200,
+    );
+    const get = (path: string) => sendHttps({ port: webhook.address.port, ca: ca.certPem, path });
+    for (const path of ['/metrics', '/readyz', '/healthz']) {
+      const { status, text } = await get(path);
+      assert.equal(status, 200, path);
+      for (const leak of ['secret-xyz', 'PRIVATE KEY', 'BEGIN CERTIFICATE', policyPath])
+        assert.ok(!text.includes(leak), `${path} shows ${leak}`);
+    }
+  });
+
   it('a malformed review gets a 400 with a code and a log line, and the server keeps serving', async () => {
     const reply = await post({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 7 } });
     assert.equal(reply.status, 400);
@@ -105,9 +124,9 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
     assert.equal((await post(EXAMPLE_REVIEW)).status, 200);
   });
 
-  it('an UPDATE review of 8 MiB (object and oldObject) is accepted', async () => {
+  it('an UPDATE review of 6 MiB (object and oldObject of 3 MiB each, the most the API server sends) is accepted', async () => {
     const big = untrustedPod();
-    big.metadata!.annotations = { blob: 'x'.repeat(4 * 1024 * 1024) };
+    big.metadata!.annotations = { blob: 'x'.repeat(3 * 1024 * 1024 - 4096) };
     const review = podReview(big, { operation: 'UPDATE', uid: 'big' });
     (review.request as Record<string, unknown>).oldObject = big;
     const reply = await post(review);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { POD_UPDATE_CHANGES_GOVERNANCE_CEL } from '../../../src/decision/pod-update.ts';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -98,6 +99,55 @@ describe('render vap: the checked-in manifests', () => {
   });
 });
 
+const RUNTIME_CLASS_OBJECTS = [
+  'ValidatingAdmissionPolicy/sandbox-admission-runtime-classes',
+  'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-classes',
+  'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-handlers',
+  'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-handlers',
+];
+
+describe("render vap: the profiles' RuntimeClasses stay sandboxes without the webhook (issue 10, item 4)", () => {
+  const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
+  test("RuntimeClass CREATE and UPDATE: a profile's class with a host-kernel handler is refused", () => {
+    const spec = specOf(objects, 'sandbox-admission-runtime-classes');
+    assert.deepEqual(spec.matchConstraints.resourceRules, [
+      {
+        apiGroups: ['node.k8s.io'],
+        apiVersions: ['v1'],
+        operations: ['CREATE', 'UPDATE'],
+        resources: ['runtimeclasses'],
+        scope: 'Cluster',
+      },
+    ]);
+    assert.equal(
+      spec.validations[0]!.expression,
+      '!(object.metadata.name in ["gvisor", "kata"]) || !((has(object.handler) ? object.handler : "") in ["runc", "crun", "youki", ""])',
+    );
+    const binding = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-classes',
+    );
+    assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-classes', validationActions: ['Deny'] });
+  });
+  test('pods: evaluated once per RuntimeClass as params; a governed pod on a host-kernel class is refused', () => {
+    const handlers = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+    )!;
+    assert.deepEqual(handlers.spec['paramKind'], { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
+    const spec = specOf(objects, 'sandbox-admission-runtime-class-handlers');
+    assert.deepEqual(spec.matchConstraints, specOf(objects, 'sandbox-admission-enforce').matchConstraints);
+    assert.match(spec.validations[0]!.expression, /params\.metadata\.name != variables\.runtimeClassName/);
+    assert.match(spec.validations[0]!.messageExpression!, /uses handler/);
+    const binding = objects.find(
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+    );
+    assert.deepEqual(binding?.spec, {
+      policyName: 'sandbox-admission-runtime-class-handlers',
+      validationActions: ['Deny'],
+      paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
+    });
+  });
+});
+
 describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
@@ -111,6 +161,7 @@ describe('render vap: shape', () => {
         'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
         'ValidatingAdmissionPolicy/sandbox-admission-audit',
         'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+        ...RUNTIME_CLASS_OBJECTS,
       ],
     );
     for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
@@ -122,12 +173,13 @@ describe('render vap: shape', () => {
     assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
   });
 
-  test('pods CREATE only, fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
+  test('pods CREATE, and UPDATE when images or labels change; fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
     const spec = specOf(objects, 'sandbox-admission-enforce');
     assert.equal(spec.failurePolicy, 'Fail');
     assert.deepEqual(spec.matchConstraints.resourceRules, [
-      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'], scope: 'Namespaced' },
     ]);
+    assert.deepEqual(spec.matchConditions[1], { name: 'create-or-image-or-label-change', expression: POD_UPDATE_CHANGES_GOVERNANCE_CEL });
     assert.deepEqual(spec.matchConstraints.namespaceSelector.matchExpressions, [
       {
         key: 'kubernetes.io/metadata.name',
@@ -180,7 +232,11 @@ describe('render vap: shape', () => {
     );
     assert.deepEqual(
       only.map((o) => `${o.kind}/${o.metadata.name}`),
-      ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce'],
+      [
+        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        ...RUNTIME_CLASS_OBJECTS,
+      ],
     );
     const spec = specOf(only, 'sandbox-admission-enforce');
     assert.equal(
@@ -193,14 +249,17 @@ describe('render vap: shape', () => {
 
   test('a rule in warn mode adds the warn pair only', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
-    assert.deepEqual(
-      objects.map((o) => o.metadata.name),
-      ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn'],
-    );
+    assert.deepEqual(objects.map((o) => o.metadata.name).slice(0, 4), [
+      'sandbox-admission-enforce',
+      'sandbox-admission-enforce',
+      'sandbox-admission-warn',
+      'sandbox-admission-warn',
+    ]);
+    assert.equal(objects.length, 4 + RUNTIME_CLASS_OBJECTS.length);
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
-    const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n`, 'platform-admission');
+    const objects = render(`${head}spec:\n  exemptNamespaces: [ops, "team-*", Bad_Name, kube-system]\n  rules: []\n`, 'platform-admission');
     assert.deepEqual(specOf(objects, 'sandbox-admission-enforce').matchConstraints.namespaceSelector.matchExpressions[0]!.values, [
       'ops',
       'kube-system',
@@ -274,7 +333,7 @@ describe('render vap: first match, modes and allowed runtimes', () => {
   });
 
   test('the namespace label default mode is the policy default', () => {
-    const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n`);
+    const objects = render(`${head}spec:\n  namespaceLabels: {defaultMode: warn}\n  rules: []\n`);
     assert.match(
       variable(specOf(objects, 'sandbox-admission-enforce'), 'labelMode'),
       /!\("sandbox-admission\.io\/mode" in variables\.namespaceLabels\) \? "warn" :/,
@@ -385,7 +444,10 @@ describe('render vap: label selectors and images', () => {
 
 describe('render vap: unsupported features', () => {
   test('profiles with the same list share one check; a profile without one has none', () => {
-    const spec = specOf(render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n`), 'sandbox-admission-enforce');
+    const spec = specOf(
+      render(`${head}spec:\n  profiles:\n    plain: {runtimeClassName: plain}\n  rules: []\n`),
+      'sandbox-admission-enforce',
+    );
     const unsupported = variable(spec, 'unsupported');
     assert.match(unsupported, /^variables\.runtimeClassName in \["gvisor", "kata"\] \? \(/);
     assert.equal(unsupported.includes('"plain"'), false);
@@ -395,7 +457,7 @@ describe('render vap: unsupported features', () => {
 
   test('hostPort and user namespaces when a profile lists them', () => {
     const spec = specOf(
-      render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n`),
+      render(`${head}spec:\n  profiles:\n    kata: {runtimeClassName: kata, unsupported: [hostPort, userNamespace]}\n  rules: []\n`),
       'sandbox-admission-enforce',
     );
     const unsupported = variable(spec, 'unsupported');
@@ -409,7 +471,7 @@ describe('render vap: unsupported features', () => {
 
   test('no profile with a list: no feature variable and no feature message', () => {
     const spec = specOf(
-      render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n`),
+      render(`${head}spec:\n  profiles:\n    gvisor: {runtimeClassName: gvisor}\n    kata: {runtimeClassName: kata}\n  rules: []\n`),
       'sandbox-admission-enforce',
     );
     assert.equal(

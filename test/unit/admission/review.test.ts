@@ -183,6 +183,120 @@ describe('what each endpoint reviews', () => {
     assert.equal((await answer('mutate', body)).allowed, true);
   });
 
+  test('weakening a namespace asks RBAC (SubjectAccessReview) with the full identity, only when the policy lists do not allow it', async () => {
+    const asked: Array<{ requester: unknown; namespace: string }> = [];
+    let grant: boolean | 'throw' = false;
+    const rh = buildReviewHandler({
+      policy: () => guarded,
+      namespaceLabels: () => ({}),
+      runtimeClasses: () => undefined,
+      mayWeakenNamespace: async (requester, namespace) => {
+        asked.push({ requester, namespace });
+        if (grant === 'throw') throw new Error('apiserver unavailable');
+        return grant;
+      },
+    });
+    const userInfo = {
+      username: 'eks-admin',
+      uid: 'u-9',
+      groups: ['eks:admins', 'system:authenticated'],
+      extra: { accessKeyId: ['AKIA'] },
+    };
+    const weaken = (user: Record<string, unknown>) =>
+      review(
+        { group: '', version: 'v1', resource: 'namespaces' },
+        'Namespace',
+        { metadata: { name: 'team-a', labels: {} } },
+        {
+          operation: 'UPDATE',
+          name: 'team-a',
+          userInfo: user,
+          oldObject: { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+        },
+      );
+    const outcome = async (user: Record<string, unknown>) => ((await rh('validate', weaken(user))) as { body: Answer }).body.response;
+    const denied = await outcome(userInfo);
+    assert.equal(denied.allowed, false);
+    assert.match(
+      (denied.status as { message: string }).message,
+      /or whoever RBAC grants the verb "weaken" on namespacelabels\.sandbox-admission\.io/,
+    );
+    assert.deepEqual(asked, [{ requester: userInfo, namespace: 'team-a' }]);
+    grant = true;
+    assert.equal((await outcome(userInfo)).allowed, true);
+    grant = 'throw';
+    const failed = await outcome(userInfo);
+    assert.equal(failed.allowed, false, 'a failed check refuses');
+    assert.match((failed.status as { message: string }).message, /could not be made just now/);
+    // system:masters is in the policy's list: no question asked. Strengthening never asks either.
+    asked.length = 0;
+    assert.equal((await outcome({ username: 'root', groups: ['system:masters'] })).allowed, true);
+    const strengthen = review(
+      { group: '', version: 'v1', resource: 'namespaces' },
+      'Namespace',
+      { metadata: { name: 'team-a', labels: { 'sandbox-admission.io/runtime': 'gvisor' } } },
+      {
+        operation: 'UPDATE',
+        name: 'team-a',
+        oldObject: { metadata: { name: 'team-a', labels: {} } },
+      },
+    );
+    assert.equal(((await rh('validate', strengthen)) as { body: Answer }).body.response.allowed, true);
+    assert.deepEqual(asked, []);
+  });
+
+  test('a pod UPDATE that makes it governed while on runc is refused at /validate (kubectl set image, an init container, a label); others pass (issue 10, item 1)', async () => {
+    const imagePolicy = policyWithRules(
+      `    - {name: outside, match: {images: {notFrom: [registry.corp/]}}, action: require}\n    - {name: untrusted-apps, match: {podSelector: {matchLabels: {app: untrusted}}}, action: sandbox, runtime: gvisor}\n`,
+    );
+    const uh = buildReviewHandler({ policy: () => imagePolicy, namespaceLabels: () => ({}), runtimeClasses: () => undefined });
+    const update = async (
+      old: ReturnType<typeof untrustedPod>,
+      next: ReturnType<typeof untrustedPod>,
+      endpoint: 'mutate' | 'validate' = 'validate',
+    ) =>
+      (
+        (await uh(
+          endpoint,
+          review({ group: '', version: 'v1', resource: 'pods' }, 'Pod', next, { operation: 'UPDATE', oldObject: old }),
+        )) as { body: Answer }
+      ).body.response;
+    const corp = untrustedPod(
+      { containers: [{ name: 'c', image: 'registry.corp/app:1' }], initContainers: [{ name: 'i', image: 'registry.corp/init:1' }] },
+      { app: 'web' },
+    );
+    const setImage = structuredClone(corp);
+    setImage.spec!.containers![0]!.image = 'docker.io/evil/app:1';
+    const refused = await update(corp, setImage);
+    assert.equal(refused.allowed, false);
+    assert.match(
+      (refused.status as { message: string }).message,
+      /^sandbox-admission denied this pod: rule "outside" requires a sandbox runtime/,
+    );
+    const initImage = structuredClone(corp);
+    initImage.spec!.initContainers![0]!.image = 'quay.io/evil/init:1';
+    assert.equal((await update(corp, initImage)).allowed, false);
+    const labelled = structuredClone(corp);
+    labelled.metadata!.labels = { app: 'untrusted' };
+    assert.equal((await update(corp, labelled)).allowed, false, 'a label that makes a runc pod governed');
+    // Unrelated changes: another corp image, tolerations, annotations; the same attack on a sandboxed pod; /mutate never.
+    const corpImage = structuredClone(corp);
+    corpImage.spec!.containers![0]!.image = 'registry.corp/app:2';
+    assert.equal((await update(corp, corpImage)).allowed, true);
+    const tolerated = structuredClone(corp);
+    tolerated.spec!.tolerations = [{ key: 'k', operator: 'Exists' }];
+    tolerated.metadata!.annotations = { note: 'x' };
+    assert.equal((await update(corp, tolerated)).allowed, true);
+    const sandboxed = untrustedPod(
+      { runtimeClassName: 'gvisor', containers: [{ name: 'c', image: 'registry.corp/app:1' }] },
+      { app: 'web' },
+    );
+    const sandboxedSetImage = structuredClone(sandboxed);
+    sandboxedSetImage.spec!.containers![0]!.image = 'docker.io/evil/app:1';
+    assert.equal((await update(sandboxed, sandboxedSetImage)).allowed, true);
+    assert.equal((await update(corp, setImage, 'mutate')).allowed, true);
+  });
+
   test('pods/ephemeralcontainers is checked at /validate', async () => {
     const old = untrustedPod({ runtimeClassName: 'gvisor' });
     const next = structuredClone(old);

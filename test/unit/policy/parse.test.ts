@@ -131,7 +131,7 @@ describe('policy parsing', () => {
   });
 
   test('the wrong kind or apiVersion is refused', () => {
-    const errors = errorsOf('apiVersion: v1\nkind: ConfigMap\nspec: {}\n');
+    const errors = errorsOf('apiVersion: v1\nkind: ConfigMap\nspec: {rules: []}\n');
     assert.deepEqual(
       errors.map((e) => e.path),
       ['apiVersion', 'kind'],
@@ -143,4 +143,38 @@ test('YAML that parses but cannot be resolved (an alias without an anchor) is re
   const result = parsePolicy('apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: *typo\n', { webhookNamespace: 'x' });
   assert.equal(result.ok, false);
   assert.equal(!result.ok && result.error[0]!.code, 'POLICY_YAML');
+});
+
+describe('a torn policy file (issue 10, item 8)', () => {
+  const shipped = ['manifests/base/policy.yaml', 'manifests/overlays/kata/policy.yaml'];
+  const ruleShape = (p: { rules: ReadonlyArray<{ name: string; action: string; mode: string; profile?: { name: string } | undefined }> }) =>
+    p.rules.map((r) => `${r.name}/${r.action}/${r.mode}/${r.profile?.name ?? '-'}`);
+
+  for (const file of shipped) {
+    test(`${file} cut at any line boundary is refused or still holds every rule`, () => {
+      const text = readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      const full = parse(text);
+      assert.ok(full.ok);
+      const lines = text.split('\n');
+      for (let n = 0; n < lines.length; n++) {
+        const prefix = `${lines.slice(0, n).join('\n')}\n`;
+        const cut = parse(prefix);
+        if (cut.ok)
+          assert.deepEqual(ruleShape(cut.value), ruleShape(full.value), `cut after line ${n} was accepted with other rules:\n${prefix}`);
+      }
+    });
+  }
+
+  test('a policy without spec.rules is refused with a hint; rules: [] says "govern nothing" explicitly', () => {
+    const errors = errorsOf(`${head}spec:\n  namespaceLabels:\n    enabled: true\n`);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.path]),
+      [['POLICY_SCHEMA', 'spec.rules']],
+    );
+    assert.match(errors[0]!.message, /rules: \[\]/);
+    assert.equal(errorsOf(`${head}spec: {}\n`)[0]!.path, 'spec.rules');
+    const empty = parse(`${head}spec:\n  rules: []\n`);
+    assert.ok(empty.ok);
+    assert.equal(empty.value.rules.length, 0);
+  });
 });
