@@ -65,6 +65,11 @@ lane_kubernetes() {
   build kubelet "$k8s_dir/kubelet" k8s k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
 }
 
+# module_dir TOOLS_DIR MODULE: where the pinned module's source is, downloading it first on a cold cache.
+module_dir() {
+  (cd "$repo/tools/$1" && GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json "$2") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+
 # The gVisor shim with the patches under tools/gvisor/patches applied: a patched copy of the module in the
 # cache (keyed by version and patch digest), swapped in by a go.work replace. The module cache stays
 # pristine (go build -overlay may not replace files there).
@@ -72,7 +77,7 @@ gvisor_workspace() {
   local src="$shim_dir/src" p
   if [[ ! -f "$src/.patched" ]]; then
     local orig tmp
-    orig="$(cd "$repo/tools/gvisor" && GOTOOLCHAIN=local go list -m -f '{{.Dir}}' gvisor.dev/gvisor)"
+    orig="$(module_dir gvisor gvisor.dev/gvisor)"
     mkdir -p "$shim_dir"
     tmp="$(mktemp -d "$shim_dir/.src.XXXXXX")"
     tmpfiles+=("$tmp")
@@ -91,7 +96,7 @@ build_pause() {
   local out="$rootfs_dir/pause"
   if [[ -x "$out" ]] && "$out" -v >/dev/null 2>&1; then log "pause: cached at $out"; return 0; fi
   local src start=$SECONDS tmp
-  src="$(cd "$repo/tools/k8s" && GOTOOLCHAIN=local go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"
+  src="$(module_dir k8s k8s.io/kubernetes)/build/pause/linux/pause.c"
   mkdir -p "$rootfs_dir"
   tmp="$(mktemp "$rootfs_dir/.pause.XXXXXX")"
   tmpfiles+=("$tmp")

@@ -65,7 +65,16 @@ async function startServer(): Promise<Harness> {
   const metrics = createMetrics();
   const tls = createSwappableTlsSource({ key: serving.keyPem, cert: serving.certPem });
   const readiness = { current: { ready: false, detail: { policy: 'loading' } } as ReadinessReport };
-  const server = buildServer({ logger, metrics, handleReview: fakeHandleReview, readiness: () => readiness.current, tls });
+  // Not a load-shedding test (load-shedding.test.ts is): on a busy machine a slow set-up step must not read as a
+  // lagging event loop and turn these answers into 503s.
+  const server = buildServer({
+    logger,
+    metrics,
+    handleReview: fakeHandleReview,
+    readiness: () => readiness.current,
+    tls,
+    loadLimits: { maxEventLoopDelayMs: 0 },
+  });
   const { port } = await listen(server, { host: '127.0.0.1', port: 0 });
   return {
     server,
