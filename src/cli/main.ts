@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { type EvaluateCommandOptions, runEvaluate } from './evaluate-command.ts';
-import { type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
+import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
 import { runServe, type ServeOptions } from '../main/serve.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 
@@ -49,25 +49,30 @@ export function buildProgram(): Command {
       );
     });
 
-  program
-    .command('render')
-    .description('generate Kubernetes objects from the policy')
-    .command('vap')
-    .description(
-      'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
-    )
-    .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
-    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    // Usage errors exit 2, like an unreadable or invalid policy.
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
-    .action((opts: RenderVapCommandOptions) => {
-      process.exitCode = runRenderVap(
-        opts,
-        (t) => process.stdout.write(t),
-        (t) => process.stderr.write(t),
-      );
-    });
+  const render = program.command('render').description('generate Kubernetes objects from the policy');
+  const renderCommand = (kind: RenderKind, description: string): void => {
+    render
+      .command(kind)
+      .description(description)
+      .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
+      .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+      // Usage errors exit 2, like an unreadable or invalid policy.
+      .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+      .action((opts: RenderVapCommandOptions) => {
+        process.exitCode = runRenderVap(
+          opts,
+          (t) => process.stdout.write(t),
+          (t) => process.stderr.write(t),
+          kind,
+        );
+      });
+  };
+  renderCommand(
+    'vap',
+    'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
+  );
+  renderCommand('map', 'print a MutatingAdmissionPolicy + binding that make the API server itself move governed pods into their sandbox');
 
   program
     .command('serve')

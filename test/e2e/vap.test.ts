@@ -21,6 +21,7 @@ import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 import { issueCert } from './harness/pki.ts';
 import { freePort } from './harness/ports.ts';
+import { podOf, tryCreate } from './harness/pod-admission.ts';
 import { readManifests, renderMutatingWebhook } from './harness/webhook.ts';
 
 const bins = resolveBinaries();
@@ -416,34 +417,6 @@ const arbitraryCase: fc.Arbitrary<Case> = fc
     ),
   })
   .map((c) => ({ ...c, what: 'generated' }));
-
-function podOf(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
-  return { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec } };
-}
-
-interface ApiAnswer {
-  allowed: boolean;
-  message: string;
-  warnings: string[];
-}
-
-/** A dry-run create: what the API server answered, with the HTTP warnings unquoted. */
-async function tryCreate(core: k8s.CoreV1Api, namespace: string, pod: k8s.V1Pod, dryRun = true): Promise<ApiAnswer> {
-  try {
-    const response = await core.createNamespacedPodWithHttpInfo({ namespace, body: pod, ...(dryRun ? { dryRun: 'All' } : {}) });
-    return { allowed: true, message: '', warnings: parseWarnings(response.headers['warning']) };
-  } catch (error) {
-    const body = (error as { body?: unknown }).body;
-    const message = typeof body === 'string' ? (JSON.parse(body) as { message: string }).message : String((error as Error).message);
-    return { allowed: false, message, warnings: [] };
-  }
-}
-
-/** RFC 7234 warning values: `299 - "text"`, several joined by ", ". */
-function parseWarnings(header: string | undefined): string[] {
-  if (!header) return [];
-  return [...header.matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
-}
 
 function decideFor(policy: Policy, c: { namespace: string; labels?: Record<string, string> }, pod: k8s.V1Pod, requester = ADMIN): Decision {
   return decide({
