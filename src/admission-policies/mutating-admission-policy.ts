@@ -44,10 +44,12 @@ export const MAP_LABELS: Readonly<Record<string, string>> = {
 };
 /** What the webhook knows and CEL does not; on the generated policy as an annotation, and in the README. */
 export const MAP_LIMITS =
-  'Decides as decide() does without cluster facts. It does not check RuntimeClasses (a missing class is refused by the ' +
-  "API server's RuntimeClass plugin, a class whose handler is runc is not noticed), does not take a profile's " +
-  'nodeSelector or tolerations from its RuntimeClass (the RuntimeClass plugin merges those itself), and gives no ' +
-  'warning to the person who created the pod; refusals come from the ValidatingAdmissionPolicies.';
+  'Mutates as decide() does without cluster facts. It does not look at RuntimeClasses: a missing class is refused by ' +
+  "the API server's RuntimeClass plugin, a class whose handler is runc by the sandbox-admission-runtime-class-* " +
+  "ValidatingAdmissionPolicies, and a class's own scheduling is merged by the RuntimeClass plugin (its message on a " +
+  "conflict). It gives no warning to the pod's creator, and leaves a pod with a nodeSelector or affinity conflict " +
+  'alone: refused by the ValidatingAdmissionPolicies if it names no class, admitted with its class but without the ' +
+  "profile's scheduling if it names an allowed one (the webhook refuses both).";
 const REQUIRED = 'requiredDuringSchedulingIgnoredDuringExecution';
 const TERMS = `object.spec.affinity.nodeAffinity.${REQUIRED}.nodeSelectorTerms`;
 

@@ -7,6 +7,7 @@
  * mirror pods from their node, the first matching rule, then namespace labels; the runtime check; the profile's
  * unsupported features; an unknown profile in a namespace label. See README, "The ValidatingAdmissionPolicy".
  */
+import { NON_SANDBOX_HANDLERS } from '../k8s/runtime-class.ts';
 import { compilePolicy } from '../policy/compile.ts';
 import { NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
 import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
@@ -18,6 +19,7 @@ import {
   formatNamespaceLabelRuleLabel,
   formatNoSandboxRuntime,
   formatRuleLabel,
+  formatRuntimeClassNotSandbox,
   formatRuntimeNotAllowed,
   formatUnsupportedFeatures,
   POD_AUDIENCE,
@@ -59,15 +61,30 @@ export const VAP_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/component': 'validating-admission-policy',
 };
 
-/** Every ValidatingAdmissionPolicy and its binding, one pair per mode the policy can produce. */
+/**
+ * Every ValidatingAdmissionPolicy and its binding: one pair per mode the policy can produce, and per mode one pair
+ * that checks the pod's RuntimeClass (its handler) with the RuntimeClasses as params.
+ */
 export function buildValidatingAdmissionPolicies(document: PolicyDocument, options: RenderVapOptions): KubernetesObject[] {
   // The same compile the webhook runs: profile order, allowed lists, defaults and exempt namespaces agree by construction.
   const policy = compilePolicy(document, options.webhookNamespace);
   const variables = buildVariables(document, policy);
+  const runtimeClassVariables = [
+    ...factVariables(document, policy.namespaceLabels.enabled),
+    ...governingRuleVariables(document, policy),
+    allowedVariable(policy),
+    RUNTIME_CLASS_NAME,
+  ];
   const digest = policyDigest(document);
+  const modes = reachableModes(policy);
   const objects: KubernetesObject[] = [];
-  for (const mode of reachableModes(policy)) {
-    const name = `${NAME_PREFIX}-${mode}`;
+  const pair = (
+    name: string,
+    mode: Mode,
+    spec: Record<string, unknown>,
+    params?: { paramKind: Record<string, string>; paramRef: Record<string, unknown> },
+  ): void => {
+    const paramKind = params?.paramKind;
     const common = {
       labels: { ...VAP_LABELS },
       annotations: {
@@ -84,27 +101,59 @@ export function buildValidatingAdmissionPolicies(document: PolicyDocument, optio
       spec: {
         // An evaluation error is a refusal in this mode's terms (Deny, or only a warning/audit entry for warn/audit).
         failurePolicy: 'Fail',
+        ...(paramKind ? { paramKind } : {}),
         matchConstraints: buildPodCreateConstraints(policy),
         matchConditions: [NOT_A_MIRROR_POD_FROM_ITS_NODE],
-        variables,
-        validations: [
-          {
-            expression: `${v('mode')} != ${celString(mode)} || size(${v('violations')}) == 0`,
-            messageExpression: `${celString(MESSAGE_PREFIX[mode])} + ${v('violations')}.join("; ")`,
-            reason: 'Forbidden',
-          },
-        ],
+        ...spec,
       },
     });
     objects.push({
       apiVersion: API_VERSION,
       kind: 'ValidatingAdmissionPolicyBinding',
       metadata: { name, ...common },
-      spec: { policyName: name, validationActions: [...VALIDATION_ACTIONS[mode]] },
+      spec: { policyName: name, ...(params ? { paramRef: params.paramRef } : {}), validationActions: [...VALIDATION_ACTIONS[mode]] },
     });
+  };
+  for (const mode of modes) {
+    pair(`${NAME_PREFIX}-${mode}`, mode, {
+      variables,
+      validations: [
+        {
+          expression: `${v('mode')} != ${celString(mode)} || size(${v('violations')}) == 0`,
+          messageExpression: `${celString(MESSAGE_PREFIX[mode])} + ${v('violations')}.join("; ")`,
+          reason: 'Forbidden',
+        },
+      ],
+    });
+  }
+  // decide.ts checkRuntimeClass, for the handler: evaluated once per RuntimeClass in the cluster (params), each
+  // refusing a governed pod whose allowed class is that one and runs on the host kernel. No RuntimeClass at all:
+  // nothing to check (the RuntimeClass admission plugin refuses a pod naming a missing class).
+  for (const mode of modes) {
+    const rc = v('runtimeClassName');
+    pair(
+      `${NAME_PREFIX}-runtime-class-${mode}`,
+      mode,
+      {
+        variables: runtimeClassVariables,
+        validations: [
+          {
+            expression: `${v('mode')} != ${celString(mode)} || !(${rc} in ${v('allowed')}) || params.metadata.name != ${rc} || !(params.handler in ${celList([...NON_SANDBOX_HANDLERS])})`,
+            messageExpression: `${celString(MESSAGE_PREFIX[mode])} + ${celMessage(formatRuntimeClassNotSandbox, { runtimeClassName: 'params.metadata.name', handler: 'params.handler' })}`,
+            reason: 'Forbidden',
+          },
+        ],
+      },
+      { paramKind: { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' }, paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } },
+    );
   }
   return objects;
 }
+
+const RUNTIME_CLASS_NAME: Variable = {
+  name: 'runtimeClassName',
+  expression: 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""',
+};
 
 /** Enforce always; warn and audit when a rule uses them or a namespace label can ask for them. */
 function reachableModes(policy: Policy): Mode[] {
@@ -122,7 +171,7 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     ...governingRuleVariables(document, policy),
     governedByVariable(labelsEnabled),
     allowedVariable(policy),
-    { name: 'runtimeClassName', expression: 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""' },
+    RUNTIME_CLASS_NAME,
     ...unsupported,
     { name: 'violations', expression: violationsExpression(policy, labelsEnabled, unsupported.length > 0) },
   ];

@@ -15,11 +15,10 @@ import type { Pod } from '../../src/k8s/pod.ts';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import type { Policy } from '../../src/policy/types.ts';
 import { applyDecision } from '../helpers/pods.ts';
-import { waitFor } from './harness/api-assertions.ts';
+import { plain, waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
-import { issueCert } from './harness/pki.ts';
-import { podOf, tryCreate } from './harness/pod-admission.ts';
+import { kubeletConfig, mirrorPod, podOf, tryCreate } from './harness/pod-admission.ts';
 
 const bins = resolveBinaries();
 const WEBHOOK_NAMESPACE = 'sandbox-admission';
@@ -55,6 +54,9 @@ spec:
         - {key: kata, operator: Exists, effect: NoSchedule}
         - {key: kata, operator: Equal, value: "yes", effect: NoSchedule}
       unsupported: [hostNetwork, privileged]
+    # Its RuntimeClass runs runc: the webhook refuses pods routed to it, and so does the RuntimeClass check (params).
+    fake:
+      runtimeClassName: fake-sandbox
   rules:
     - name: platform-exempt
       match: {namespaces: [team-platform], podSelector: {matchLabels: {tier: system}}}
@@ -325,9 +327,11 @@ describe('the generated MutatingAdmissionPolicy with no webhook at all', { skip:
         ['gvisor', 'runsc'],
         ['kata', 'kata'],
         ['runc', 'runc'],
+        ['fake-sandbox', 'runc'],
       ] as const)
         await node.createRuntimeClass({ body: { metadata: { name }, handler } });
       for (const [name, labels] of Object.entries(NAMESPACES)) await createNamespace(cluster.kubeConfig, name, labels);
+      await createNamespace(cluster.kubeConfig, 'ns-fake', { 'sandbox-admission.io/runtime': 'fake' });
       for (const namespace of Object.keys(NAMESPACES))
         await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'builder-1' } } });
 
@@ -433,29 +437,90 @@ describe('the generated MutatingAdmissionPolicy with no webhook at all', { skip:
     assert.equal(stored.spec?.runtimeClassName, 'gvisor');
     assert.equal(stored.metadata?.annotations?.['sandbox-admission.io/rule'], 'untrusted-apps');
 
-    const nodeCert = issueCert(cluster.ca, { commonName: 'system:node:node-1', organizations: ['system:nodes'], usage: 'client' });
-    const nodeConfig = new k8s.KubeConfig();
-    nodeConfig.loadFromOptions({
-      clusters: [{ name: 'e2e', server: cluster.server, caData: Buffer.from(cluster.caPem).toString('base64'), skipTLSVerify: false }],
-      users: [
-        {
-          name: 'node-1',
-          certData: Buffer.from(nodeCert.certPem).toString('base64'),
-          keyData: Buffer.from(nodeCert.keyPem).toString('base64'),
-        },
-      ],
-      contexts: [{ name: 'e2e', cluster: 'e2e', user: 'node-1' }],
-      currentContext: 'e2e',
-    });
-    const mirror = (name: string): k8s.V1Pod => ({
-      metadata: { name, annotations: { 'kubernetes.io/config.mirror': 'hash' } },
-      spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'registry.example/static:1' }] },
-    });
+    const nodeConfig = kubeletConfig(cluster, 'node-1');
+    const mirror = (name: string) => mirrorPod(name, 'node-1');
     const byNode = await tryCreate(nodeConfig.makeApiClient(k8s.CoreV1Api), 'ns-gvisor', mirror('static-web-node-1'));
     assert.ok(byNode.allowed, byNode.message);
     assert.equal(byNode.stored?.spec?.runtimeClassName, undefined);
     const forged = await tryCreate(core, 'ns-gvisor', mirror('static-web-forged'));
     assert.ok(forged.allowed, forged.message);
     assert.equal(forged.stored?.spec?.runtimeClassName, 'gvisor');
+  });
+
+  it('5. a class whose RuntimeClass runs runc is refused as the webhook refuses it (RuntimeClasses as params)', async () => {
+    const runtimeClasses = new Map(
+      [
+        ['gvisor', 'runsc'],
+        ['kata', 'kata'],
+        ['runc', 'runc'],
+        ['fake-sandbox', 'runc'],
+      ].map(([name, handler]) => [name!, { name: name!, handler: handler! }]),
+    );
+    const withFacts = (namespace: string, labels: Record<string, string>, pod: k8s.V1Pod): Decision =>
+      decide({
+        operation: 'CREATE',
+        namespace,
+        pod: structuredClone(pod) as Pod,
+        requester: ADMIN,
+        namespaceFacts: { name: namespace, labels },
+        policy,
+        runtimeClasses,
+      });
+    const label = { 'sandbox-admission.io/runtime': 'fake' };
+    for (const [namespace, labels, pod] of [
+      ['ns-fake', label, podOf('injected')],
+      ['apps', {}, podOf('asked', UNTRUSTED, { runtimeClassName: 'fake-sandbox' })],
+    ] as const) {
+      const decision = withFacts(namespace, labels, pod);
+      assert.equal(decision.allowed, false);
+      assert.deepEqual(
+        decision.violations.map((v) => v.kind),
+        ['runtime-class-not-sandbox'],
+      );
+      const answer = await tryCreate(core, namespace, pod);
+      assert.equal(answer.allowed, false, `${namespace}: admitted`);
+      assert.ok(
+        answer.message.endsWith(
+          `ValidatingAdmissionPolicy 'sandbox-admission-runtime-class-enforce' with binding 'sandbox-admission-runtime-class-enforce' denied request: ${decision.message}`,
+        ),
+        `${answer.message}\n  decide: ${decision.message}`,
+      );
+    }
+    // The same class on an ungoverned pod, or a governed pod in a real sandbox, is none of its business.
+    for (const [namespace, pod] of [
+      ['apps', podOf('ungoverned', {}, { runtimeClassName: 'fake-sandbox' })],
+      ['apps', podOf('sandboxed', UNTRUSTED, { runtimeClassName: 'gvisor' })],
+    ] as const) {
+      const answer = await tryCreate(core, namespace, pod);
+      assert.ok(answer.allowed, answer.message);
+    }
+  });
+
+  it("6. a class's own scheduling: the RuntimeClass plugin merges it after the mutation, where the webhook adds it itself", async () => {
+    const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
+    const kata = await node.readRuntimeClass({ name: 'kata' });
+    kata.scheduling = { nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } };
+    kata.overhead = { podFixed: { memory: '160Mi', cpu: '250m' } };
+    await node.replaceRuntimeClass({ name: 'kata', body: kata });
+    const pod = podOf('kata-injected');
+    // The webhook's decision, knowing the class's scheduling (the kata profile has no nodeSelector of its own).
+    const decision = decide({
+      operation: 'CREATE',
+      namespace: 'team-a',
+      pod: structuredClone(pod) as Pod,
+      requester: ADMIN,
+      namespaceFacts: { name: 'team-a', labels: {} },
+      policy,
+      runtimeClasses: new Map([['kata', { name: 'kata', handler: 'kata', nodeSelector: { 'katacontainers.io/kata-runtime': 'true' } }]]),
+    });
+    const expected = touched(applyDecision(structuredClone(pod) as Pod, decision));
+    // The plugin's informer has the updated class soon after.
+    let answer: Awaited<ReturnType<typeof tryCreate>> | undefined;
+    await waitFor(async () => {
+      answer = await tryCreate(core, 'team-a', pod);
+      return answer.stored?.spec?.overhead !== undefined;
+    });
+    assert.deepEqual(touched(answer!.stored!), expected);
+    assert.deepEqual(plain(answer!.stored!.spec!.overhead), { cpu: '250m', memory: '160Mi' });
   });
 });

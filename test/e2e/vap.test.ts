@@ -19,9 +19,8 @@ import type { Policy } from '../../src/policy/types.ts';
 import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
-import { issueCert } from './harness/pki.ts';
 import { freePort } from './harness/ports.ts';
-import { podOf, tryCreate } from './harness/pod-admission.ts';
+import { kubeletConfig, mirrorPod, podOf, tryCreate } from './harness/pod-admission.ts';
 import { readManifests, renderMutatingWebhook } from './harness/webhook.ts';
 
 const bins = resolveBinaries();
@@ -543,6 +542,9 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), [
       'sandbox-admission-audit',
       'sandbox-admission-enforce',
+      'sandbox-admission-runtime-class-audit',
+      'sandbox-admission-runtime-class-enforce',
+      'sandbox-admission-runtime-class-warn',
       'sandbox-admission-warn',
     ]);
     for (const p of policies.items)
@@ -552,6 +554,9 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       'sandbox-admission-enforce': ['Deny'],
       'sandbox-admission-warn': ['Warn', 'Audit'],
       'sandbox-admission-audit': ['Audit'],
+      'sandbox-admission-runtime-class-enforce': ['Deny'],
+      'sandbox-admission-runtime-class-warn': ['Warn', 'Audit'],
+      'sandbox-admission-runtime-class-audit': ['Audit'],
     });
     // The shipped manifests compile in this API server (dry-run, renamed so they do not collide).
     const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
@@ -691,24 +696,8 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
   });
 
   it('4. mirror pods are excluded only when a node creates them', async () => {
-    const nodeCert = issueCert(cluster.ca, { commonName: 'system:node:node-1', organizations: ['system:nodes'], usage: 'client' });
-    const nodeConfig = new k8s.KubeConfig();
-    nodeConfig.loadFromOptions({
-      clusters: [{ name: 'e2e', server: cluster.server, caData: Buffer.from(cluster.caPem).toString('base64'), skipTLSVerify: false }],
-      users: [
-        {
-          name: 'node-1',
-          certData: Buffer.from(nodeCert.certPem).toString('base64'),
-          keyData: Buffer.from(nodeCert.keyPem).toString('base64'),
-        },
-      ],
-      contexts: [{ name: 'e2e', cluster: 'e2e', user: 'node-1' }],
-      currentContext: 'e2e',
-    });
-    const mirror = (name: string): k8s.V1Pod => ({
-      metadata: { name, annotations: { 'kubernetes.io/config.mirror': 'hash' } },
-      spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'registry.example/static:1' }] },
-    });
+    const nodeConfig = kubeletConfig(cluster, 'node-1');
+    const mirror = (name: string) => mirrorPod(name, 'node-1');
     const nodeUser = { username: 'system:node:node-1', groups: ['system:nodes', 'system:authenticated'] };
     const c = { namespace: 'ns-gvisor' };
 

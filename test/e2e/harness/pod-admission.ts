@@ -1,6 +1,8 @@
 // Pods through the API server's admission chain, for the suites that compare it with decide(): a pod of a given
 // shape, and a create (dry-run by default) that returns what the API server answered instead of throwing.
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import type { Cluster } from './cluster.ts';
+import { issueCert } from './pki.ts';
 
 export interface ApiAnswer {
   allowed: boolean;
@@ -31,4 +33,27 @@ export async function tryCreate(core: k8s.CoreV1Api, namespace: string, pod: k8s
 export function parseWarnings(header: string | undefined): string[] {
   if (!header) return [];
   return [...header.matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
+}
+
+/** A client that is the kubelet of node `nodeName` (user system:node:<name>, group system:nodes), as mirror pods need. */
+export function kubeletConfig(cluster: Cluster, nodeName: string): k8s.KubeConfig {
+  const cert = issueCert(cluster.ca, { commonName: `system:node:${nodeName}`, organizations: ['system:nodes'], usage: 'client' });
+  const config = new k8s.KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'e2e', server: cluster.server, caData: Buffer.from(cluster.caPem).toString('base64'), skipTLSVerify: false }],
+    users: [
+      { name: nodeName, certData: Buffer.from(cert.certPem).toString('base64'), keyData: Buffer.from(cert.keyPem).toString('base64') },
+    ],
+    contexts: [{ name: 'e2e', cluster: 'e2e', user: nodeName }],
+    currentContext: 'e2e',
+  });
+  return config;
+}
+
+/** The mirror pod a kubelet creates for a static pod: the annotation and the node's name. */
+export function mirrorPod(name: string, nodeName: string): k8s.V1Pod {
+  return {
+    metadata: { name, annotations: { 'kubernetes.io/config.mirror': 'hash' } },
+    spec: { nodeName, containers: [{ name: 'app', image: 'registry.example/static:1' }] },
+  };
 }

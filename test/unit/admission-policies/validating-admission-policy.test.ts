@@ -101,7 +101,7 @@ describe('render vap: the checked-in manifests', () => {
 describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
-  test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
+  test('one policy and one binding per mode, then one RuntimeClass check per mode; bindings carry the mode as validation actions', () => {
     assert.deepEqual(
       objects.map((o) => `${o.kind}/${o.metadata.name}`),
       [
@@ -111,6 +111,12 @@ describe('render vap: shape', () => {
         'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
         'ValidatingAdmissionPolicy/sandbox-admission-audit',
         'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-warn',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-warn',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-audit',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-audit',
       ],
     );
     for (const o of objects) assert.equal(o.apiVersion, 'admissionregistration.k8s.io/v1');
@@ -120,6 +126,30 @@ describe('render vap: shape', () => {
     assert.deepEqual(bindings['sandbox-admission-enforce'], { policyName: 'sandbox-admission-enforce', validationActions: ['Deny'] });
     assert.deepEqual(bindings['sandbox-admission-warn'], { policyName: 'sandbox-admission-warn', validationActions: ['Warn', 'Audit'] });
     assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
+    // The RuntimeClass checks: every RuntimeClass is a param, and none at all means nothing to check.
+    assert.deepEqual(bindings['sandbox-admission-runtime-class-warn'], {
+      policyName: 'sandbox-admission-runtime-class-warn',
+      paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
+      validationActions: ['Warn', 'Audit'],
+    });
+  });
+
+  test('the RuntimeClass check refuses a governed pod whose allowed class runs a host-kernel handler, in its own mode', () => {
+    const spec = specOf(objects, 'sandbox-admission-runtime-class-enforce') as PolicySpec & { paramKind: unknown };
+    assert.deepEqual(spec.paramKind, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
+    assert.equal(
+      spec.validations[0]!.expression,
+      'variables.mode != "enforce" || !(variables.runtimeClassName in variables.allowed) || params.metadata.name != variables.runtimeClassName || !(params.handler in ["runc", "crun", "youki", ""])',
+    );
+    assert.equal(
+      spec.validations[0]!.messageExpression,
+      `"sandbox-admission denied this pod: " + ${JSON.stringify('RuntimeClass "')} + params.metadata.name + ${JSON.stringify('" uses handler "')} + params.handler + ${JSON.stringify('", which runs containers on the host kernel and is not a sandbox; a cluster admin must point it at runsc or kata')}`,
+    );
+    // Only what it needs: no feature paths, no messages of the main policy.
+    assert.deepEqual(
+      spec.variables.map((v) => v.name),
+      ['namespaceLabels', 'podLabels', 'matchedRule', 'ruleMode', 'labelMode', 'rule', 'mode', 'allowed', 'runtimeClassName'],
+    );
   });
 
   test('pods CREATE only, fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
@@ -180,7 +210,12 @@ describe('render vap: shape', () => {
     );
     assert.deepEqual(
       only.map((o) => `${o.kind}/${o.metadata.name}`),
-      ['ValidatingAdmissionPolicy/sandbox-admission-enforce', 'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce'],
+      [
+        'ValidatingAdmissionPolicy/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-enforce',
+      ],
     );
     const spec = specOf(only, 'sandbox-admission-enforce');
     assert.equal(
@@ -195,7 +230,16 @@ describe('render vap: shape', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
     assert.deepEqual(
       objects.map((o) => o.metadata.name),
-      ['sandbox-admission-enforce', 'sandbox-admission-enforce', 'sandbox-admission-warn', 'sandbox-admission-warn'],
+      [
+        'sandbox-admission-enforce',
+        'sandbox-admission-enforce',
+        'sandbox-admission-warn',
+        'sandbox-admission-warn',
+        'sandbox-admission-runtime-class-enforce',
+        'sandbox-admission-runtime-class-enforce',
+        'sandbox-admission-runtime-class-warn',
+        'sandbox-admission-runtime-class-warn',
+      ],
     );
   });
 
