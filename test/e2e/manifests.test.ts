@@ -650,6 +650,8 @@ for (const flavour of FLAVOURS) {
           [true, 'create', 'events', { namespace: 'apps' }],
           [true, 'list', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
           [false, 'update', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-enforce' }],
+          [true, 'list', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
+          [false, 'update', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-sandbox' }],
           [false, 'update', 'namespaces', { name: 'apps' }],
           [false, 'create', 'pods', { namespace: 'apps' }],
           [false, 'list', 'secrets'],
