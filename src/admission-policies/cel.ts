@@ -31,6 +31,23 @@ export function celMessage<K extends string>(
     .join(' + ');
 }
 
+/**
+ * A JSON value as a CEL literal. With `type` (the object type of a field of the request's object, e.g.
+ * `Object.spec.tolerations`, the same name for a list and its items), objects become typed constructions
+ * (`Object.spec.tolerations{key: "k", tolerationSeconds: 60}`), which a MutatingAdmissionPolicy's type check needs
+ * for values of mixed field types; without it, a map literal (keys quoted, values of one type).
+ */
+export function celValue(value: unknown, type?: string): string {
+  if (Array.isArray(value)) return `[${value.map((item) => celValue(item, type)).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (type === undefined) return `{${entries.map(([k, v]) => `${celString(k)}: ${celValue(v)}`).join(', ')}}`;
+    return `${type}{${entries.map(([k, v]) => `${k}: ${celValue(v, `${type}.${k}`)}`).join(', ')}}`;
+  }
+  if (typeof value === 'string') return celString(value);
+  return JSON.stringify(value ?? null);
+}
+
 export function celList(values: readonly string[]): string {
   return `[${values.map(celString).join(', ')}]`;
 }

@@ -3,7 +3,7 @@ import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
 import { runPolicyTests } from './policy-test-command.ts';
 import { runRenderSchema } from './render-schema-command.ts';
-import { runRenderVap } from './render-vap-command.ts';
+import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
 import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 import { formatVersion } from './version.ts';
@@ -106,21 +106,27 @@ export function buildProgram(): Command {
     });
 
   const render = program.command('render').description('generate Kubernetes objects or the policy schema from the policy');
-  render
-    .command('vap')
-    .description(
-      'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
-    )
-    .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
-    .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action((opts: { policy: string; webhookNamespace: string; output: 'yaml' | 'json' }) => {
-      process.exitCode = runRenderVap(
-        opts,
-        (t) => process.stdout.write(t),
-        (t) => process.stderr.write(t),
-      );
-    });
+  const renderCommand = (kind: RenderKind, description: string): void => {
+    render
+      .command(kind)
+      .description(description)
+      .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
+      .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
+      .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+      .action((opts: RenderVapCommandOptions) => {
+        process.exitCode = runRenderVap(
+          opts,
+          (t) => process.stdout.write(t),
+          (t) => process.stderr.write(t),
+          kind,
+        );
+      });
+  };
+  renderCommand(
+    'vap',
+    'print ValidatingAdmissionPolicies + bindings that make the API server refuse governed pods without an allowed sandbox runtime',
+  );
+  renderCommand('map', 'print a MutatingAdmissionPolicy + binding that make the API server itself move governed pods into their sandbox');
   render
     .command('schema')
     .description('print the JSON Schema of a policy (or of a policy test file) for editors, the one the webhook validates with')

@@ -30,7 +30,7 @@ const SA_USER = `system:serviceaccount:${NS}:sandbox-admission`;
 const EXEMPT = ['kube-system', 'kube-public', 'kube-node-lease', NS];
 
 /** '.' is manifests/ itself, what `kubectl apply -k manifests/` installs: the recommended default. */
-const FLAVOURS = ['base', '.', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata'] as const;
+const FLAVOURS = ['base', '.', 'overlays/cert-manager', 'overlays/gke-sandbox', 'overlays/kata', 'overlays/native'] as const;
 type Flavour = (typeof FLAVOURS)[number];
 const flavourName = (flavour: Flavour) => (flavour === '.' ? 'manifests/' : `manifests/${flavour}`);
 
@@ -44,12 +44,15 @@ const FAIL_CLOSED = {
   'runtimeclasses.validate.sandbox-admission.io': 'Ignore',
 };
 const FAIL_OPEN = { ...FAIL_CLOSED, 'mutate.sandbox-admission.io': 'Ignore', 'pods.validate.sandbox-admission.io': 'Ignore' };
+/** native: no pod webhook at all; the MutatingAdmissionPolicy and the ValidatingAdmissionPolicies take their place. */
+const { 'mutate.sandbox-admission.io': _mutate, 'pods.validate.sandbox-admission.io': _pods, ...NO_POD_WEBHOOKS } = FAIL_CLOSED;
 const FAILURE_POLICIES: Record<Flavour, Record<string, string>> = {
   base: FAIL_CLOSED,
   '.': FAIL_OPEN,
   'overlays/cert-manager': FAIL_OPEN,
   'overlays/gke-sandbox': FAIL_OPEN,
   'overlays/kata': FAIL_OPEN,
+  'overlays/native': NO_POD_WEBHOOKS,
 };
 /** The runtimeClassNames the generated ValidatingAdmissionPolicies accept, per flavour (none: the base has none). */
 const VAP_ALLOWED: Record<Flavour, string[] | undefined> = {
@@ -58,9 +61,11 @@ const VAP_ALLOWED: Record<Flavour, string[] | undefined> = {
   'overlays/cert-manager': ['gvisor', 'kata'],
   'overlays/gke-sandbox': ['gvisor', 'kata'],
   'overlays/kata': ['gvisor', 'kata-qemu'],
+  'overlays/native': ['gvisor', 'kata'],
 };
 const VAP_KINDS = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 const isVap = (o: Manifest) => VAP_KINDS.has(o.kind ?? '');
+const isMap = (o: Manifest) => o.kind === 'MutatingAdmissionPolicy' || o.kind === 'MutatingAdmissionPolicyBinding';
 
 function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   // The API server's /metrics is several MiB: more than spawnSync's default 1 MiB buffer.
@@ -155,6 +160,13 @@ function generatedVap(policyYaml: string): Manifest[] {
   return parseAllDocuments(rendered.text).map((d) => d.toJS() as Manifest);
 }
 
+/** What `sandbox-admission render map` makes of a policy, as objects. */
+function generatedMap(policyYaml: string): Manifest[] {
+  const rendered = renderVapText(policyYaml, { webhookNamespace: NS, output: 'yaml' }, 'map');
+  assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
+  return parseAllDocuments(rendered.text).map((d) => d.toJS() as Manifest);
+}
+
 const byId = (objects: Manifest[]) => new Map(objects.map((o) => [id(o), o]));
 
 describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? false }, () => {
@@ -211,6 +223,21 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       const runtime = runtimeForUntrustedPod(policy);
       assert.ok(runtime && VAP_ALLOWED[flavour]!.includes(runtime), `${name}: app=untrusted gets ${runtime}, not allowed by the VAP`);
     }
+  });
+
+  it('overlays/native: the default flavour with the MutatingAdmissionPolicy generated from the same policy and no pod webhook', () => {
+    const objects = rendered.get('overlays/native')!;
+    assert.deepEqual(byId(objects.filter(isMap)), byId(generatedMap(policyOf(objects))));
+    assert.equal(defaults().some(isMap), false, 'manifests/ keeps the webhook on the pod path');
+    // Everything else is manifests/'s, minus the two pod webhooks (the configuration of the mutating one stays, empty).
+    const expected = structuredClone(defaults());
+    for (const o of expected.filter(isWebhookConfig)) {
+      const config = o as unknown as WebhookConfig;
+      config.webhooks = (config.webhooks ?? [])
+        .filter((w) => w.name !== 'mutate.sandbox-admission.io' && w.name !== 'pods.validate.sandbox-admission.io')
+        .map((w) => ({ ...w, failurePolicy: FAIL_CLOSED[w.name as keyof typeof FAIL_CLOSED] }));
+    }
+    assert.deepEqual(byId(objects.filter((o) => !isMap(o))), byId(expected));
   });
 
   it('base: every object, each once', () => {
@@ -634,6 +661,8 @@ for (const flavour of FLAVOURS) {
           [true, 'create', 'events', { namespace: 'apps' }],
           [true, 'list', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
           [false, 'update', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-enforce' }],
+          [true, 'list', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
+          [false, 'update', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-sandbox' }],
           [false, 'update', 'namespaces', { name: 'apps' }],
           [false, 'create', 'pods', { namespace: 'apps' }],
           [false, 'list', 'secrets'],
@@ -830,12 +859,65 @@ for (const flavour of FLAVOURS) {
         assert.equal(await refusal(apps.createNamespacedDeployment({ namespace: 'apps', body: deployment })), undefined);
       });
     }
+
+    if (flavour === 'overlays/native') {
+      it('no webhook on the pod path: the API server itself sandboxes governed pods and refuses the ones it cannot', async () => {
+        const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+        const pod = (name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod => ({
+          metadata: { name, labels },
+          spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec },
+        });
+        const untrusted = { app: 'untrusted' };
+        await core.createNamespace({ body: { metadata: { name: 'apps' } } });
+        await core.createNamespacedServiceAccount({ namespace: 'apps', body: { metadata: { name: 'default' } } });
+        await cluster.kubeConfig.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
+        // In force once the API server's informers have the policies: dry-run creates until the pod is mutated.
+        let mutated: k8s.V1Pod | undefined;
+        const deadline = Date.now() + 30_000;
+        while (mutated?.spec?.runtimeClassName !== 'gvisor') {
+          assert.ok(Date.now() < deadline, `timed out waiting for the MutatingAdmissionPolicy: ${JSON.stringify(mutated?.spec)}`);
+          mutated = await core.createNamespacedPod({ namespace: 'apps', dryRun: 'All', body: pod('probe', untrusted) });
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        // A real create, with nothing listening where the webhook configurations point: stored sandboxed, exactly as
+        // the webhook would have done it (the built-in gvisor profile's affinity and toleration, the rule annotation).
+        const created = await core.createNamespacedPod({ namespace: 'apps', body: pod('governed', untrusted) });
+        assert.equal(created.spec?.runtimeClassName, 'gvisor');
+        assert.equal(created.metadata?.annotations?.['sandbox-admission.io/rule'], 'untrusted-apps');
+        assert.deepEqual(plain(created.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms), [
+          { matchExpressions: [{ key: 'sandbox.gke.io/runtime', operator: 'In', values: ['gvisor'] }] },
+        ]);
+        assert.ok(
+          created.spec?.tolerations?.some((t) => t.key === 'sandbox.gke.io/runtime' && t.value === 'gvisor' && t.effect === 'NoSchedule'),
+          JSON.stringify(created.spec?.tolerations),
+        );
+        // An ordinary pod is untouched; a governed pod asking for runc is refused by the ValidatingAdmissionPolicy.
+        const ordinary = await core.createNamespacedPod({ namespace: 'apps', body: pod('ordinary') });
+        assert.equal(ordinary.spec?.runtimeClassName, undefined);
+        assert.equal(ordinary.metadata?.annotations?.['sandbox-admission.io/rule'], undefined);
+        assert.match(
+          (await refusal(core.createNamespacedPod({ namespace: 'apps', body: pod('runc', untrusted, { runtimeClassName: 'runc' }) }))) ??
+            'admitted',
+          /ValidatingAdmissionPolicy 'sandbox-admission-enforce' with binding 'sandbox-admission-enforce' denied request: .*the pod asks for runtimeClassName "runc"/,
+        );
+        // kubectl debug still goes to the webhook, and fails closed.
+        const debugged = await core.readNamespacedPod({ namespace: 'apps', name: 'ordinary' });
+        debugged.spec!.ephemeralContainers = [{ name: 'debugger', image: 'busybox' }];
+        assert.match(
+          (await refusal(core.replaceNamespacedPodEphemeralcontainers({ namespace: 'apps', name: 'ordinary', body: debugged }))) ??
+            'admitted',
+          /failed calling webhook "ephemeral-containers\.validate\.sandbox-admission\.io"/,
+        );
+      });
+    }
   });
 }
 
 /** Every field of `expected` is in `actual` with the same value (the API adds defaults and metadata). */
 function isSubset(expected: unknown, actual: unknown): boolean {
   if (Array.isArray(expected)) {
+    // An empty list is not stored (native's MutatingWebhookConfiguration has no webhooks left).
+    if (expected.length === 0 && actual === undefined) return true;
     return Array.isArray(actual) && expected.length === actual.length && expected.every((e, i) => isSubset(e, actual[i]));
   }
   if (expected !== null && typeof expected === 'object') {

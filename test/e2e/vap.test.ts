@@ -20,8 +20,8 @@ import type { Policy } from '../../src/policy/types.ts';
 import { rejection, waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
-import { issueCert } from './harness/pki.ts';
 import { freePort } from './harness/ports.ts';
+import { kubeletConfig, mirrorPod, podOf, tryCreate } from './harness/pod-admission.ts';
 import { readManifests, renderMutatingWebhook } from './harness/webhook.ts';
 
 const bins = resolveBinaries();
@@ -427,34 +427,6 @@ const arbitraryCase: fc.Arbitrary<Case> = fc
   })
   .map((c) => ({ ...c, what: 'generated' }));
 
-function podOf(name: string, labels: Record<string, string> = {}, spec: Partial<k8s.V1PodSpec> = {}): k8s.V1Pod {
-  return { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], ...spec } };
-}
-
-interface ApiAnswer {
-  allowed: boolean;
-  message: string;
-  warnings: string[];
-}
-
-/** A dry-run create: what the API server answered, with the HTTP warnings unquoted. */
-async function tryCreate(core: k8s.CoreV1Api, namespace: string, pod: k8s.V1Pod, dryRun = true): Promise<ApiAnswer> {
-  try {
-    const response = await core.createNamespacedPodWithHttpInfo({ namespace, body: pod, ...(dryRun ? { dryRun: 'All' } : {}) });
-    return { allowed: true, message: '', warnings: parseWarnings(response.headers['warning']) };
-  } catch (error) {
-    const body = (error as { body?: unknown }).body;
-    const message = typeof body === 'string' ? (JSON.parse(body) as { message: string }).message : String((error as Error).message);
-    return { allowed: false, message, warnings: [] };
-  }
-}
-
-/** RFC 7234 warning values: `299 - "text"`, several joined by ", ". */
-function parseWarnings(header: string | undefined): string[] {
-  if (!header) return [];
-  return [...header.matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
-}
-
 function decideFor(policy: Policy, c: { namespace: string; labels?: Record<string, string> }, pod: k8s.V1Pod, requester = ADMIN): Decision {
   return decide({
     operation: 'CREATE',
@@ -580,7 +552,9 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
     assert.deepEqual(policies.items.map((p) => p.metadata?.name).sort(), [
       'sandbox-admission-audit',
       'sandbox-admission-enforce',
-      'sandbox-admission-runtime-class-handlers',
+      'sandbox-admission-runtime-class-audit',
+      'sandbox-admission-runtime-class-enforce',
+      'sandbox-admission-runtime-class-warn',
       'sandbox-admission-runtime-classes',
       'sandbox-admission-warn',
     ]);
@@ -591,8 +565,10 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
       'sandbox-admission-enforce': ['Deny'],
       'sandbox-admission-warn': ['Warn', 'Audit'],
       'sandbox-admission-audit': ['Audit'],
+      'sandbox-admission-runtime-class-enforce': ['Deny'],
+      'sandbox-admission-runtime-class-warn': ['Warn', 'Audit'],
+      'sandbox-admission-runtime-class-audit': ['Audit'],
       'sandbox-admission-runtime-classes': ['Deny'],
-      'sandbox-admission-runtime-class-handlers': ['Deny'],
     });
     // The shipped manifests compile in this API server (dry-run, renamed so they do not collide).
     const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
@@ -732,24 +708,8 @@ describe('the generated ValidatingAdmissionPolicy with the webhook down', { skip
   });
 
   it('4. mirror pods are excluded only when a node creates them', async () => {
-    const nodeCert = issueCert(cluster.ca, { commonName: 'system:node:node-1', organizations: ['system:nodes'], usage: 'client' });
-    const nodeConfig = new k8s.KubeConfig();
-    nodeConfig.loadFromOptions({
-      clusters: [{ name: 'e2e', server: cluster.server, caData: Buffer.from(cluster.caPem).toString('base64'), skipTLSVerify: false }],
-      users: [
-        {
-          name: 'node-1',
-          certData: Buffer.from(nodeCert.certPem).toString('base64'),
-          keyData: Buffer.from(nodeCert.keyPem).toString('base64'),
-        },
-      ],
-      contexts: [{ name: 'e2e', cluster: 'e2e', user: 'node-1' }],
-      currentContext: 'e2e',
-    });
-    const mirror = (name: string): k8s.V1Pod => ({
-      metadata: { name, annotations: { 'kubernetes.io/config.mirror': 'hash' } },
-      spec: { nodeName: 'node-1', containers: [{ name: 'app', image: 'registry.example/static:1' }] },
-    });
+    const nodeConfig = kubeletConfig(cluster, 'node-1');
+    const mirror = (name: string) => mirrorPod(name, 'node-1');
     const nodeUser = { username: 'system:node:node-1', groups: ['system:nodes', 'system:authenticated'] };
     const c = { namespace: 'ns-gvisor' };
 

@@ -99,11 +99,10 @@ describe('render vap: the checked-in manifests', () => {
   });
 });
 
+/** After the per-mode pod checks: the one that keeps the profiles' RuntimeClass objects sandboxes (issue 10, item 4). */
 const RUNTIME_CLASS_OBJECTS = [
   'ValidatingAdmissionPolicy/sandbox-admission-runtime-classes',
   'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-classes',
-  'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-handlers',
-  'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-handlers',
 ];
 
 describe("render vap: the profiles' RuntimeClasses stay sandboxes without the webhook (issue 10, item 4)", () => {
@@ -128,30 +127,36 @@ describe("render vap: the profiles' RuntimeClasses stay sandboxes without the we
     );
     assert.deepEqual(binding?.spec, { policyName: 'sandbox-admission-runtime-classes', validationActions: ['Deny'] });
   });
-  test('pods: evaluated once per RuntimeClass as params; a governed pod on a host-kernel class is refused', () => {
+  test('pods: evaluated once per RuntimeClass as params; a governed pod on a host-kernel class is refused, CREATE and UPDATE', () => {
+    // One mechanism: the per-mode checks (sandbox-admission-runtime-class-<mode>, issue 11), with the pod policies' match.
     const handlers = objects.find(
-      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+      (o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata.name === 'sandbox-admission-runtime-class-enforce',
     )!;
     assert.deepEqual(handlers.spec['paramKind'], { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
-    const spec = specOf(objects, 'sandbox-admission-runtime-class-handlers');
+    const spec = specOf(objects, 'sandbox-admission-runtime-class-enforce');
     assert.deepEqual(spec.matchConstraints, specOf(objects, 'sandbox-admission-enforce').matchConstraints);
+    assert.deepEqual(spec.matchConditions, specOf(objects, 'sandbox-admission-enforce').matchConditions);
     assert.match(spec.validations[0]!.expression, /params\.metadata\.name != variables\.runtimeClassName/);
     assert.match(spec.validations[0]!.messageExpression!, /uses handler/);
     const binding = objects.find(
-      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-handlers',
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'sandbox-admission-runtime-class-enforce',
     );
     assert.deepEqual(binding?.spec, {
-      policyName: 'sandbox-admission-runtime-class-handlers',
+      policyName: 'sandbox-admission-runtime-class-enforce',
       validationActions: ['Deny'],
       paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
     });
+    assert.equal(
+      objects.some((o) => o.metadata.name === 'sandbox-admission-runtime-class-handlers'),
+      false,
+    );
   });
 });
 
 describe('render vap: shape', () => {
   const objects = render(readFileSync(EXAMPLE_POLICY, 'utf8'));
 
-  test('one policy and one binding per mode; bindings carry the mode as validation actions', () => {
+  test('one policy and one binding per mode, one RuntimeClass check per mode, then the RuntimeClass objects; bindings carry the mode as validation actions', () => {
     assert.deepEqual(
       objects.map((o) => `${o.kind}/${o.metadata.name}`),
       [
@@ -161,6 +166,12 @@ describe('render vap: shape', () => {
         'ValidatingAdmissionPolicyBinding/sandbox-admission-warn',
         'ValidatingAdmissionPolicy/sandbox-admission-audit',
         'ValidatingAdmissionPolicyBinding/sandbox-admission-audit',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-warn',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-warn',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-audit',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-audit',
         ...RUNTIME_CLASS_OBJECTS,
       ],
     );
@@ -171,6 +182,30 @@ describe('render vap: shape', () => {
     assert.deepEqual(bindings['sandbox-admission-enforce'], { policyName: 'sandbox-admission-enforce', validationActions: ['Deny'] });
     assert.deepEqual(bindings['sandbox-admission-warn'], { policyName: 'sandbox-admission-warn', validationActions: ['Warn', 'Audit'] });
     assert.deepEqual(bindings['sandbox-admission-audit'], { policyName: 'sandbox-admission-audit', validationActions: ['Audit'] });
+    // The RuntimeClass checks: every RuntimeClass is a param, and none at all means nothing to check.
+    assert.deepEqual(bindings['sandbox-admission-runtime-class-warn'], {
+      policyName: 'sandbox-admission-runtime-class-warn',
+      paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
+      validationActions: ['Warn', 'Audit'],
+    });
+  });
+
+  test('the RuntimeClass check refuses a governed pod whose allowed class runs a host-kernel handler, in its own mode', () => {
+    const spec = specOf(objects, 'sandbox-admission-runtime-class-enforce') as PolicySpec & { paramKind: unknown };
+    assert.deepEqual(spec.paramKind, { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass' });
+    assert.equal(
+      spec.validations[0]!.expression,
+      'variables.mode != "enforce" || !(variables.runtimeClassName in variables.allowed) || params.metadata.name != variables.runtimeClassName || !(params.handler in ["runc", "crun", "youki", ""])',
+    );
+    assert.equal(
+      spec.validations[0]!.messageExpression,
+      `"sandbox-admission denied this pod: " + ${JSON.stringify('RuntimeClass "')} + params.metadata.name + ${JSON.stringify('" uses handler "')} + params.handler + ${JSON.stringify('", which runs containers on the host kernel and is not a sandbox; a cluster admin must point it at runsc or kata')}`,
+    );
+    // Only what it needs: no feature paths, no messages of the main policy.
+    assert.deepEqual(
+      spec.variables.map((v) => v.name),
+      ['namespaceLabels', 'podLabels', 'matchedRule', 'ruleMode', 'labelMode', 'rule', 'mode', 'allowed', 'runtimeClassName'],
+    );
   });
 
   test('pods CREATE, and UPDATE when images or labels change; fail closed, exempt namespaces and the webhook namespace excluded by name', () => {
@@ -235,6 +270,8 @@ describe('render vap: shape', () => {
       [
         'ValidatingAdmissionPolicy/sandbox-admission-enforce',
         'ValidatingAdmissionPolicyBinding/sandbox-admission-enforce',
+        'ValidatingAdmissionPolicy/sandbox-admission-runtime-class-enforce',
+        'ValidatingAdmissionPolicyBinding/sandbox-admission-runtime-class-enforce',
         ...RUNTIME_CLASS_OBJECTS,
       ],
     );
@@ -249,13 +286,21 @@ describe('render vap: shape', () => {
 
   test('a rule in warn mode adds the warn pair only', () => {
     const objects = render(`${head}spec:\n  namespaceLabels: {enabled: false}\n  rules:\n    - {name: r, action: require, mode: warn}\n`);
-    assert.deepEqual(objects.map((o) => o.metadata.name).slice(0, 4), [
-      'sandbox-admission-enforce',
-      'sandbox-admission-enforce',
-      'sandbox-admission-warn',
-      'sandbox-admission-warn',
-    ]);
-    assert.equal(objects.length, 4 + RUNTIME_CLASS_OBJECTS.length);
+    assert.deepEqual(
+      objects.map((o) => o.metadata.name),
+      [
+        'sandbox-admission-enforce',
+        'sandbox-admission-enforce',
+        'sandbox-admission-warn',
+        'sandbox-admission-warn',
+        'sandbox-admission-runtime-class-enforce',
+        'sandbox-admission-runtime-class-enforce',
+        'sandbox-admission-runtime-class-warn',
+        'sandbox-admission-runtime-class-warn',
+        'sandbox-admission-runtime-classes',
+        'sandbox-admission-runtime-classes',
+      ],
+    );
   });
 
   test('exemptNamespaces replace the defaults; names that cannot be namespaces are dropped; --webhook-namespace is added', () => {
