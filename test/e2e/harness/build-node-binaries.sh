@@ -11,6 +11,7 @@
 # lanes overlap one's link and download phases with the other's compiles).
 #
 # Usage: build-node-binaries.sh           build what is missing, then print the paths
+#        build-node-binaries.sh --kubernetes-only | --runtime-only   one lane only
 #        build-node-binaries.sh --paths   only print the paths
 # stdout carries only "name=<path>" lines (read by node-binaries.ts).
 set -euo pipefail
@@ -54,7 +55,16 @@ print_paths() {
   echo "pause=$rootfs_dir/pause"
   echo "busybox=$rootfs_dir/busybox"
 }
-if [[ "${1:-}" == "--paths" ]]; then print_paths; exit 0; fi
+lanes=(kubernetes runtime)
+case "${1:-}" in
+  --paths) print_paths; exit 0 ;;
+  # .ci/run builds the Kubernetes lane after build-binaries.sh, in the same lane: two concurrent go builds of
+  # k8s.io/kubernetes commands would compile their shared packages twice.
+  --kubernetes-only) lanes=(kubernetes) ;;
+  --runtime-only) lanes=(runtime) ;;
+  "") ;;
+  *) log "unknown argument $1 (expected --paths, --kubernetes-only or --runtime-only)"; exit 2 ;;
+esac
 
 k8s_ldflags="$(k8s_version_ldflags "$k8s_ver")"
 
@@ -189,13 +199,17 @@ lane_runtime() {
 }
 
 total=$SECONDS
-lane_kubernetes > >(sed -u 's/^/[kubernetes] /' >&2) 2>&1 &
-k_pid=$!
-lane_runtime 2> >(sed -u 's/^/[runtime] /' >&2) &
-r_pid=$!
+pids=()
+for lane in "${lanes[@]}"; do
+  if [[ $lane == kubernetes ]]; then
+    lane_kubernetes > >(sed -u 's/^/[kubernetes] /' >&2) 2>&1 &
+  else
+    lane_runtime 2> >(sed -u 's/^/[runtime] /' >&2) &
+  fi
+  pids+=($!)
+done
 status=0
-wait "$k_pid" || status=1
-wait "$r_pid" || status=1
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [[ $status -eq 0 ]] || { log "node binaries: a build failed (see above)"; exit 1; }
-log "node binaries done in $((SECONDS - total))s (k8s $k8s_ver, containerd $containerd_ver, runc $runc_ver, gVisor $gvisor_ver, CNI $cni_ver)"
+log "node binaries (${lanes[*]}) done in $((SECONDS - total))s (k8s $k8s_ver, containerd $containerd_ver, runc $runc_ver, gVisor $gvisor_ver, CNI $cni_ver)"
 print_paths
