@@ -11,18 +11,10 @@ import { buildServer, closeGracefully, listen, type AdmissionServer } from '../.
 import type { ReviewHandler } from '../../../src/admission/review-outcome.ts';
 import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
-import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
+import { createLoopbackServing } from '../../helpers/certificates.ts';
 
-const now = new Date();
-const ca = createCertificateAuthority({ commonName: 'drain-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, {
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  now,
-});
+const { ca, serving } = createLoopbackServing('drain-ca');
 const CLIENTS = 8;
 
 // A review takes a few milliseconds, so that some are always in flight when A starts closing.

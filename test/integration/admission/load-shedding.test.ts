@@ -9,19 +9,11 @@ import type { LoadLimits } from '../../../src/admission/load-shedding.ts';
 import type { ReviewHandler } from '../../../src/admission/review-outcome.ts';
 import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics, type Metrics } from '../../../src/observe/metrics.ts';
-import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { sendHttps } from './https-client.ts';
+import { createLoopbackServing } from '../../helpers/certificates.ts';
 
-const now = new Date();
-const ca = createCertificateAuthority({ commonName: 'shed-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, {
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  now,
-});
+const { ca, serving } = createLoopbackServing('shed-ca');
 const kib = 1024;
 
 const review = (uid: string, padding = 0) =>

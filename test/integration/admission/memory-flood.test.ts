@@ -18,23 +18,15 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { freePort } from '../../e2e/harness/ports.ts';
 import { buildSmallReview, postReview, type Answer } from '../../helpers/flood.ts';
+import { createLoopbackServing } from '../../helpers/certificates.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const MEMORY_LIMIT_MIB = 512;
 const POD_WEBHOOK_TIMEOUT_MS = 5000;
 const CONCURRENT = 64;
-const now = new Date();
-const ca = createCertificateAuthority({ commonName: 'flood-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, {
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  now,
-});
+const { ca, serving } = createLoopbackServing('flood-ca');
 
 function readStatusKib(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

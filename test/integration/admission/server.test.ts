@@ -13,17 +13,11 @@ import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import type { SwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { sendHttps } from './https-client.ts';
 import type { HttpsRequest } from './https-client.ts';
+import { createLoopbackServing } from '../../helpers/certificates.ts';
 
 const mebibyte = 1024 * 1024;
 const now = new Date();
-const ca = createCertificateAuthority({ commonName: 'test-ca', validityDays: 2, now });
-const serving = createServingCertificate(ca, {
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  now,
-});
+const { ca, serving } = createLoopbackServing('test-ca');
 
 /**
  * Stands in for the real review pipeline: the uid picks the behaviour, and the AdmissionReview it

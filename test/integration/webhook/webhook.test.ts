@@ -10,22 +10,14 @@ import fjp from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
-import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { startWebhook, type RunningWebhook } from '../../../src/main/webhook.ts';
 import { untrustedPod } from '../../helpers/pods.ts';
 import { decodePatch, podReview } from '../../helpers/reviews.ts';
 import { sendHttps } from '../admission/https-client.ts';
+import { createLoopbackServing } from '../../helpers/certificates.ts';
 
-const now = new Date();
-const ca = createCertificateAuthority({ commonName: 'it-ca', validityDays: 1, now });
-const serving = createServingCertificate(ca, {
-  commonName: 'localhost',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  validityDays: 1,
-  now,
-});
+const { ca, serving } = createLoopbackServing('it-ca', 1);
 const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as {
   request: { uid: string; object: object };
 };
