@@ -14,7 +14,7 @@
 import type { NodeSelectorRequirement, Toleration } from '../k8s/pod.ts';
 import { planTolerations, toleratesAllOf } from '../decision/tolerations.ts';
 import { compilePolicy } from '../policy/compile.ts';
-import { NAMESPACE_RUNTIME_LABEL, RULE_ANNOTATION } from '../policy/defaults.ts';
+import { RULE_ANNOTATION } from '../policy/defaults.ts';
 import { POLICY_DIGEST_ANNOTATION, policyDigest } from '../policy/policy-digest.ts';
 import type { Policy, PolicyDocument, Profile } from '../policy/types.ts';
 import { pointer } from '../util/json-pointer.ts';
@@ -26,6 +26,7 @@ import {
   governingRuleVariables,
   type KubernetesObject,
   NOT_A_MIRROR_POD_FROM_ITS_NODE,
+  targetProfileVariables,
   unsupportedVariables,
   v,
   type Variable,
@@ -66,11 +67,7 @@ export function buildMutatingAdmissionPolicies(document: PolicyDocument, options
     ...factVariables(document, policy.namespaceLabels.enabled),
     ...governingRuleVariables(document, policy),
     { name: 'runtimeClassName', expression: 'has(object.spec.runtimeClassName) ? object.spec.runtimeClassName : ""' },
-    { name: 'profile', expression: profileExpression(policy) },
-    {
-      name: 'targetClass',
-      expression: `${v('profile')} == "" ? "" : {${[...policy.profiles.values()].map((p) => `${celString(p.name)}: ${celString(p.runtimeClassName)}`).join(', ')}}[${v('profile')}]`,
-    },
+    ...targetProfileVariables(policy),
     ...unsupported,
     { name: 'conflicts', expression: perProfile(policy, conflictExpression, 'false') },
     {
@@ -110,38 +107,6 @@ export function buildMutatingAdmissionPolicies(document: PolicyDocument, options
       spec: { policyName: NAME },
     },
   ];
-}
-
-/**
- * The name of the profile the pod is moved into, "" when decide() would not patch it: a sandbox rule (or a
- * namespace label naming a known profile) governs, and the pod names no class (the rule's profile) or an allowed
- * one (that class's profile: decide() completes its scheduling).
- */
-function profileExpression(policy: Policy): string {
-  const rc = v('runtimeClassName');
-  const byClass = `{${[...policy.profilesByRuntimeClass].map(([cls, p]) => `${celString(cls)}: ${celString(p.name)}`).join(', ')}}`;
-  const choose = (injected: string, allowedClasses: readonly string[]): string =>
-    `(${rc} == "" ? ${injected} : ${rc} in ${celList(allowedClasses)} ? ${byClass}[${rc}] : "")`;
-  const groups = new Map<string, { names: string[]; profile: Profile; allowed: readonly string[] }>();
-  for (const rule of policy.rules) {
-    if (rule.action !== 'sandbox' || !rule.profile) continue;
-    const key = `${rule.profile.name}\u0000${rule.allowedClasses.join(',')}`;
-    const group = groups.get(key) ?? { names: [], profile: rule.profile, allowed: rule.allowedClasses };
-    group.names.push(rule.name);
-    groups.set(key, group);
-  }
-  const lines = [...groups.values()].map(
-    (g) =>
-      `${g.names.length === 1 ? `${v('rule')} == ${celString(g.names[0]!)}` : `${v('rule')} in ${celList(g.names)}`} ? ${choose(celString(g.profile.name), g.allowed)} :`,
-  );
-  if (policy.namespaceLabels.enabled) {
-    // decide.ts findNamespaceLabelRule: the label's profile, every class allowed; an unknown profile is a violation.
-    const wanted = `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`;
-    lines.push(
-      `${v('rule')} == "" && ${v('labelMode')} != "" && ${wanted} in ${celList([...policy.profiles.keys()])} ? ${choose(wanted, policy.allRuntimeClasses)} :`,
-    );
-  }
-  return [...lines, '""'].join('\n');
 }
 
 /** `variables.profile == "p" ? <build(p)> :` for every profile where build gives something, then `otherwise`. */

@@ -10,7 +10,7 @@ import { MIRROR_POD_ANNOTATION } from '../k8s/pod.ts';
 import { DOCKER_HUB_ALIASES } from '../match/image-ref.ts';
 import { NAMESPACE_MODE_LABEL, NAMESPACE_RUNTIME_LABEL } from '../policy/defaults.ts';
 import type { MatchSpec } from '../match/types.ts';
-import type { Mode, PodFeature, Policy, PolicyDocument } from '../policy/types.ts';
+import type { Mode, PodFeature, Policy, PolicyDocument, Profile } from '../policy/types.ts';
 import { celAnd, celGlobList, celImagePatterns, celLabelSelector, celList, celString } from './cel.ts';
 
 export interface KubernetesObject {
@@ -178,7 +178,7 @@ export function governingRuleVariables(document: PolicyDocument, policy: Policy)
 }
 
 /** Field paths of features the class `runtimeClassName` (a CEL expression; the pod's own by default) cannot host (unsupported-features.ts findUnsupportedFeatures); none: no variable. */
-export function unsupportedVariables(policy: Policy, runtimeClassName = v('runtimeClassName')): Variable[] {
+export function unsupportedVariables(policy: Policy, runtimeClassName = v('runtimeClassName'), name = 'unsupported'): Variable[] {
   const byFeatures = new Map<string, string[]>();
   for (const profile of policy.profiles.values()) {
     if (profile.unsupported.size === 0) continue;
@@ -191,7 +191,7 @@ export function unsupportedVariables(policy: Policy, runtimeClassName = v('runti
     const test = classes.length === 1 ? `${runtimeClassName} == ${celString(classes[0]!)}` : `${runtimeClassName} in ${celList(classes)}`;
     return `${test} ? ${featurePaths(features)} :`;
   });
-  return [{ name: 'unsupported', expression: [...lines, '[]'].join('\n') }];
+  return [{ name, expression: [...lines, '[]'].join('\n') }];
 }
 
 /** compile.ts compileMatch: every criterion present must hold, in the same order. */
@@ -264,4 +264,50 @@ export function formatVapYaml(objects: readonly KubernetesObject[], header: stri
 /** A `v1 List`, which kubectl apply -f accepts like the YAML stream. */
 export function formatVapJson(objects: readonly KubernetesObject[]): string {
   return `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`;
+}
+
+/**
+ * The profile a sandbox rule (or a namespace label) moves the pod into and its RuntimeClass, "" when none: the
+ * pod names no class and the rule injects one, or it names an allowed class. Needs `runtimeClassName`.
+ */
+export function targetProfileVariables(policy: Policy): Variable[] {
+  return [
+    { name: 'profile', expression: profileExpression(policy) },
+    {
+      name: 'targetClass',
+      expression: `${v('profile')} == "" ? "" : {${[...policy.profiles.values()].map((p) => `${celString(p.name)}: ${celString(p.runtimeClassName)}`).join(', ')}}[${v('profile')}]`,
+    },
+  ];
+}
+
+/**
+ * The name of the profile the pod is moved into, "" when decide() would not patch it: a sandbox rule (or a
+ * namespace label naming a known profile) governs, and the pod names no class (the rule's profile) or an allowed
+ * one (that class's profile: decide() completes its scheduling).
+ */
+function profileExpression(policy: Policy): string {
+  const rc = v('runtimeClassName');
+  const byClass = `{${[...policy.profilesByRuntimeClass].map(([cls, p]) => `${celString(cls)}: ${celString(p.name)}`).join(', ')}}`;
+  const choose = (injected: string, allowedClasses: readonly string[]): string =>
+    `(${rc} == "" ? ${injected} : ${rc} in ${celList(allowedClasses)} ? ${byClass}[${rc}] : "")`;
+  const groups = new Map<string, { names: string[]; profile: Profile; allowed: readonly string[] }>();
+  for (const rule of policy.rules) {
+    if (rule.action !== 'sandbox' || !rule.profile) continue;
+    const key = `${rule.profile.name}\u0000${rule.allowedClasses.join(',')}`;
+    const group = groups.get(key) ?? { names: [], profile: rule.profile, allowed: rule.allowedClasses };
+    group.names.push(rule.name);
+    groups.set(key, group);
+  }
+  const lines = [...groups.values()].map(
+    (g) =>
+      `${g.names.length === 1 ? `${v('rule')} == ${celString(g.names[0]!)}` : `${v('rule')} in ${celList(g.names)}`} ? ${choose(celString(g.profile.name), g.allowed)} :`,
+  );
+  if (policy.namespaceLabels.enabled) {
+    // decide.ts findNamespaceLabelRule: the label's profile, every class allowed; an unknown profile is a violation.
+    const wanted = `${v('namespaceLabels')}[${celString(NAMESPACE_RUNTIME_LABEL)}]`;
+    lines.push(
+      `${v('rule')} == "" && ${v('labelMode')} != "" && ${wanted} in ${celList([...policy.profiles.keys()])} ? ${choose(wanted, policy.allRuntimeClasses)} :`,
+    );
+  }
+  return [...lines, '""'].join('\n');
 }

@@ -26,7 +26,7 @@ import {
   formatUnsupportedFeatures,
   POD_AUDIENCE,
 } from '../decision/messages.ts';
-import { celList, celMessage, celString } from './cel.ts';
+import { celList, celMessage, celOr, celString } from './cel.ts';
 import {
   ADMISSION_API_VERSION as API_VERSION,
   buildPodConstraints,
@@ -36,6 +36,7 @@ import {
   MODES,
   NOT_A_MIRROR_POD_FROM_ITS_NODE,
   POD_CHANGES_GOVERNANCE,
+  targetProfileVariables,
   unsupportedVariables,
   v,
   type Variable,
@@ -44,6 +45,13 @@ import {
 export interface RenderVapOptions {
   /** The webhook's namespace: always exempt, as in the webhook. */
   webhookNamespace: string;
+  /**
+   * The generated MutatingAdmissionPolicy runs before these (the native flavour): a pod they see without a class
+   * under a sandbox rule is one the mutation declined, so they refuse it with decide()'s own reason (what the
+   * profile cannot host), and "remove spec.runtimeClassName" is a fix again. Without it they stand in for a
+   * webhook that may be down, and every rule insists like require.
+   */
+  afterMutation?: boolean;
 }
 
 export type { KubernetesObject } from './pod-variables.ts';
@@ -72,7 +80,7 @@ export const VAP_LABELS: Readonly<Record<string, string>> = {
 export function buildValidatingAdmissionPolicies(document: PolicyDocument, options: RenderVapOptions): KubernetesObject[] {
   // The same compile the webhook runs: profile order, allowed lists, defaults and exempt namespaces agree by construction.
   const policy = compilePolicy(document, options.webhookNamespace);
-  const variables = buildVariables(document, policy);
+  const variables = buildVariables(document, policy, options.afterMutation === true);
   const runtimeClassVariables = [
     ...factVariables(document, policy.namespaceLabels.enabled),
     ...governingRuleVariables(document, policy),
@@ -218,9 +226,16 @@ function reachableModes(policy: Policy): Mode[] {
   return MODES.filter((m) => used.has(m));
 }
 
-function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
+function buildVariables(document: PolicyDocument, policy: Policy, afterMutation: boolean): Variable[] {
   const labelsEnabled = policy.namespaceLabels.enabled;
   const unsupported = unsupportedVariables(policy);
+  const mutation = afterMutation
+    ? [
+        ...targetProfileVariables(policy),
+        ...unsupportedVariables(policy, v('targetClass'), 'unsupportedInTarget'),
+        { name: 'mutates', expression: mutatesExpression(policy, labelsEnabled) },
+      ]
+    : [];
   return [
     ...factVariables(document, labelsEnabled),
     ...governingRuleVariables(document, policy),
@@ -228,8 +243,19 @@ function buildVariables(document: PolicyDocument, policy: Policy): Variable[] {
     allowedVariable(policy),
     RUNTIME_CLASS_NAME,
     ...unsupported,
-    { name: 'violations', expression: violationsExpression(policy, labelsEnabled, unsupported.length > 0) },
+    ...mutation,
+    { name: 'violations', expression: violationsExpression(policy, labelsEnabled, unsupported.length > 0, afterMutation) },
   ];
+}
+
+/**
+ * decide.ts runtimeNotAllowed `mutates`: a CREATE (the only operation decide() mutates) governed by a sandbox rule
+ * or by the namespace label (rule "").
+ */
+function mutatesExpression(policy: Policy, labelsEnabled: boolean): string {
+  const names = policy.rules.filter((r) => r.action === 'sandbox').map((r) => r.name);
+  const sandboxing = [...(labelsEnabled ? [`${v('rule')} == ""`] : []), ...(names.length > 0 ? [`${v('rule')} in ${celList(names)}`] : [])];
+  return sandboxing.length === 0 ? 'false' : `request.operation == "CREATE" && (${celOr(sandboxing)})`;
 }
 
 /** How messages name the governing rule (decide.ts GoverningRule.label). */
@@ -260,7 +286,7 @@ function allowedVariable(policy: Policy): Variable {
 }
 
 /** decide.ts applyRule with mutate: false, as a list of messages in the decision's order. */
-function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeatureChecks: boolean): string {
+function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeatureChecks: boolean, afterMutation: boolean): string {
   const rc = v('runtimeClassName');
   const allowed = `${v('allowed')}.join(", ")`;
   const by = v('governedBy');
@@ -279,14 +305,33 @@ function violationsExpression(policy: Policy, labelsEnabled: boolean, hasFeature
   }
   const displayNames = `{${[...policy.profiles.values()].map((p: Profile) => `${celString(p.runtimeClassName)}: ${celString(p.displayName)}`).join(', ')}}`;
   // Without mutation every rule insists like require (decide.ts decide), so the fix never says "remove".
-  const notAllowed = celMessage(
-    ({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates: false }),
-    { asked: rc, governedBy: by, allowed },
-  );
-  const runtime = [
-    `(${rc} == "" ? [${celMessage(formatNoSandboxRuntime, { governedBy: by, allowed })}] :`,
-    `!(${rc} in ${v('allowed')}) ? [${notAllowed}] :`,
-  ];
+  const notAllowedBy = (mutates: boolean): string =>
+    celMessage(({ asked, governedBy, allowed: list }) => formatRuntimeNotAllowed({ asked, governedBy, allowed: list, mutates }), {
+      asked: rc,
+      governedBy: by,
+      allowed,
+    });
+  const notAllowed = afterMutation ? `(${v('mutates')} ? ${notAllowedBy(true)} : ${notAllowedBy(false)})` : notAllowedBy(false);
+  let noClass = `[${celMessage(formatNoSandboxRuntime, { governedBy: by, allowed })}]`;
+  if (afterMutation) {
+    // The mutation declined the pod. decide()'s reason: what the profile cannot host, nothing more for a label
+    // naming an unknown profile (its own violation says it); declined for a scheduling conflict, the generic one
+    // (README, "The MutatingAdmissionPolicy").
+    let declined = noClass;
+    if (hasFeatureChecks) {
+      const list = v('unsupportedInTarget');
+      const cannotHost = celMessage(formatUnsupportedFeatures, {
+        displayName: `${displayNames}[${v('targetClass')}]`,
+        runtimeClassName: v('targetClass'),
+        paths: `${list}.join(", ")`,
+        pronoun: `(size(${list}) == 1 ? "it" : "them")`,
+        governedBy: by,
+      });
+      declined = `(size(${list}) > 0 ? [${cannotHost}] : ${noClass})`;
+    }
+    noClass = `(!${v('mutates')} ? ${noClass} : ${v('targetClass')} == "" ? [] : ${declined})`;
+  }
+  const runtime = [`(${rc} == "" ? ${noClass} :`, `!(${rc} in ${v('allowed')}) ? [${notAllowed}] :`];
   if (hasFeatureChecks) {
     const list = v('unsupported');
     runtime.push(

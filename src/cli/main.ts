@@ -107,9 +107,13 @@ export function buildProgram(): Command {
 
   const render = program.command('render').description('generate Kubernetes objects or the policy schema from the policy');
   const renderCommand = (kind: RenderKind, description: string): void => {
-    render
-      .command(kind)
-      .description(description)
+    const command = render.command(kind).description(description);
+    if (kind === 'vap')
+      command.option(
+        '--after-map',
+        'for the native flavour: the policies run after the MutatingAdmissionPolicy, so they refuse with its reasons (README, "The MutatingAdmissionPolicy")',
+      );
+    command
       .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
       .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))

@@ -10,22 +10,31 @@ export interface RenderVapCommandOptions {
   policy: string;
   webhookNamespace: string;
   output: 'yaml' | 'json';
+  /** vap only: the ValidatingAdmissionPolicies of the native flavour, which run after the MutatingAdmissionPolicy. */
+  afterMap?: boolean;
 }
 
 /** What `render` can generate: `vap` the ValidatingAdmissionPolicies, `map` the MutatingAdmissionPolicy. */
 export type RenderKind = 'vap' | 'map';
 
 const KINDS: Readonly<
-  Record<RenderKind, { what: string; section: string; build: (d: PolicyDocument, o: { webhookNamespace: string }) => KubernetesObject[] }>
+  Record<
+    RenderKind,
+    {
+      what: string;
+      section: string;
+      build: (d: PolicyDocument, o: { webhookNamespace: string; afterMutation: boolean }) => KubernetesObject[];
+    }
+  >
 > = {
   vap: { what: 'ValidatingAdmissionPolicies', section: 'The ValidatingAdmissionPolicy', build: buildValidatingAdmissionPolicies },
   map: { what: 'MutatingAdmissionPolicy', section: 'The MutatingAdmissionPolicy', build: buildMutatingAdmissionPolicies },
 };
 
 /** The header of the YAML output; the checked-in manifest carries it too. */
-export function vapHeader(policyName: string, kind: RenderKind = 'vap'): string {
+export function vapHeader(policyName: string, kind: RenderKind = 'vap', afterMap = false): string {
   return [
-    `${KINDS[kind].what} generated from SandboxPolicy "${policyName}" by \`sandbox-admission render ${kind}\`.`,
+    `${KINDS[kind].what} generated from SandboxPolicy "${policyName}" by \`sandbox-admission render ${kind}${afterMap ? ' --after-map' : ''}\`.`,
     `Do not edit: change the policy and regenerate (README, "${KINDS[kind].section}").`,
   ].join('\n');
 }
@@ -38,10 +47,16 @@ export function renderVapText(
 ): { ok: true; text: string } | { ok: false; errors: string[] } {
   const parsed = parsePolicyDocument(policyText, { webhookNamespace: options.webhookNamespace });
   if (!parsed.ok) return { ok: false, errors: parsed.error.map(formatCodedError) };
-  const objects = KINDS[kind].build(parsed.value.document, { webhookNamespace: options.webhookNamespace });
+  const objects = KINDS[kind].build(parsed.value.document, {
+    webhookNamespace: options.webhookNamespace,
+    afterMutation: options.afterMap === true,
+  });
   return {
     ok: true,
-    text: options.output === 'json' ? formatVapJson(objects) : formatVapYaml(objects, vapHeader(parsed.value.policy.name, kind)),
+    text:
+      options.output === 'json'
+        ? formatVapJson(objects)
+        : formatVapYaml(objects, vapHeader(parsed.value.policy.name, kind, options.afterMap === true)),
   };
 }
 

@@ -19,12 +19,14 @@ const EXAMPLE_POLICY = new URL('manifests/base/policy.yaml', REPO);
  * carry a ConfigMap of a policy install the ValidatingAdmissionPolicies generated from that same policy: the base's
  * through manifests/admission-policy, overlays/kata its own (its policy sends pods to kata-qemu).
  */
-const GENERATED: ReadonlyArray<{ policy: string; generated: string }> = [
+const GENERATED: ReadonlyArray<{ policy: string; generated: string; afterMap?: boolean }> = [
   { policy: 'manifests/base/policy.yaml', generated: 'manifests/admission-policy/validating-admission-policy.yaml' },
   { policy: 'manifests/overlays/kata/policy.yaml', generated: 'manifests/overlays/kata/validating-admission-policy.yaml' },
+  // The native flavour's run after its MutatingAdmissionPolicy.
+  { policy: 'manifests/base/policy.yaml', generated: 'manifests/overlays/native/validating-admission-policy.yaml', afterMap: true },
 ];
-const regenerate = (pair: { policy: string; generated: string }) =>
-  `npx sandbox-admission render vap --policy ${pair.policy} > ${pair.generated}`;
+const regenerate = (pair: { policy: string; generated: string; afterMap?: boolean }) =>
+  `npx sandbox-admission render vap${pair.afterMap ? ' --after-map' : ''} --policy ${pair.policy} > ${pair.generated}`;
 const head = 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nmetadata: {name: t}\n';
 
 function render(text: string, webhookNamespace = 'sandbox-admission'): KubernetesObject[] {
@@ -61,6 +63,7 @@ describe('render vap: the checked-in manifests', () => {
       const rendered = renderVapText(readFileSync(new URL(pair.policy, REPO), 'utf8'), {
         webhookNamespace: 'sandbox-admission',
         output: 'yaml',
+        afterMap: pair.afterMap === true,
       });
       assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
       const checkedIn = readFileSync(new URL(pair.generated, REPO), 'utf8');
@@ -84,7 +87,7 @@ describe('render vap: the checked-in manifests', () => {
     );
     assert.deepEqual(
       policies,
-      GENERATED.map((p) => p.policy).sort(),
+      [...new Set(GENERATED.map((p) => p.policy))].sort(),
       'a policy.yaml without its generated ValidatingAdmissionPolicies (generate them, install them, add the pair to GENERATED)',
     );
     // Generated but not listed in its directory's kustomization would never reach a cluster.
