@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, release, totalmem } from 'node:os';
 
 /** Markdown tables, so the summary reads in a terminal and pastes into bench/RESULTS.md as it is. */
@@ -55,4 +56,19 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Replace the section under `heading` (a `## ` line) in bench/RESULTS.md with `section`, or append it. */
+export function writeResultsSection(heading: string, section: string): void {
+  const resultsPath = join(import.meta.dirname, 'RESULTS.md');
+  const results = readFileSync(resultsPath, 'utf8');
+  // The section's own heading at the start of a line, not a mention of it.
+  const found = results.indexOf(`\n${heading}\n`);
+  const start = found === -1 ? -1 : found + 1;
+  const next = start === -1 ? -1 : results.indexOf('\n## ', start + 1);
+  const updated =
+    start === -1
+      ? `${results.trimEnd()}\n\n${section}`
+      : `${results.slice(0, start)}${section}${next === -1 ? '' : results.slice(next + 1)}`;
+  writeFileSync(resultsPath, updated);
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority, createServingCertificate } from '../src/tls/certificates.ts';
 import { deniedPod, labelledNamespacePod, LABELLED_NAMESPACE, ordinaryPod, podReview, untrustedPod } from './fixtures.ts';
 import { LOOPBACK, post, readMemory, startServer } from './load.ts';
+import { writeResultsSection } from './report.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -178,17 +179,5 @@ const section = [
   '',
 ].join('\n');
 process.stdout.write(`${section}\n`);
-if (!process.argv.includes('--no-write')) {
-  const resultsPath = join(REPO, 'bench/RESULTS.md');
-  const results = readFileSync(resultsPath, 'utf8');
-  // The section's own heading at the start of a line, not a mention of it.
-  const heading = results.indexOf('\n## Soak\n');
-  const start = heading === -1 ? -1 : heading + 1;
-  const next = start === -1 ? -1 : results.indexOf('\n## ', start + 1);
-  const updated =
-    start === -1
-      ? `${results.trimEnd()}\n\n${section}`
-      : `${results.slice(0, start)}${section}${next === -1 ? '' : results.slice(next + 1)}`;
-  writeFileSync(resultsPath, updated);
-}
+if (!process.argv.includes('--no-write')) writeResultsSection('## Soak', section);
 process.exit(ok ? 0 : 1);
