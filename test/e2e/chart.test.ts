@@ -125,8 +125,8 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
       t.skip('manifests/components/monitoring does not exist yet');
       return;
     }
-    // manifests/ plus the component, through a kustomization of its own (paths relative to it, as kustomize wants).
-    const dir = mkdtempSync(join(REPO, 'manifests', '.chart-test-'));
+    // manifests/ plus the component, through a kustomization of its own outside the tree (relative paths, as kustomize wants).
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-kustomize-'));
     try {
       writeFileSync(
         join(dir, 'kustomization.yaml'),

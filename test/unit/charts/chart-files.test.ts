@@ -29,11 +29,11 @@ describe('charts/sandbox-admission/files', () => {
   const copies = { ...COPIES, ...componentCopies('monitoring', 'files/monitoring') };
   for (const [file, source] of Object.entries(copies)) {
     it(`${file} is ${source}`, () => {
-      assert.ok(existsSync(join(CHART, file)), `missing; run: cp ${source} charts/sandbox-admission/${file}`);
+      assert.ok(existsSync(join(CHART, file)), 'missing; run: bash charts/sandbox-admission/sync-files.sh');
       assert.equal(
         readFileSync(join(CHART, file), 'utf8'),
         readFileSync(join(REPO, source), 'utf8'),
-        `stale; run: cp ${source} charts/sandbox-admission/${file}`,
+        'stale; run: bash charts/sandbox-admission/sync-files.sh',
       );
     });
   }
