@@ -313,8 +313,13 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
   it('install, upgrade with another policy and fewer replicas, uninstall: nothing of the project is left', () => {
     assert.deepEqual(projectObjects(), [], 'a clean cluster to begin with');
 
+    // The chart as the release workflow pushes it: packaged (.helmignore applied, files/ inside).
+    let r = helm(['package', CHART, '--destination', home]);
+    assert.equal(r.status, 0, `helm package:\n${r.stderr}`);
+    const packaged = join(home, 'sandbox-admission-0.1.0.tgz');
+
     // install: the defaults, i.e. manifests/.
-    let r = helmIn('install', 'sandbox-admission', CHART);
+    r = helmIn('install', 'sandbox-admission', packaged);
     assert.equal(r.status, 0, `helm install:\n${r.stdout}${r.stderr}`);
     let deployment = getJson<{ spec: { replicas: number } }>('-n', NS, 'deployment', 'sandbox-admission');
     assert.equal(deployment.spec.replicas, 3);
@@ -338,7 +343,7 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
     r = helmIn(
       'upgrade',
       'sandbox-admission',
-      CHART,
+      packaged,
       '--set',
       'replicas=2',
       '--set',
@@ -364,7 +369,7 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
     assert.doesNotMatch(classes, /\/kata$/m, 'the upgrade removed the kata RuntimeClass it no longer renders');
 
     // A bad upgrade is refused before anything changes, and the release stays as it was.
-    r = helmIn('upgrade', 'sandbox-admission', CHART, '--set', 'certificates.mode=vault');
+    r = helmIn('upgrade', 'sandbox-admission', packaged, '--set', 'certificates.mode=vault');
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /certificates\.mode: "vault"/);
     assert.match(helmIn('history', 'sandbox-admission', '-o', 'json').stdout, /"revision":2,[^}]*"status":"deployed"/);
