@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { resolveTools } from './harness/tools.ts';
 
-const tools = resolveTools(['actionlint']);
+const tools = resolveTools(['actionlint', 'shellcheck']);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const WORKFLOWS = join(REPO, '.github/workflows');
 
@@ -21,11 +21,15 @@ describe('.github/workflows', { skip: tools.skip ?? false }, () => {
   it('actionlint finds nothing in any workflow', () => {
     const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
     assert.ok(files.includes('release.yml'));
-    // -shellcheck= and -pyflakes=: the same result on every machine, whatever else is on PATH.
-    const r = spawnSync(tools.paths!.actionlint, ['-no-color', '-shellcheck=', '-pyflakes=', ...files.map((f) => join(WORKFLOWS, f))], {
-      encoding: 'utf8',
-      cwd: REPO,
-    });
+    // shellcheck (Debian's, from the cache) on every run: script; -pyflakes=: no Python steps, whatever is on PATH.
+    const r = spawnSync(
+      tools.paths!.actionlint,
+      ['-no-color', `-shellcheck=${tools.paths!.shellcheck}`, '-pyflakes=', ...files.map((f) => join(WORKFLOWS, f))],
+      {
+        encoding: 'utf8',
+        cwd: REPO,
+      },
+    );
     assert.equal(r.status, 0, `actionlint:\n${r.stdout}${r.stderr}`);
   });
 
@@ -36,13 +40,25 @@ describe('.github/workflows', { skip: tools.skip ?? false }, () => {
       'steps.nosuch.outputs.digest',
     );
     assert.match(broken, /steps\.nosuch\./);
-    const r = spawnSync(tools.paths!.actionlint, ['-no-color', '-shellcheck=', '-pyflakes=', '-'], {
+    const r = spawnSync(tools.paths!.actionlint, ['-no-color', `-shellcheck=${tools.paths!.shellcheck}`, '-pyflakes=', '-'], {
       encoding: 'utf8',
       input: broken,
       cwd: REPO,
     });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /property "nosuch" is not defined/);
+  });
+
+  it('shellcheck runs on the run: scripts: an unquoted variable is reported', () => {
+    const broken = readFileSync(join(WORKFLOWS, 'release.yml'), 'utf8').replace('>> "$GITHUB_OUTPUT"', '>> $GITHUB_OUTPUT');
+    assert.match(broken, />> \$GITHUB_OUTPUT/);
+    const r = spawnSync(tools.paths!.actionlint, ['-no-color', `-shellcheck=${tools.paths!.shellcheck}`, '-pyflakes=', '-'], {
+      encoding: 'utf8',
+      input: broken,
+      cwd: REPO,
+    });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /SC2086/);
   });
 
   it('release.yml: on a version tag, linux/amd64 and linux/arm64 images with an SBOM, then the chart as an OCI artifact', () => {

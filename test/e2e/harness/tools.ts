@@ -1,10 +1,10 @@
-// Where the suite's release and packaging tools are (helm, actionlint, the oldest supported kubectl), building them
+// Where the suite's release and packaging tools are (helm, actionlint and its shellcheck, the oldest supported kubectl), building them
 // with build-tools.sh when the version-keyed cache lacks them. Same policy as binaries.ts: a failure under CI throws;
 // off CI without Go (and nothing cached) the tests that need them are skipped, loudly.
 import { fileURLToPath } from 'node:url';
 import { type BuildScript, isExecutable, resolveBuilt } from './binaries.ts';
 
-const NAMES = ['helm', 'actionlint', 'kubectl-oldest'] as const;
+const NAMES = ['helm', 'actionlint', 'kubectl-oldest', 'shellcheck'] as const;
 export type ToolName = (typeof NAMES)[number];
 
 /**
