@@ -20,11 +20,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 source "$repo/test/e2e/harness/build-lib.sh"
 
 # Debian bookworm's versions; bump together with the machine's Debian release.
-buildah_deb=(buildah=1.28.2+ds1-3+deb12u1+b3 libgpgme11=1.18.0-3+b1 libassuan0=2.5.5-5
-  golang-github-containers-common=0.50.1+ds1-4)
-base_deb=(busybox-static=1:1.35.0-4+deb12u1+b1 libc6=2.36-9+deb12u14 libstdc++6=12.2.0-14+deb12u1
-  libgcc-s1=12.2.0-14+deb12u1 libatomic1=12.2.0-14+deb12u1)
-patchelf_deb=patchelf=0.14.3-1+b1
+buildah_deb=("buildah=1.28.2+ds1-3+deb12u1+b3" "libgpgme11=1.18.0-3+b1" "libassuan0=2.5.5-5"
+  "golang-github-containers-common=0.50.1+ds1-4")
+base_deb=("busybox-static=1:1.35.0-4+deb12u1+b1" "libc6=2.36-9+deb12u14" "libstdc++6=12.2.0-14+deb12u1"
+  "libgcc-s1=12.2.0-14+deb12u1" "libatomic1=12.2.0-14+deb12u1")
+patchelf_deb="patchelf=0.14.3-1+b1"
 
 ver_of() { local p; for p in "${@:2}"; do [[ "${p%%=*}" == "$1" ]] && { echo "${p#*=}"; return; }; done; }
 tools_dir="$cache/buildah-$(ver_of buildah "${buildah_deb[@]}")"
@@ -66,7 +66,7 @@ if [[ ! -x "$base_dir/bin/busybox" ]]; then
   tmpfiles+=("$tmp")
   extract_all "$tmp" "${base_deb[@]}"
   # Only what a root filesystem needs: the libraries and busybox, not the packages' docs.
-  rm -rf "$tmp/usr/share" "$tmp/etc"
+  rm -rf "${tmp:?}/usr/share" "${tmp:?}/etc"
   rm -rf "$base_dir"
   mv "$tmp" "$base_dir"
   log "image base: extracted into $base_dir"

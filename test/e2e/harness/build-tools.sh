@@ -3,7 +3,7 @@
 # the same version-keyed cache as build-binaries.sh:
 #   helm-<ver>/helm                  tools/helm        helm lint/template/install/upgrade/uninstall of charts/
 #   actionlint-<ver>/actionlint      tools/actionlint  lints .github/workflows/
-#   shellcheck-<ver>/usr/bin/shellcheck   Debian's package (apt-get download + dpkg-deb -x): actionlint runs it on
+#   Debian's shellcheck, in shellcheck-<ver>/usr/bin/ (apt-get download + dpkg-deb -x): actionlint runs it on
 #                                    every workflow's run: scripts
 #   kubectl-<ver>/kubectl            tools/kubectl-oldest  the oldest kubectl the README supports: its kustomize
 #                                    must render every flavour of manifests/ (test/e2e/kustomize-clients.test.ts)
