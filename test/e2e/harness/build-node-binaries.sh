@@ -117,24 +117,6 @@ build_pause() {
   log "pause: built from $src in $((SECONDS - start))s"
 }
 
-# debian_extract PACKAGE VERSION DEST: the files of one Debian package under DEST; nothing is installed.
-debian_extract() {
-  local pkg="$1" ver="$2" dest="$3" work
-  work="$(mktemp -d)"
-  tmpfiles+=("$work")
-  # apt-get download writes only into the current directory (as the _apt user); it needs the package lists.
-  chmod 755 "$work"
-  if ! (cd "$work" && apt-get download -q "$pkg=$ver" >&2); then
-    log "$pkg: refreshing the package lists (apt-get update) and trying again"
-    apt-get update -q >&2
-    (cd "$work" && apt-get download -q "$pkg=$ver" >&2) || {
-      log "$pkg=$ver is not served; set its version in $0 to what 'apt-cache policy $pkg' offers"
-      return 1
-    }
-  fi
-  dpkg-deb -x "$work/${pkg}_"*.deb "$dest"
-}
-
 build_busybox() {
   local out="$rootfs_dir/busybox"
   if [[ -x "$out" ]] && "$out" true >/dev/null 2>&1; then log "busybox: cached at $out"; return 0; fi
