@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
 import { runPolicyTests } from './policy-test-command.ts';
+import { runRenderCrd } from './render-crd-command.ts';
 import { runRenderSchema } from './render-schema-command.ts';
 import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
 import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
@@ -133,6 +134,14 @@ export function buildProgram(): Command {
     .addOption(new Option('--kind <kind>', 'which document').choices(['policy', 'test']).default('policy'))
     .action((opts: { kind: 'policy' | 'test' }) => {
       process.exitCode = runRenderSchema(opts, (t) => process.stdout.write(t));
+    });
+
+  render
+    .command('crd')
+    .description('print the SandboxPolicy CustomResourceDefinition, its schema generated from the one the webhook validates with')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action((opts: { output: 'yaml' | 'json' }) => {
+      process.exitCode = runRenderCrd(opts, (t) => process.stdout.write(t));
     });
 
   program
