@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { runBinary } from '../helpers/cli.ts';
 import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
@@ -62,8 +63,20 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
       const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
       for (const rc of readManifests('manifests/base/runtime-classes.yaml')) await objects.create(rc as k8s.KubernetesObject);
       await createNamespace(cluster.kubeConfig, 'apps', {});
-      const applied = await apply(policy([UNTRUSTED]));
+      // Migration as the README documents it: the ConfigMap's policy, printed as the object, piped to kubectl.
+      await createNamespace(cluster.kubeConfig, 'sandbox-admission', {});
+      await core.createNamespacedConfigMap({
+        namespace: 'sandbox-admission',
+        body: {
+          metadata: { name: 'sandbox-admission-policy' },
+          data: { 'policy.yaml': `# from the ConfigMap\n${stringify({ ...policy([UNTRUSTED]), metadata: { name: 'example' } })}` },
+        },
+      });
+      const migrated = runBinary(['policy', 'migrate', '--kubeconfig', cluster.kubeconfigPath]);
+      assert.equal(migrated.code, 0, migrated.stderr);
+      const applied = await kubectl(['apply', '-f', '-'], migrated.stdout);
       assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /sandboxpolicy\.sandbox-admission\.io\/default created/);
       webhook = await startWebhookProcess({
         dir: cluster.dir,
         kubeconfigPath: cluster.kubeconfigPath,

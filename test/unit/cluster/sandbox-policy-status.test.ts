@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Leadership } from '../../../src/cluster/leadership.ts';
-import {
-  createSandboxPolicyStatusWriter,
-  type SandboxPolicyStatus,
-  type StatusEvent,
-} from '../../../src/cluster/sandbox-policy-status.ts';
+import { createSandboxPolicyStatusWriter, type SandboxPolicyStatus, type StatusEvent } from '../../../src/cluster/sandbox-policy-status.ts';
 import type { InForce, Refusal, SandboxPolicyObject } from '../../../src/cluster/sandbox-policy-store.ts';
 
 const IN_FORCE: InForce = { name: 'default', uid: 'u1', generation: 2, digest: '0123456789abcdef', rules: 3, mode: 'enforce,warn' };
@@ -31,7 +27,9 @@ function harness(opts: { objects: SandboxPolicyObject[]; refusal?: Refusal; stal
     writeStatus: async (o, status) => {
       writes.push({ name: o.metadata!.name!, status });
       // What the API server would then send back through the watch.
-      objects = objects.map((x) => (x.metadata?.name === o.metadata?.name ? { ...x, status: status as unknown as Record<string, unknown> } : x));
+      objects = objects.map((x) =>
+        x.metadata?.name === o.metadata?.name ? { ...x, status: status as unknown as Record<string, unknown> } : x,
+      );
     },
     recordEvent: async (o, event) => {
       events.push({ name: o.metadata!.name!, event });
