@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { VAP_LABELS } from '../../src/admission-policies/validating-admission-policy.ts';
+import { POLICY_DIGEST_ANNOTATION } from '../../src/policy/policy-digest.ts';
 import { runBinary } from '../helpers/cli.ts';
 import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
@@ -82,7 +84,8 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
         kubeconfigPath: cluster.kubeconfigPath,
         // The file holds another policy: a decision from it would show the webhook read the wrong source.
         policyYaml: 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: []}\n',
-        extraArgs: ['--policy-source', 'crd'],
+        // A short drift-check interval, so that a generated admission policy changed behind its back shows soon.
+        extraArgs: ['--policy-source', 'crd', '--admission-policy-check-interval', '1s'],
       });
       await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
       await waitFor(async () => (await runtimeOf({ app: 'untrusted' })) === 'gvisor');
@@ -182,5 +185,39 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
       assert.match(c.message, /only the SandboxPolicy named "default"/);
     }
     assert.equal(await runtimeOf({ app: 'edited' }), undefined, 'its rules are not served');
+  });
+
+  it('Ready follows the generated admission policies: False while one carries another digest, True once it is re-rendered', async () => {
+    const admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
+    const { digest } = (await sandboxPolicies(cluster.kubeConfig).get('default')).status!;
+    // A generated policy as `render vap` labels it, from an older policy; no binding, so it decides nothing.
+    const vap = (annotation: string): k8s.V1ValidatingAdmissionPolicy => ({
+      metadata: { name: 'sandbox-admission-drift', labels: { ...VAP_LABELS }, annotations: { [POLICY_DIGEST_ANNOTATION]: annotation } },
+      spec: {
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] }] },
+        validations: [{ expression: 'true' }],
+      },
+    });
+    await admission.createValidatingAdmissionPolicy({ body: vap('0000000000000000') });
+    const stale = await waitForStatus(
+      cluster.kubeConfig,
+      'default',
+      (s) => condition(s, 'Ready')?.reason === 'AdmissionPoliciesStale',
+      5000,
+    );
+    assert.equal(condition(stale.status!, 'Ready')?.status, 'False');
+    assert.match(condition(stale.status!, 'Ready')!.message, /sandbox-admission-drift/);
+    assert.equal(condition(stale.status!, 'Accepted')?.status, 'True', 'the policy itself is still accepted');
+    await admission.replaceValidatingAdmissionPolicy({
+      name: 'sandbox-admission-drift',
+      body: {
+        ...vap(digest!),
+        metadata: {
+          ...vap(digest!).metadata,
+          resourceVersion: (await admission.readValidatingAdmissionPolicy({ name: 'sandbox-admission-drift' })).metadata?.resourceVersion,
+        },
+      },
+    });
+    await waitForStatus(cluster.kubeConfig, 'default', (s) => condition(s, 'Ready')?.status === 'True', 5000);
   });
 });
