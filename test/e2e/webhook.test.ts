@@ -9,7 +9,7 @@ import { createNamespace, startCluster, type Cluster } from './harness/cluster.t
 import { readManifests, renderMutatingWebhook, startWebhookProcess, type WebhookProcess } from './harness/webhook.ts';
 import { startTestMutator, type TestMutator } from './harness/test-mutator.ts';
 import { plain, rejection, waitFor } from './harness/api-assertions.ts';
-import { asSandboxPolicy, installSandboxPolicyCrd, sandboxPolicies } from './harness/sandbox-policy.ts';
+import { describeSource, POLICY_SOURCES, policySourceOptions } from './harness/sandbox-policy.ts';
 
 const bins = resolveBinaries();
 
@@ -42,8 +42,8 @@ function pod(name: string, labels: Record<string, string> = {}, spec: Partial<k8
 }
 
 // Both policy sources (--policy-source): the mounted file, and the SandboxPolicy object "default" from the API.
-for (const source of ['file', 'crd'] as const)
-  describe(`sandbox-admission behind a real kube-apiserver (policy from ${source === 'file' ? 'a file' : 'a SandboxPolicy'})`, {
+for (const source of POLICY_SOURCES)
+  describe(`sandbox-admission behind a real kube-apiserver (${describeSource(source)})`, {
     skip: bins.skip ?? false,
   }, () => {
     let cluster: Cluster;
@@ -62,16 +62,10 @@ for (const source of ['file', 'crd'] as const)
         await node.createRuntimeClass({ body: { metadata: { name: 'gvisor-pool' }, handler: 'runsc' } });
         // Clusters often define a class for the default runtime; without it the RuntimeClass plugin refuses first.
         await node.createRuntimeClass({ body: { metadata: { name: 'runc' }, handler: 'runc' } });
-        if (source === 'crd') {
-          await installSandboxPolicyCrd(cluster, bins.binaries!.kubectl);
-          await sandboxPolicies(cluster.kubeConfig).create(asSandboxPolicy(POLICY, 'default'));
-        }
         webhook = await startWebhookProcess({
           dir: cluster.dir,
           kubeconfigPath: cluster.kubeconfigPath,
-          // In CRD mode the file governs nothing: a decision from it would show the wrong source was read.
-          policyYaml: source === 'file' ? POLICY : 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: []}\n',
-          ...(source === 'crd' ? { extraArgs: ['--policy-source', 'crd'] } : {}),
+          ...(await policySourceOptions(source, cluster, bins.binaries!.kubectl, POLICY)),
         });
         await objects.create(renderMutatingWebhook(webhook.url, webhook.caPem) as k8s.KubernetesObject);
         mutator = await startTestMutator(cluster);

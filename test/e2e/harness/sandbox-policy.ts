@@ -112,3 +112,29 @@ export async function waitForStatus(
 }
 
 export const condition = (status: SandboxPolicyStatus, type: string) => status.conditions?.find((c) => c.type === type);
+
+/** Where a suite's webhook reads its policy: the two --policy-source values. */
+export type PolicySource = 'file' | 'crd';
+export const POLICY_SOURCES: readonly PolicySource[] = ['file', 'crd'];
+
+/**
+ * startWebhookProcess options that serve `policyYaml` from `source`: as the --policy file, or as the SandboxPolicy
+ * "default" (CRD installed and the object created here) with a file that governs nothing, so that a decision
+ * taken from the wrong source shows.
+ */
+export async function policySourceOptions(
+  source: PolicySource,
+  cluster: Pick<Cluster, 'kubeConfig' | 'kubeconfigPath'>,
+  kubectl: string,
+  policyYaml: string,
+): Promise<{ policyYaml: string; extraArgs: string[] }> {
+  if (source === 'file') return { policyYaml, extraArgs: [] };
+  await installSandboxPolicyCrd(cluster, kubectl);
+  await sandboxPolicies(cluster.kubeConfig).create(asSandboxPolicy(policyYaml, 'default'));
+  return {
+    policyYaml: 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: []}\n',
+    extraArgs: ['--policy-source', 'crd'],
+  };
+}
+
+export const describeSource = (source: PolicySource) => (source === 'file' ? 'policy from a file' : 'policy from a SandboxPolicy');
