@@ -115,7 +115,7 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
           : staticFacts(options.namespaceLabels),
       ...(cluster && clusterConfig
         ? {
-            readiness: cluster.readiness,
+            readiness: crdPolicy ? withSandboxPolicy(cluster.readiness, crdPolicy) : cluster.readiness,
             generatedPolicies: {
               list: listGeneratedPolicies(clusterConfig),
               intervalMs: parseDuration(options.admissionPolicyCheckInterval),
@@ -208,6 +208,28 @@ async function startCrdPolicy(options: ServeOptions, kubeConfig: KubeConfig | un
   });
   await store.start();
   return store;
+}
+
+/** /readyz detail in CRD mode: which SandboxPolicy generation is in force, and whether its watch runs. */
+function withSandboxPolicy(readiness: ClusterFacts['readiness'], store: CrdPolicyStore): ClusterFacts['readiness'] {
+  return () => {
+    const base = readiness();
+    const { name, generation, digest } = store.inForce();
+    const refused = store.refusal();
+    return {
+      ...base,
+      detail: {
+        ...base.detail,
+        sandboxPolicy: {
+          name,
+          generation,
+          digest,
+          watching: store.synced(),
+          ...(refused ? { refusedGeneration: refused.generation } : {}),
+        },
+      },
+    };
+  };
 }
 
 /** Without a cluster, namespaces carry only the labels given on the command line, and RuntimeClasses are unknown. */

@@ -150,6 +150,11 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
     assert.equal(await runtimeOf({ app: 'edited' }), 'kata');
     const refused = await webhook.waitForLogLines((l) => l.msg === 'policy refused; the last good policy stays in force');
     assert.equal(refused[0]?.generation, 3);
+    const readyz = JSON.parse((await webhook.get('/readyz')).text) as { detail: { sandboxPolicy: Record<string, unknown> } };
+    assert.deepEqual(
+      { ...readyz.detail.sandboxPolicy, digest: undefined },
+      { name: 'default', generation: 2, digest: undefined, watching: true, refusedGeneration: 3 },
+    );
     const metrics = await webhook.get('/metrics');
     assert.match(metrics.text, /sandbox_admission_policy_reloads_total\{result="failure"\} 1/);
     await waitFor(async () => {
