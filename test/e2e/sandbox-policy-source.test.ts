@@ -225,4 +225,16 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
     });
     await waitForStatus(cluster.kubeConfig, 'default', (s) => condition(s, 'Ready')?.status === 'True', 5000);
   });
+
+  it('without a valid SandboxPolicy of its --policy-name the webhook does not start, and says why last in its log', async () => {
+    await assert.rejects(
+      startWebhookProcess({
+        dir: cluster.dir,
+        kubeconfigPath: cluster.kubeconfigPath,
+        policyYaml: 'apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec: {rules: []}\n',
+        extraArgs: ['--policy-source', 'crd', '--policy-name', 'missing'],
+      }),
+      /webhook exited during start-up:[\s\S]*no SandboxPolicy \\"missing\\"[\s\S]*policy migrate/,
+    );
+  });
 });
