@@ -105,6 +105,10 @@ describe('the policy from a SandboxPolicy object (--policy-source=crd)', { skip:
     const unknownRuntime = await apply(policy([{ ...UNTRUSTED, runtime: 'firecracker' }]));
     assert.match(unknownRuntime.stderr, /spec\.rules: Invalid value: .*a rule's runtime must name a profile/);
     assert.equal(await generation(), 1, 'nothing was stored');
+    // The schema's descriptions, for whoever writes the next one.
+    const explained = await kubectl(['explain', 'sandboxpolicy.spec.rules.action']);
+    assert.match(explained.stdout, /ENUM:\s+sandbox\s+require\s+exempt/);
+    assert.match(explained.stdout, /require: reject unless the pod already asks for an\s+allowed sandbox/);
   });
 
   it('the policy in force shows Ready=True, its digest, rules and mode, in kubectl get', async () => {
