@@ -1,7 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { runAudit, type AuditCommandOptions } from './audit-command.ts';
 import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
+import { DEFAULT_MIGRATE_NAME, runPolicyMigrate, type PolicyMigrateOptions } from './policy-migrate-command.ts';
 import { runPolicyTests } from './policy-test-command.ts';
+import { runRenderCrd } from './render-crd-command.ts';
 import { runRenderSchema } from './render-schema-command.ts';
 import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
 import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
@@ -139,13 +141,60 @@ export function buildProgram(): Command {
       process.exitCode = runRenderSchema(opts, (t) => process.stdout.write(t));
     });
 
+  render
+    .command('crd')
+    .description('print the SandboxPolicy CustomResourceDefinition, its schema generated from the one the webhook validates with')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action((opts: { output: 'yaml' | 'json' }) => {
+      process.exitCode = runRenderCrd(opts, (t) => process.stdout.write(t));
+    });
+
+  program
+    .command('policy')
+    .description('work with the policy as a SandboxPolicy object')
+    .command('migrate')
+    .description(
+      'print the policy in force in file mode (the ConfigMap, or --policy) as the SandboxPolicy --policy-source=crd serves: pipe it to kubectl apply -f -',
+    )
+    .option('--policy <path>', 'policy file ("-" for stdin; default: the ConfigMap --policy-configmap in --webhook-namespace)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config or the in-cluster service account)')
+    .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
+    .option('--webhook-namespace <name>', 'namespace the webhook runs in', 'sandbox-admission')
+    .option('--policy-configmap <name>', 'without --policy: the ConfigMap holding the policy (key policy.yaml)', 'sandbox-admission-policy')
+    .option('--name <name>', 'metadata.name of the SandboxPolicy: the one the webhook serves (serve --policy-name)', DEFAULT_MIGRATE_NAME)
+    .action(async (opts: PolicyMigrateOptions) => {
+      process.exitCode = await runPolicyMigrate(
+        opts,
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      );
+    });
+
   program
     .command('serve')
     .description('run the admission webhook over HTTPS')
     .option('--dev', 'local development: certificates generated into certs/, listen on 127.0.0.1, example policy', false)
     .option('--host <address>', 'address to listen on (default 0.0.0.0, or 127.0.0.1 with --dev)')
     .option('--port <port>', 'HTTPS port', checked(parsePortArgument), process.env.SANDBOX_ADMISSION_PORT ?? '8443')
-    .option('--policy <path>', 'policy file, reloaded when it changes', process.env.SANDBOX_ADMISSION_POLICY ?? EXAMPLE_POLICY_PATH)
+    .option(
+      '--policy <path>',
+      'with --policy-source=file: policy file, reloaded when it changes',
+      process.env.SANDBOX_ADMISSION_POLICY ?? EXAMPLE_POLICY_PATH,
+    )
+    .addOption(
+      new Option(
+        '--policy-source <source>',
+        'file: the --policy file (a mounted ConfigMap); crd: the SandboxPolicy --policy-name from the API (needs --cluster)',
+      )
+        .choices(['file', 'crd'])
+        .env('SANDBOX_ADMISSION_POLICY_SOURCE')
+        .default('file'),
+    )
+    .option(
+      '--policy-name <name>',
+      'with --policy-source=crd: the SandboxPolicy in force (every other one is reported NotInForce)',
+      'default',
+    )
     .option('--tls-cert-file <path>', 'serving certificate (PEM), re-read when it changes')
     .option('--tls-key-file <path>', 'serving key (PEM)')
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', process.env.POD_NAMESPACE ?? 'sandbox-admission')

@@ -29,6 +29,8 @@ export interface AdmissionPolicyDriftCheckOptions {
   setStale: (value: 0 | 1) => void;
   log: AdmissionPolicyDriftCheckLog;
   intervalMs: number;
+  /** After every check that could list the generated policies (the SandboxPolicy Ready condition reads stale()). */
+  onChecked?: () => void;
 }
 
 export interface AdmissionPolicyDriftCheck {
@@ -67,7 +69,10 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       .map((p) => p.name)
       .sort();
     options.setStale(next.length > 0 ? 1 : 0);
-    if (known && next.join('\n') === stale.join('\n')) return;
+    if (known && next.join('\n') === stale.join('\n')) {
+      options.onChecked?.();
+      return;
+    }
     known = true;
     if (next.length > 0) {
       options.log.warn(
@@ -82,6 +87,7 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       options.log.info({ policies: policies.map((p) => p.name) }, 'the ValidatingAdmissionPolicies match the policy in force');
     }
     stale = next;
+    options.onChecked?.();
   };
 
   const check = async (): Promise<void> => {

@@ -37,3 +37,42 @@ export function createPolicyEventRecorder(kubeConfig: KubeConfig, target: Policy
     });
   };
 }
+
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/**
+ * An Event on a cluster-scoped object (a SandboxPolicy): `kubectl describe sandboxpolicy` lists them. The API server
+ * takes Events about cluster-scoped objects only in the `default` namespace (or none), as client-go records them.
+ */
+export function createClusterObjectEventRecorder(
+  kubeConfig: KubeConfig,
+  reportingInstance: string,
+  now: () => Date = () => new Date(),
+): (involved: InvolvedObject, event: { type: 'Normal' | 'Warning'; reason: string; message: string }) => Promise<void> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return async (involved, event) => {
+    const at = now();
+    await core.createNamespacedEvent({
+      namespace: 'default',
+      body: {
+        metadata: { generateName: `${involved.name}.`, namespace: 'default' },
+        involvedObject: involved,
+        type: event.type,
+        reason: event.reason,
+        message: event.message.slice(0, 1024),
+        source: { component: 'sandbox-admission' },
+        reportingComponent: 'sandbox-admission',
+        reportingInstance,
+        firstTimestamp: at,
+        lastTimestamp: at,
+        count: 1,
+      },
+    });
+  };
+}

@@ -12,7 +12,12 @@ import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakeni
 import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import type { PolicyStore } from '../policy/file-store.ts';
+import { soleLeader, type Leadership } from '../cluster/leadership.ts';
+import { createClusterObjectEventRecorder } from '../cluster/policy-events.ts';
+import { createCrdPolicyStore, type CrdPolicyStore } from '../cluster/sandbox-policy-store.ts';
+import { createSandboxPolicyStatusWriter, writeSandboxPolicyStatus } from '../cluster/sandbox-policy-status.ts';
+import type { PolicyStore } from '../policy/policy-store.ts';
+import { SANDBOX_POLICY_GROUP, SANDBOX_POLICY_KIND, SANDBOX_POLICY_VERSION } from '../policy/sandbox-policy-crd.ts';
 import { resolveCertificateMode, startCertificateSource } from '../tls/certificate-source.ts';
 import { startWebhook } from './webhook.ts';
 
@@ -21,6 +26,9 @@ export interface ServeOptions {
   host?: string;
   port: string;
   policy: string;
+  /** file: the --policy file; crd: the SandboxPolicy `policyName` from the API. */
+  policySource: 'file' | 'crd';
+  policyName: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
   webhookNamespace: string;
@@ -58,7 +66,8 @@ export interface ServeOptions {
 export async function runServe(options: ServeOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel });
   try {
-    await startServing(options, logger);
+    // One writer among the replicas: the Lease election takes this place once it is wired; alone, we lead.
+    await startServing(options, logger, soleLeader);
   } catch (error) {
     // Whatever start-up left running (informers, file watchers, the policy poll, certificate loops) would keep the
     // process alive, listening on nothing: exit so that the kubelet restarts the container, and the reason is the
@@ -69,7 +78,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   }
 }
 
-async function startServing(options: ServeOptions, logger: Logger): Promise<void> {
+async function startServing(options: ServeOptions, logger: Logger, leadership: Leadership): Promise<void> {
   const metrics = createMetrics();
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
@@ -80,6 +89,7 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   const cluster = clusterConfig ? createClusterFacts(clusterConfig, logger) : undefined;
   // Start the caches before listening; /readyz stays false until both have synced.
   await cluster?.start();
+  const crdPolicy = options.policySource === 'crd' ? await startCrdPolicy(options, clusterConfig, logger) : undefined;
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
@@ -105,16 +115,44 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
           : staticFacts(options.namespaceLabels),
       ...(cluster && clusterConfig
         ? {
-            readiness: cluster.readiness,
+            readiness: crdPolicy ? withSandboxPolicy(cluster.readiness, crdPolicy) : cluster.readiness,
             generatedPolicies: {
               list: listGeneratedPolicies(clusterConfig),
               intervalMs: parseDuration(options.admissionPolicyCheckInterval),
             },
-            reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
-              namespace: options.webhookNamespace,
-              configMapName: options.policyConfigmap,
-              reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
-            }),
+            ...(crdPolicy
+              ? {
+                  policyStore: crdPolicy,
+                  createPolicyStatus: (stale: () => readonly string[]) => {
+                    const recordEvent = createClusterObjectEventRecorder(clusterConfig, process.env.POD_NAME ?? 'sandbox-admission');
+                    const writer = createSandboxPolicyStatusWriter({
+                      store: crdPolicy,
+                      stale,
+                      leadership,
+                      writeStatus: writeSandboxPolicyStatus(clusterConfig),
+                      recordEvent: (object, event) =>
+                        recordEvent(
+                          {
+                            apiVersion: `${SANDBOX_POLICY_GROUP}/${SANDBOX_POLICY_VERSION}`,
+                            kind: SANDBOX_POLICY_KIND,
+                            name: object.metadata?.name ?? '',
+                            ...(object.metadata?.uid ? { uid: object.metadata.uid } : {}),
+                          },
+                          event,
+                        ),
+                      log: logger.child({ component: 'sandbox-policy-status' }),
+                    });
+                    crdPolicy.onObjectsChange(() => void writer.reconcile());
+                    return writer;
+                  },
+                }
+              : {
+                  reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
+                    namespace: options.webhookNamespace,
+                    configMapName: options.policyConfigmap,
+                    reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
+                  }),
+                }),
             ...(auditIntervalMs > 0
               ? {
                   createAudit: (policy: PolicyStore) =>
@@ -157,6 +195,41 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** --policy-source=crd: the SandboxPolicy from the API, loaded before the server listens (none valid: exit). */
+async function startCrdPolicy(options: ServeOptions, kubeConfig: KubeConfig | undefined, logger: Logger): Promise<CrdPolicyStore> {
+  if (!kubeConfig) throw new Error('--policy-source=crd reads the SandboxPolicy from the API: add --cluster or --kubeconfig');
+  const store = createCrdPolicyStore({
+    kubeConfig,
+    webhookNamespace: options.webhookNamespace,
+    name: options.policyName,
+    log: logger.child({ component: 'sandbox-policy' }),
+  });
+  await store.start();
+  return store;
+}
+
+/** /readyz detail in CRD mode: which SandboxPolicy generation is in force, and whether its watch runs. */
+function withSandboxPolicy(readiness: ClusterFacts['readiness'], store: CrdPolicyStore): ClusterFacts['readiness'] {
+  return () => {
+    const base = readiness();
+    const { name, generation, digest } = store.inForce();
+    const refused = store.refusal();
+    return {
+      ...base,
+      detail: {
+        ...base.detail,
+        sandboxPolicy: {
+          name,
+          generation,
+          digest,
+          watching: store.synced(),
+          ...(refused ? { refusedGeneration: refused.generation } : {}),
+        },
+      },
+    };
+  };
 }
 
 /** Without a cluster, namespaces carry only the labels given on the command line, and RuntimeClasses are unknown. */

@@ -9,7 +9,8 @@ import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { recordPolicyReload } from '../observe/metrics.ts';
-import { createFilePolicyStore, type FilePolicyStore, type PolicyStore } from '../policy/file-store.ts';
+import { createFilePolicyStore } from '../policy/file-store.ts';
+import type { PolicyStore, ReloadingPolicyStore } from '../policy/policy-store.ts';
 import { describeCertificate } from '../tls/certificates.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 
@@ -50,12 +51,19 @@ export interface WebhookDeps {
   generatedPolicies?: { list: () => Promise<GeneratedPolicy[]>; intervalMs: number };
   /** Cluster mode: the periodic audit of running pods, given the policy store. */
   createAudit?: (policy: PolicyStore) => BackgroundLoop;
+  /** The policy from elsewhere than config.policyPath (a SandboxPolicy object), loaded already; the webhook closes it. */
+  policyStore?: ReloadingPolicyStore;
+  /**
+   * CRD source: the SandboxPolicy status writer, given the drift check's finding; reconciled after every policy
+   * change and every drift check.
+   */
+  createPolicyStatus?: (stale: () => readonly string[]) => { reconcile(): Promise<void> };
 }
 
 export interface RunningWebhook {
   address: AddressInfo;
   server: AdmissionServer;
-  policy: FilePolicyStore;
+  policy: ReloadingPolicyStore;
   /** Stop taking work (readiness false), drain, close, stop the background loops. */
   shutdown(): Promise<void>;
 }
@@ -69,6 +77,7 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   const policy = createPolicyStore(config, deps);
   metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
+  let status: { reconcile(): Promise<void> } | undefined;
   const drift = deps.generatedPolicies
     ? createAdmissionPolicyDriftCheck({
         list: deps.generatedPolicies.list,
@@ -76,13 +85,15 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
         setStale: (value) => metrics.admissionPolicyStale.set(value),
         log: logger.child({ component: 'admission-policy-check' }),
         intervalMs: deps.generatedPolicies.intervalMs,
+        onChecked: () => void status?.reconcile(),
       })
     : undefined;
-  if (drift) {
-    policy.onReload((event) => {
-      if (event.result === 'success') void drift.check();
-    });
-  }
+  status = deps.createPolicyStatus?.(() => drift?.stale() ?? []);
+  policy.onReload((event) => {
+    // A new policy is Ready only once the drift check has compared the generated policies with it.
+    if (event.result === 'success' && drift) void drift.check();
+    else void status?.reconcile();
+  });
 
   const classMonitor = startRuntimeClassMonitor({
     policy: policy.current,
@@ -127,10 +138,16 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   });
   const address = await listen(server, { host: config.host, port: config.port });
   logger.info(
-    { host: address.address, port: address.port, policy: config.policyPath, rules: policy.current().rules.length },
+    {
+      host: address.address,
+      port: address.port,
+      policy: deps.policyStore ? 'SandboxPolicy' : config.policyPath,
+      rules: policy.current().rules.length,
+    },
     'sandbox-admission listening',
   );
   drift?.start();
+  void status?.reconcile();
   const audit = deps.createAudit?.(policy);
   audit?.start();
   return {
@@ -148,18 +165,22 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   };
 }
 
-/** The policy file in force, every reload counted and logged, a refusal also reported to the cluster. */
-function createPolicyStore(config: WebhookConfig, deps: Pick<WebhookDeps, 'logger' | 'metrics' | 'reportPolicyRefusal'>): FilePolicyStore {
+/** The policy in force (the file, or the store handed in), every reload counted and logged, a refusal also reported. */
+function createPolicyStore(
+  config: WebhookConfig,
+  deps: Pick<WebhookDeps, 'logger' | 'metrics' | 'reportPolicyRefusal' | 'policyStore'>,
+): ReloadingPolicyStore {
   const { logger, metrics } = deps;
-  const policy = createFilePolicyStore({ path: config.policyPath, webhookNamespace: config.webhookNamespace });
+  const policy = deps.policyStore ?? createFilePolicyStore({ path: config.policyPath, webhookNamespace: config.webhookNamespace });
   policy.onReload((event) => {
     if (event.result === 'unchanged') return;
     recordPolicyReload(metrics, event.result, new Date());
+    const generation = event.generation === undefined ? {} : { generation: event.generation };
     if (event.result === 'success') {
-      logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
+      logger.info({ path: event.path, ...generation, policy: policy.current().name, digest: policy.policyDigest() }, 'policy reloaded');
     } else {
       logger.error(
-        { path: event.path, errors: event.errors?.map(formatCodedError) },
+        { path: event.path, ...generation, errors: event.errors?.map(formatCodedError) },
         'policy refused; the last good policy stays in force',
       );
       deps

@@ -5,28 +5,12 @@ import { formatCodedError, type CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { policyDigest } from './policy-digest.ts';
 import { parsePolicyDocument } from './parse.ts';
-import type { Policy } from './types.ts';
+import type { PolicyReloadEvent, ReloadingPolicyStore } from './policy-store.ts';
+import type { Policy, PolicyDocument } from './types.ts';
 
-export interface PolicyStore {
-  /** The policy in force: the last one that loaded cleanly. */
-  current(): Policy;
-}
+export type { PolicyReloadEvent, PolicyStore } from './policy-store.ts';
 
-export interface PolicyReloadEvent {
-  result: 'success' | 'failure' | 'unchanged';
-  path: string;
-  errors?: CodedError[];
-}
-
-export interface FilePolicyStore extends PolicyStore {
-  /** policy-digest.ts of the policy in force: what generated ValidatingAdmissionPolicies must carry to agree. */
-  policyDigest(): string;
-  /** Read the file again now; a bad file leaves the current policy in force. */
-  reload(): PolicyReloadEvent;
-  /** Also tell `listener` of every reload that took a new policy or refused one (after options.onReload). */
-  onReload(listener: (event: PolicyReloadEvent) => void): void;
-  close(): void;
-}
+export type FilePolicyStore = ReloadingPolicyStore;
 
 export interface FilePolicyStoreOptions {
   path: string;
@@ -38,7 +22,7 @@ export interface FilePolicyStoreOptions {
   onReload?: (event: PolicyReloadEvent) => void;
 }
 
-type LoadedPolicy = { policy: Policy; digest: string; policyDigest: string };
+type LoadedPolicy = { policy: Policy; document: PolicyDocument; digest: string; policyDigest: string };
 
 export function loadPolicyFile(path: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
   const read = readPolicyText(path);
@@ -56,7 +40,8 @@ function readPolicyText(path: string): Result<string, CodedError[]> {
 function parsePolicyText(text: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
   const parsed = parsePolicyDocument(text, { webhookNamespace });
   if (!parsed.ok) return parsed;
-  return ok({ policy: parsed.value.policy, digest: textDigest(text), policyDigest: policyDigest(parsed.value.document) });
+  const { policy, document } = parsed.value;
+  return ok({ policy, document, digest: textDigest(text), policyDigest: policyDigest(document) });
 }
 
 const textDigest = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -76,6 +61,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   let policy = first.value.policy;
   let digest = first.value.digest;
   let documentDigest = first.value.policyDigest;
+  let document = first.value.document;
   let failedDigest: string | undefined;
 
   const reload = (): PolicyReloadEvent => {
@@ -101,6 +87,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     policy = loaded.value.policy;
     digest = loaded.value.digest;
     documentDigest = loaded.value.policyDigest;
+    document = loaded.value.document;
     return emit({ result: 'success', path: options.path });
   };
   const listeners: Array<(event: PolicyReloadEvent) => void> = [];
@@ -131,6 +118,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   return {
     current: () => policy,
     policyDigest: () => documentDigest,
+    document: () => document,
     reload,
     onReload: (listener) => {
       listeners.push(listener);

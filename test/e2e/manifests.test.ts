@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -250,6 +250,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       'ClusterRoleBinding/sandbox-admission',
       'ClusterRoleBinding/sandbox-admission-ca-bundle',
       `ConfigMap/${NS}/sandbox-admission-policy`,
+      'CustomResourceDefinition/sandboxpolicies.sandbox-admission.io',
       `Deployment/${NS}/sandbox-admission`,
       'MutatingWebhookConfiguration/sandbox-admission',
       'Namespace/sandbox-admission',
@@ -262,6 +263,25 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       `ServiceAccount/${NS}/sandbox-admission`,
       'ValidatingWebhookConfiguration/sandbox-admission',
     ]);
+  });
+
+  it('components/policy-crd: the Deployment reads the SandboxPolicy (--policy-source=crd), nothing else changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-policy-crd-'));
+    try {
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        // Kustomize takes directories by relative path only.
+        `resources: [${relative(dir, join(REPO, 'manifests/base'))}]\ncomponents: [${relative(dir, join(REPO, 'manifests/components/policy-crd'))}]\n`,
+      );
+      const r = kubectl(['kustomize', dir]);
+      assert.equal(r.status, 0, r.stderr);
+      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+      const args = (o: Manifest[]) => find<k8s.V1Deployment>(o, 'Deployment', 'sandbox-admission').spec?.template.spec?.containers[0]?.args;
+      assert.deepEqual(args(objects), [...(args(base()) ?? []), '--policy-source=crd']);
+      assert.equal(objects.length, base().length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('base Deployment: 3 spread replicas, critical priority, restricted securityContext, real probes, drain', () => {
@@ -343,8 +363,10 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
     for (const rule of facts.rules ?? []) {
       // Creating Events and SubjectAccessReviews (the namespace label guard's RBAC question) writes nothing else.
       const createOnly = rule.resources?.length === 1 && ['events', 'subjectaccessreviews'].includes(rule.resources[0]!);
+      // The leader writes the SandboxPolicy status subresource, never the spec.
+      const statusOnly = rule.resources?.length === 1 && rule.resources[0] === 'sandboxpolicies/status';
       assert.ok(
-        rule.verbs.every((v) => (createOnly ? ['create'] : ['get', 'list', 'watch']).includes(v)),
+        rule.verbs.every((v) => (createOnly ? ['create'] : statusOnly ? ['update', 'patch'] : ['get', 'list', 'watch']).includes(v)),
         `${rule.resources}: ${rule.verbs}`,
       );
     }
@@ -608,13 +630,19 @@ for (const flavour of FLAVOURS) {
     it('the stored objects are the rendered ones (nothing silently dropped by the API)', async () => {
       const api = k8s.KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
       for (const o of applied) {
-        const stored = plain(
-          await api.read({
-            apiVersion: o.apiVersion,
-            kind: o.kind!,
-            metadata: { name: o.metadata!.name!, namespace: o.metadata?.namespace },
-          }),
-        ) as Manifest;
+        // client-node's CRD model renames enum and x-kubernetes-* (to _enum, xKubernetesValidations): read it raw.
+        const stored =
+          o.kind === 'CustomResourceDefinition'
+            ? (JSON.parse(
+                kubectl([`--kubeconfig=${cluster.kubeconfigPath}`, 'get', 'crd', o.metadata!.name!, '-o', 'json']).stdout,
+              ) as Manifest)
+            : (plain(
+                await api.read({
+                  apiVersion: o.apiVersion,
+                  kind: o.kind!,
+                  metadata: { name: o.metadata!.name!, namespace: o.metadata?.namespace },
+                }),
+              ) as Manifest);
         assert.ok(isSubset(o, stored), `${id(o)}: the API stored something else than was applied`);
       }
     });
@@ -639,20 +667,36 @@ for (const flavour of FLAVOURS) {
     if (flavour === 'base' || flavour === 'overlays/cert-manager') {
       it('RBAC grants the webhook exactly what it needs (SubjectAccessReview against the real authorizer)', async () => {
         const authz = cluster.kubeConfig.makeApiClient(k8s.AuthorizationV1Api);
-        const can = async (verb: string, resource: string, opts: { group?: string; namespace?: string; name?: string } = {}) => {
+        type Attributes = { group?: string; namespace?: string; name?: string; subresource?: string };
+        const can = async (verb: string, resource: string, opts: Attributes = {}) => {
           const review = await authz.createSubjectAccessReview({
             body: {
               spec: {
                 user: SA_USER,
                 groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'],
-                resourceAttributes: { verb, resource, group: opts.group ?? '', namespace: opts.namespace ?? '', name: opts.name ?? '' },
+                resourceAttributes: {
+                  verb,
+                  resource,
+                  group: opts.group ?? '',
+                  namespace: opts.namespace ?? '',
+                  name: opts.name ?? '',
+                  subresource: opts.subresource ?? '',
+                },
               },
             },
           });
           return review.status?.allowed === true;
         };
         const selfManaged = flavour === 'base';
-        const expectations: Array<[boolean, string, string, { group?: string; namespace?: string; name?: string }?]> = [
+        const sbp = { group: 'sandbox-admission.io', name: 'default' };
+        const expectations: Array<[boolean, string, string, Attributes?]> = [
+          [true, 'watch', 'sandboxpolicies', { group: 'sandbox-admission.io' }],
+          [true, 'get', 'sandboxpolicies', sbp],
+          [true, 'update', 'sandboxpolicies', { ...sbp, subresource: 'status' }],
+          [false, 'update', 'sandboxpolicies', sbp],
+          [false, 'create', 'sandboxpolicies', { group: 'sandbox-admission.io' }],
+          [false, 'delete', 'sandboxpolicies', sbp],
+          [true, 'create', 'events', { namespace: 'default' }],
           [true, 'list', 'namespaces'],
           [true, 'watch', 'namespaces'],
           [true, 'get', 'namespaces', { name: 'apps' }],

@@ -7,6 +7,7 @@ function setup(initial: GeneratedPolicy[] | Error) {
   let lists = 0;
   const lines: Array<{ level: string; message: string; data: object }> = [];
   const stale: Array<0 | 1> = [];
+  let checked = 0;
   let digest = 'D1';
   const check = createAdmissionPolicyDriftCheck({
     list: async () => {
@@ -21,9 +22,11 @@ function setup(initial: GeneratedPolicy[] | Error) {
       warn: (data, message) => lines.push({ level: 'warn', message, data }),
     },
     intervalMs: 60_000,
+    onChecked: () => checked++,
   });
   return {
     check,
+    checked: () => checked,
     lines,
     stale,
     lists: () => lists,
@@ -90,5 +93,18 @@ describe('the drift check of the generated ValidatingAdmissionPolicies', () => {
     const t = setup(policies('D1'));
     await Promise.all([t.check.check(), t.check.check(), t.check.check()]);
     assert.equal(t.lists(), 2);
+  });
+
+  it('tells onChecked after every check that listed the policies (changed or not), never after a failed list', async () => {
+    const t = setup(policies('D1'));
+    await t.check.check();
+    await t.check.check();
+    assert.equal(t.checked(), 2);
+    t.setListed(new Error('connection refused'));
+    await t.check.check();
+    assert.equal(t.checked(), 2);
+    t.setListed(policies('D0'));
+    await t.check.check();
+    assert.deepEqual([t.checked(), t.check.stale().length], [3, 2]);
   });
 });
