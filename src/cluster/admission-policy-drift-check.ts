@@ -29,6 +29,11 @@ export interface AdmissionPolicyDriftCheckOptions {
   setStale: (value: 0 | 1) => void;
   log: AdmissionPolicyDriftCheckLog;
   intervalMs: number;
+  /**
+   * Where a leader repairs them (admission-policy-reconciler.ts), check again this soon while some are stale, so
+   * every replica stops reporting them soon after the repair, not an interval later.
+   */
+  recheckWhileStaleMs?: number;
 }
 
 export interface AdmissionPolicyDriftCheck {
@@ -47,6 +52,8 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  let active = false;
 
   const once = async (): Promise<void> => {
     let policies: GeneratedPolicy[];
@@ -67,6 +74,13 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       .map((p) => p.name)
       .sort();
     options.setStale(next.length > 0 ? 1 : 0);
+    if (next.length > 0 && options.recheckWhileStaleMs !== undefined && active && !recheck) {
+      recheck = setTimeout(() => {
+        recheck = undefined;
+        void check();
+      }, options.recheckWhileStaleMs);
+      recheck.unref();
+    }
     if (known && next.join('\n') === stale.join('\n')) return;
     known = true;
     if (next.length > 0) {
@@ -76,7 +90,9 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
           expectedDigest: expected,
           found: Object.fromEntries(policies.filter((p) => next.includes(p.name)).map((p) => [p.name, p.digest ?? null])),
         },
-        'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
+        options.recheckWhileStaleMs !== undefined
+          ? 'ValidatingAdmissionPolicies were generated from another policy than the one in force; the leader replica brings them in line'
+          : 'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
       );
     } else if (policies.length > 0) {
       options.log.info({ policies: policies.map((p) => p.name) }, 'the ValidatingAdmissionPolicies match the policy in force');
@@ -84,7 +100,7 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
     stale = next;
   };
 
-  const check = async (): Promise<void> => {
+  async function check(): Promise<void> {
     if (running) {
       again = true;
       return running;
@@ -98,20 +114,24 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       running = undefined;
     });
     return running;
-  };
+  }
 
   return {
     stale: () => stale,
     check,
     start: () => {
       if (timer) return;
+      active = true;
       void check();
       timer = setInterval(() => void check(), options.intervalMs);
       timer.unref();
     },
     stop: () => {
+      active = false;
       clearInterval(timer);
+      clearTimeout(recheck);
       timer = undefined;
+      recheck = undefined;
     },
   };
 }

@@ -212,7 +212,7 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
   const renewed = (lease: StoredLease, takeover: boolean): void => {
     observe(lease);
     lastRenewAt = clock.now();
-    setLeading(true, takeover ? 'took the Lease over' : 'renewed');
+    setLeading(true, takeover ? 'acquired the Lease' : 'renewed');
     // A renew that hangs must not keep us leading: step down at the deadline whatever the request does.
     clock.clearTimeout(deadlineTimer);
     deadlineTimer = clock.setTimeout(() => {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { policyDigest } from './policy-digest.ts';
 import { parsePolicyDocument } from './parse.ts';
-import type { Policy } from './types.ts';
+import type { Policy, PolicyDocument } from './types.ts';
 
 export interface PolicyStore {
   /** The policy in force: the last one that loaded cleanly. */
@@ -21,6 +21,8 @@ export interface PolicyReloadEvent {
 export interface FilePolicyStore extends PolicyStore {
   /** policy-digest.ts of the policy in force: what generated ValidatingAdmissionPolicies must carry to agree. */
   policyDigest(): string;
+  /** The validated document of the policy in force: what the generated admission policies are rendered from. */
+  document(): PolicyDocument;
   /** Read the file again now; a bad file leaves the current policy in force. */
   reload(): PolicyReloadEvent;
   /** Also tell `listener` of every reload that took a new policy or refused one (after options.onReload). */
@@ -38,7 +40,7 @@ export interface FilePolicyStoreOptions {
   onReload?: (event: PolicyReloadEvent) => void;
 }
 
-type LoadedPolicy = { policy: Policy; digest: string; policyDigest: string };
+type LoadedPolicy = { policy: Policy; document: PolicyDocument; digest: string; policyDigest: string };
 
 export function loadPolicyFile(path: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
   const read = readPolicyText(path);
@@ -56,7 +58,12 @@ function readPolicyText(path: string): Result<string, CodedError[]> {
 function parsePolicyText(text: string, webhookNamespace: string): Result<LoadedPolicy, CodedError[]> {
   const parsed = parsePolicyDocument(text, { webhookNamespace });
   if (!parsed.ok) return parsed;
-  return ok({ policy: parsed.value.policy, digest: textDigest(text), policyDigest: policyDigest(parsed.value.document) });
+  return ok({
+    policy: parsed.value.policy,
+    document: parsed.value.document,
+    digest: textDigest(text),
+    policyDigest: policyDigest(parsed.value.document),
+  });
 }
 
 const textDigest = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -74,6 +81,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     throw error;
   }
   let policy = first.value.policy;
+  let document = first.value.document;
   let digest = first.value.digest;
   let documentDigest = first.value.policyDigest;
   let failedDigest: string | undefined;
@@ -99,6 +107,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
     if (!loaded.ok) return emit({ result: 'failure', path: options.path, errors: loaded.error });
     failedDigest = undefined;
     policy = loaded.value.policy;
+    document = loaded.value.document;
     digest = loaded.value.digest;
     documentDigest = loaded.value.policyDigest;
     return emit({ result: 'success', path: options.path });
@@ -115,7 +124,11 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   try {
     // Watch the directory: editors and kubelet replace the file (rename), which a file watch loses. Events come
     // in bursts while a file is written in place; reading after they settle avoids judging a half-written file.
-    watcher = watch(dirname(options.path), { persistent: false }, () => {
+    const name = basename(options.path);
+    watcher = watch(dirname(options.path), { persistent: false }, (_event, changed) => {
+      // Only the file itself, an editor's temporary beside it, or the kubelet's ..data symlink swap of a ConfigMap
+      // volume: other files written in the same directory (logs) would otherwise keep postponing the reload.
+      if (changed && !changed.startsWith(name) && !changed.startsWith('..') && !changed.startsWith(`.${name}`)) return;
       clearTimeout(settle);
       settle = setTimeout(reload, options.settleMs ?? 150);
       settle.unref();
@@ -131,6 +144,7 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   return {
     current: () => policy,
     policyDigest: () => documentDigest,
+    document: () => document,
     reload,
     onReload: (listener) => {
       listeners.push(listener);
