@@ -17,7 +17,8 @@ import { readManifests, startWebhookProcess, type WebhookProcess } from './harne
 
 const bins = resolveBinaries();
 const NAMESPACE = 'sandbox-admission';
-const LEASE = { durationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 };
+// Short for a quick test, but not so short that a loaded machine's slow renews make the leader step down.
+const LEASE = { durationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 };
 const POLICY = `apiVersion: sandbox-admission.io/v1alpha1
 kind: SandboxPolicy
 metadata: {name: e2e-writers}

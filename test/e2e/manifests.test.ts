@@ -693,6 +693,10 @@ for (const flavour of FLAVOURS) {
           return review.status?.allowed === true;
         };
         const selfManaged = flavour === 'base';
+        // components/manage-*-admission-policies: their generated objects by name, nothing else.
+        const managesValidating = flavour !== 'base';
+        const managesMutating = (flavour as string) === 'overlays/native';
+        const ar = 'admissionregistration.k8s.io';
         const expectations: Array<[boolean, string, string, { group?: string; namespace?: string; name?: string }?]> = [
           [true, 'list', 'namespaces'],
           [true, 'watch', 'namespaces'],
@@ -701,9 +705,24 @@ for (const flavour of FLAVOURS) {
           [true, 'list', 'pods'],
           [true, 'create', 'events', { namespace: 'apps' }],
           [true, 'list', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
-          [false, 'update', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-enforce' }],
-          [true, 'list', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
-          [false, 'update', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-sandbox' }],
+          [managesValidating, 'update', 'validatingadmissionpolicies', { group: ar, name: 'sandbox-admission-enforce' }],
+          [managesValidating, 'create', 'validatingadmissionpolicies', { group: ar, name: 'sandbox-admission-runtime-classes' }],
+          [managesValidating, 'delete', 'validatingadmissionpolicybindings', { group: ar, name: 'sandbox-admission-warn' }],
+          [false, 'create', 'validatingadmissionpolicies', { group: ar }],
+          [false, 'update', 'validatingadmissionpolicies', { group: ar, name: 'someone-elses-policy' }],
+          [false, 'delete', 'validatingadmissionpolicybindings', { group: ar, name: 'someone-elses-policy' }],
+          [true, 'list', 'mutatingadmissionpolicies', { group: ar }],
+          [managesMutating, 'update', 'mutatingadmissionpolicies', { group: ar, name: 'sandbox-admission-sandbox' }],
+          [false, 'create', 'mutatingadmissionpolicies', { group: ar }],
+          [false, 'patch', 'mutatingadmissionpolicies', { group: ar, name: 'someone-elses-policy' }],
+          // Leader election: its own Lease, in its own namespace.
+          [true, 'get', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'sandbox-admission' }],
+          [true, 'update', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'sandbox-admission' }],
+          [false, 'update', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'other' }],
+          [false, 'update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system', name: 'sandbox-admission' }],
+          // PolicyReports: its own, named sandbox-admission, in any namespace.
+          [true, 'patch', 'policyreports', { group: 'wgpolicyk8s.io', namespace: 'apps', name: 'sandbox-admission' }],
+          [false, 'patch', 'policyreports', { group: 'wgpolicyk8s.io', namespace: 'apps', name: 'kyverno-report' }],
           [false, 'update', 'namespaces', { name: 'apps' }],
           [false, 'create', 'pods', { namespace: 'apps' }],
           [false, 'list', 'secrets'],
