@@ -22,6 +22,7 @@ export interface LiveObject {
     namespace?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     managedFields?: ManagedFieldsEntry[];
   };
   [key: string]: unknown;

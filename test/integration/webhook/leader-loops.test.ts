@@ -104,14 +104,15 @@ describe('startWebhook with a leader elector', () => {
       set(true);
       await until(() => events.includes('audit 1 start') && api.objects.size > 0);
       assert.match(await metrics.registry.metrics(), /^sandbox_admission_leader 1$/m);
-      const digest = () => api.objects.get('ValidatingAdmissionPolicy/sandbox-admission-enforce')?.metadata?.annotations;
-      const before = (digest() as Record<string, string> | undefined)?.[POLICY_DIGEST_ANNOTATION];
+      const digest = () =>
+        api.objects.get('ValidatingAdmissionPolicy/sandbox-admission-enforce')?.metadata?.annotations?.[POLICY_DIGEST_ANNOTATION];
+      const before = digest();
       assert.equal(before, webhook.policy.policyDigest());
 
       // A policy edit: the reconciler renders the new document at once.
       writeFileSync(policyPath, POLICY.replace(/name: untrusted-apps/, 'name: untrusted-apps-renamed'));
-      await until(() => (digest() as Record<string, string> | undefined)?.[POLICY_DIGEST_ANNOTATION] !== before);
-      assert.equal((digest() as Record<string, string>)[POLICY_DIGEST_ANNOTATION], webhook.policy.policyDigest());
+      await until(() => digest() !== before);
+      assert.equal(digest(), webhook.policy.policyDigest());
 
       set(false);
       await until(() => events.includes('audit 1 stop'));
