@@ -89,47 +89,52 @@ export function createAdmissionPolicyReconciler(options: AdmissionPolicyReconcil
     if (!options.isLeader() || stopped) return undefined;
     const desired = options.desired();
     const result: ReconcileResult = { changes: [], unchanged: 0 };
-    for (const managed of options.kinds) {
-      const { kinds, labels } = MANAGED_OBJECT_KINDS[managed];
-      const wanted = desired.filter((o) => o.kind !== undefined && kinds.includes(o.kind));
-      const live = new Map<string, LiveObject>();
-      const lists = await Promise.all(kinds.map((kind) => writer.list(API_VERSION, kind, formatLabelSelector(labels))));
-      kinds.forEach((kind, i) => {
-        for (const o of lists[i]!) live.set(`${kind}/${o.metadata?.name}`, o);
-      });
-      if (!options.isLeader() || stopped) return undefined;
-      // All at once: one round trip, not one per object, from a policy edit to the cluster (a binding may name a
-      // policy that is being created in the same moment; the API server allows that).
-      const actions = await Promise.all(
-        wanted.map((object) => {
-          const key = `${object.kind}/${object.metadata?.name}`;
-          const before = live.get(key);
-          live.delete(key);
-          return write(object, before);
+    // The kinds side by side: a policy edit reaches the mutating policy as soon as the validating ones.
+    const aborted = await Promise.all([...options.kinds].map((managed) => reconcileKind(managed, desired, result)));
+    return aborted.includes(true) ? undefined : result;
+  };
+
+  /** One managed kind's objects; true when it stopped because this replica no longer leads. */
+  const reconcileKind = async (managed: ManagedPolicyKind, desired: KubernetesObject[], result: ReconcileResult): Promise<boolean> => {
+    const { kinds, labels } = MANAGED_OBJECT_KINDS[managed];
+    const wanted = desired.filter((o) => o.kind !== undefined && kinds.includes(o.kind));
+    const live = new Map<string, LiveObject>();
+    const lists = await Promise.all(kinds.map((kind) => writer.list(API_VERSION, kind, formatLabelSelector(labels))));
+    kinds.forEach((kind, i) => {
+      for (const o of lists[i]!) live.set(`${kind}/${o.metadata?.name}`, o);
+    });
+    if (!options.isLeader() || stopped) return true;
+    // All at once: one round trip, not one per object, from a policy edit to the cluster (a binding may name a
+    // policy that is being created in the same moment; the API server allows that).
+    const actions = await Promise.all(
+      wanted.map((object) => {
+        const key = `${object.kind}/${object.metadata?.name}`;
+        const before = live.get(key);
+        live.delete(key);
+        return write(object, before);
+      }),
+    );
+    wanted.forEach((object, i) => {
+      const action = actions[i];
+      if (action) result.changes.push({ kind: object.kind!, name: object.metadata!.name!, action });
+      else result.unchanged++;
+    });
+    // What is left carries the generator's labels but the policy no longer renders it (a mode no rule uses now).
+    // Bindings first, so no policy is left bound for a moment without its own object.
+    const leftover = [...live.keys()];
+    for (const group of [leftover.filter((k) => k.includes('Binding/')), leftover.filter((k) => !k.includes('Binding/'))]) {
+      if (!options.isLeader() || stopped) return true;
+      await Promise.all(
+        group.map(async (key) => {
+          const [kind, name] = key.split('/') as [string, string];
+          await writer.delete({ apiVersion: API_VERSION, kind, metadata: { name } });
+          written.delete(key);
+          options.onWrite?.(kind, 'deleted');
+          result.changes.push({ kind, name, action: 'deleted' });
         }),
       );
-      wanted.forEach((object, i) => {
-        const action = actions[i];
-        if (action) result.changes.push({ kind: object.kind!, name: object.metadata!.name!, action });
-        else result.unchanged++;
-      });
-      // What is left carries the generator's labels but the policy no longer renders it (a mode no rule uses now).
-      // Bindings first, so no policy is left bound for a moment without its own object.
-      const leftover = [...live.keys()];
-      for (const group of [leftover.filter((k) => k.includes('Binding/')), leftover.filter((k) => !k.includes('Binding/'))]) {
-        if (!options.isLeader() || stopped) return undefined;
-        await Promise.all(
-          group.map(async (key) => {
-            const [kind, name] = key.split('/') as [string, string];
-            await writer.delete({ apiVersion: API_VERSION, kind, metadata: { name } });
-            written.delete(key);
-            options.onWrite?.(kind, 'deleted');
-            result.changes.push({ kind, name, action: 'deleted' });
-          }),
-        );
-      }
     }
-    return result;
+    return false;
   };
 
   const write = async (object: KubernetesObject, before: LiveObject | undefined): Promise<WriteAction | undefined> => {
