@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Policy } from '../policy/types.ts';
-import type { AuditSummary } from './audit-pods.ts';
+import type { AuditEntry, AuditSummary } from './audit-pods.ts';
 import { auditCluster, ClusterAuditStopped } from './cluster-audit.ts';
 import { createAuditApis, describeApiError, type AuditApis } from './list-cluster-state.ts';
 
@@ -24,6 +24,11 @@ export interface AuditScannerOptions {
   now?: () => Date;
   /** The API calls; default: clients made from kubeConfig. */
   apis?: AuditApis;
+  /**
+   * After each complete scan, the pods with a finding and the policy judged with (the PolicyReports). Its failure
+   * is logged; the scan still counts as a success.
+   */
+  onFindings?: (findings: AuditEntry[], policy: Policy) => Promise<unknown>;
 }
 
 export interface AuditScanner {
@@ -57,11 +62,14 @@ export function createAuditScanner(options: AuditScannerOptions): AuditScanner {
 
   const run = async (): Promise<AuditSummary | undefined> => {
     const startedAt = now();
+    const findings: AuditEntry[] = [];
     try {
+      const policy = options.policy();
       apis ??= createAuditApis(options.kubeConfig);
       const summary = await auditCluster(apis, {
-        policy: options.policy(),
+        policy,
         ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+        ...(options.onFindings ? { onEntry: (entry: AuditEntry) => void (entry.finding && findings.push(entry)) } : {}),
         stopRequested: () => stopped,
       });
       const finishedAt = now();
@@ -76,6 +84,11 @@ export function createAuditScanner(options: AuditScannerOptions): AuditScanner {
         },
         'audit scan finished',
       );
+      if (options.onFindings && !stopped) {
+        await options
+          .onFindings(findings, policy)
+          .catch((error: unknown) => log.warn({ err: describeApiError(error) }, 'could not publish the audit findings'));
+      }
       return summary;
     } catch (error) {
       if (error instanceof ClusterAuditStopped) return undefined;

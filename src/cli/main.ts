@@ -253,10 +253,36 @@ export function buildProgram(): Command {
     )
     .option(
       '--admission-policy-check-interval <duration>',
-      'with --cluster: how often to check that the generated ValidatingAdmissionPolicies carry the policy in force',
+      'with --cluster: how often to check that the generated admission policies carry the policy in force (and, with --manage-admission-policies, the leader repairs them)',
       checked(parseDuration),
       '60s',
     )
+    .option(
+      '--manage-admission-policies <kinds>',
+      'with --cluster: the generated admission policies the leader replica keeps in line with the policy in force: none, validating, mutating (comma-separated or repeated)',
+      collect,
+      [],
+    )
+    .option('--no-policy-reports', 'with --cluster: do not write the audit findings as PolicyReports (wgpolicyk8s.io/v1alpha2)')
+    .option(
+      '--leader-election-lease <name>',
+      'with --cluster: the Lease in the webhook namespace that elects the one replica that writes',
+      'sandbox-admission',
+    )
+    .option('--leader-election-identity <name>', "with --cluster: this replica's name in the Lease (default: POD_NAME, else hostname_pid)")
+    .option(
+      '--leader-election-lease-duration <duration>',
+      'with --cluster: how long an unrenewed Lease is held',
+      checked(parseDuration),
+      '15s',
+    )
+    .option(
+      '--leader-election-renew-deadline <duration>',
+      'with --cluster: how long the leader keeps leading without a renew',
+      checked(parseDuration),
+      '10s',
+    )
+    .option('--leader-election-retry-period <duration>', 'with --cluster: time between Lease attempts', checked(parseDuration), '2s')
     .action(async (opts: ServeOptions) => {
       await runServe(opts);
     });

@@ -31,6 +31,11 @@ export interface AdmissionPolicyDriftCheckOptions {
   intervalMs: number;
   /** After every check that could list the generated policies (the SandboxPolicy Ready condition reads stale()). */
   onChecked?: () => void;
+  /**
+   * Where a leader repairs them (admission-policy-reconciler.ts), check again this soon while some are stale, so
+   * every replica stops reporting them soon after the repair, not an interval later.
+   */
+  recheckWhileStaleMs?: number;
 }
 
 export interface AdmissionPolicyDriftCheck {
@@ -49,6 +54,8 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
   let running: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
+  let recheck: NodeJS.Timeout | undefined;
+  let active = false;
 
   const once = async (): Promise<void> => {
     let policies: GeneratedPolicy[];
@@ -69,6 +76,13 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       .map((p) => p.name)
       .sort();
     options.setStale(next.length > 0 ? 1 : 0);
+    if (next.length > 0 && options.recheckWhileStaleMs !== undefined && active && !recheck) {
+      recheck = setTimeout(() => {
+        recheck = undefined;
+        void check();
+      }, options.recheckWhileStaleMs);
+      recheck.unref();
+    }
     if (known && next.join('\n') === stale.join('\n')) {
       options.onChecked?.();
       return;
@@ -81,7 +95,9 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
           expectedDigest: expected,
           found: Object.fromEntries(policies.filter((p) => next.includes(p.name)).map((p) => [p.name, p.digest ?? null])),
         },
-        'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
+        options.recheckWhileStaleMs !== undefined
+          ? 'ValidatingAdmissionPolicies were generated from another policy than the one in force; the leader replica brings them in line'
+          : 'ValidatingAdmissionPolicies were generated from another policy than the one in force; render and apply them again',
       );
     } else if (policies.length > 0) {
       options.log.info({ policies: policies.map((p) => p.name) }, 'the ValidatingAdmissionPolicies match the policy in force');
@@ -90,7 +106,7 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
     options.onChecked?.();
   };
 
-  const check = async (): Promise<void> => {
+  async function check(): Promise<void> {
     if (running) {
       again = true;
       return running;
@@ -104,20 +120,24 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
       running = undefined;
     });
     return running;
-  };
+  }
 
   return {
     stale: () => stale,
     check,
     start: () => {
       if (timer) return;
+      active = true;
       void check();
       timer = setInterval(() => void check(), options.intervalMs);
       timer.unref();
     },
     stop: () => {
+      active = false;
       clearInterval(timer);
+      clearTimeout(recheck);
       timer = undefined;
+      recheck = undefined;
     },
   };
 }

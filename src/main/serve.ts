@@ -3,7 +3,14 @@ import { relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClientAuth } from '../admission/client-auth.ts';
-import { createAuditScanner } from '../audit/audit-scanner.ts';
+import { hostname } from 'node:os';
+import { createAuditScanner, DEFAULT_AUDIT_INITIAL_DELAY_MS } from '../audit/audit-scanner.ts';
+import { createPolicyReportPublisher } from '../audit/policy-report-publisher.ts';
+import { buildPolicyReports } from '../audit/policy-reports.ts';
+import { parseManagedPolicyKinds } from '../cluster/admission-policy-reconciler.ts';
+import { createLeaderElector, type LeaderElector } from '../cluster/leader-election.ts';
+import { createKubernetesLeaseStore } from '../cluster/lease-store.ts';
+import { createObjectWriter } from '../cluster/server-side-apply.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
 import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
@@ -57,6 +64,17 @@ export interface ServeOptions {
   /** Client certificate authentication of the API server: CA bundle file, and the names allowed (comma-separated). */
   clientCaFile?: string;
   clientAllowedNames: string;
+  /** Which generated admission policies the leader keeps in sync: none, validating, mutating (repeatable, comma-separated). */
+  manageAdmissionPolicies: string[];
+  /** The audit writes its findings as PolicyReports (wgpolicyk8s.io/v1alpha2), on the leader. */
+  policyReports: boolean;
+  /** The Lease (in the webhook namespace) the replicas elect their one writer with. */
+  leaderElectionLease: string;
+  /** This replica's name in the Lease; default POD_NAME, else hostname and pid. */
+  leaderElectionIdentity?: string;
+  leaderElectionLeaseDuration: string;
+  leaderElectionRenewDeadline: string;
+  leaderElectionRetryPeriod: string;
 }
 
 /**
@@ -92,6 +110,19 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
   const crdPolicy = options.policySource === 'crd' ? await startCrdPolicy(options, clusterConfig, logger) : undefined;
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const auditIntervalMs = parseDuration(options.auditInterval);
+  const managedKinds = parseManagedPolicyKinds(options.manageAdmissionPolicies);
+  if (managedKinds.size > 0 && !clusterConfig) throw new Error('--manage-admission-policies needs --cluster or --kubeconfig');
+  const leader = clusterConfig ? createLeader(clusterConfig, options, logger) : undefined;
+  const writer = clusterConfig ? createObjectWriter(clusterConfig) : undefined;
+  const publishReports =
+    options.policyReports && writer && leader
+      ? createPolicyReportPublisher({
+          writer,
+          isLeader: leader.isLeader,
+          log: logger.child({ component: 'policy-reports' }),
+          onWrite: (action) => metrics.policyReportWrites.inc({ action }),
+        })
+      : undefined;
   const webhook = await startWebhook(
     {
       host,
@@ -120,6 +151,10 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
               list: listGeneratedPolicies(clusterConfig),
               intervalMs: parseDuration(options.admissionPolicyCheckInterval),
             },
+            ...(leader ? { leader } : {}),
+            ...(writer && managedKinds.size > 0
+              ? { admissionPolicySync: { kinds: managedKinds, writer, intervalMs: parseDuration(options.admissionPolicyCheckInterval) } }
+              : {}),
             ...(crdPolicy
               ? {
                   policyStore: crdPolicy,
@@ -128,7 +163,7 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
                     const writer = createSandboxPolicyStatusWriter({
                       store: crdPolicy,
                       stale,
-                      leadership,
+                      leadership: leader ?? leadership,
                       writeStatus: writeSandboxPolicyStatus(clusterConfig),
                       recordEvent: (object, event) =>
                         recordEvent(
@@ -162,6 +197,10 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
                       metrics,
                       log: logger.child({ component: 'audit' }),
                       intervalMs: auditIntervalMs,
+                      initialDelayMs: Math.min(DEFAULT_AUDIT_INITIAL_DELAY_MS, auditIntervalMs),
+                      ...(publishReports
+                        ? { onFindings: (findings, scanned) => publishReports(buildPolicyReports(findings, scanned.name)) }
+                        : {}),
                     }),
                 }
               : {}),
@@ -230,6 +269,20 @@ function withSandboxPolicy(readiness: ClusterFacts['readiness'], store: CrdPolic
       },
     };
   };
+}
+
+/** The election of the one replica that writes (generated admission policies, PolicyReports). */
+function createLeader(kubeConfig: KubeConfig, options: ServeOptions, logger: Logger): LeaderElector {
+  return createLeaderElector({
+    store: createKubernetesLeaseStore(kubeConfig, { namespace: options.webhookNamespace, name: options.leaderElectionLease }),
+    identity: options.leaderElectionIdentity || process.env.POD_NAME || `${hostname()}_${process.pid}`,
+    timing: {
+      leaseDurationMs: parseDuration(options.leaderElectionLeaseDuration),
+      renewDeadlineMs: parseDuration(options.leaderElectionRenewDeadline),
+      retryPeriodMs: parseDuration(options.leaderElectionRetryPeriod),
+    },
+    log: logger.child({ component: 'leader-election' }),
+  });
 }
 
 /** Without a cluster, namespaces carry only the labels given on the command line, and RuntimeClasses are unknown. */

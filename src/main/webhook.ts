@@ -5,12 +5,18 @@ import type { ClientAuth } from '../admission/client-auth.ts';
 import type { LoadLimits } from '../admission/load-shedding.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
+import { createAdmissionPolicyReconciler, type ManagedPolicyKind } from '../cluster/admission-policy-reconciler.ts';
+import type { LeaderElector } from '../cluster/leader-election.ts';
+import type { ObjectWriter } from '../cluster/server-side-apply.ts';
+import { buildMutatingAdmissionPolicies } from '../admission-policies/mutating-admission-policy.ts';
+import { buildValidatingAdmissionPolicies } from '../admission-policies/validating-admission-policy.ts';
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { recordPolicyReload } from '../observe/metrics.ts';
 import { createFilePolicyStore } from '../policy/file-store.ts';
 import type { PolicyStore, ReloadingPolicyStore } from '../policy/policy-store.ts';
+import type { PolicyDocument } from '../policy/types.ts';
 import { describeCertificate } from '../tls/certificates.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 
@@ -49,7 +55,10 @@ export interface WebhookDeps {
   runtimeClassCheckIntervalMs?: number;
   /** Cluster mode: the generated ValidatingAdmissionPolicies, compared with the policy in force (drift check). */
   generatedPolicies?: { list: () => Promise<GeneratedPolicy[]>; intervalMs: number };
-  /** Cluster mode: the periodic audit of running pods, given the policy store. */
+  /**
+   * Cluster mode: the periodic audit of running pods, given the policy store. With a leader elector it runs on the
+   * leader only: made and started when this replica starts leading, stopped when it stops.
+   */
   createAudit?: (policy: PolicyStore) => BackgroundLoop;
   /** The policy from elsewhere than config.policyPath (a SandboxPolicy object), loaded already; the webhook closes it. */
   policyStore?: ReloadingPolicyStore;
@@ -58,6 +67,13 @@ export interface WebhookDeps {
    * change and every drift check.
    */
   createPolicyStatus?: (stale: () => readonly string[]) => { reconcile(): Promise<void> };
+  /** Cluster mode: one writer among the replicas (cluster/leader-election.ts), started here, released at shutdown. */
+  leader?: LeaderElector;
+  /**
+   * With a leader: keep these kinds of generated admission policies in the cluster in line with the policy in force
+   * (--manage-admission-policies), checked on every policy change, on becoming leader and every intervalMs.
+   */
+  admissionPolicySync?: { kinds: ReadonlySet<ManagedPolicyKind>; writer: ObjectWriter; intervalMs: number };
 }
 
 export interface RunningWebhook {
@@ -78,6 +94,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
   let status: { reconcile(): Promise<void> } | undefined;
+  const leader = deps.leader;
+  const sync = leader && deps.admissionPolicySync && deps.admissionPolicySync.kinds.size > 0 ? deps.admissionPolicySync : undefined;
   const drift = deps.generatedPolicies
     ? createAdmissionPolicyDriftCheck({
         list: deps.generatedPolicies.list,
@@ -86,13 +104,37 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
         log: logger.child({ component: 'admission-policy-check' }),
         intervalMs: deps.generatedPolicies.intervalMs,
         onChecked: () => void status?.reconcile(),
+        // Stale until repaired, and no longer than that: the leader repairs within moments of a change.
+        ...(sync ? { recheckWhileStaleMs: 1000 } : {}),
       })
     : undefined;
   status = deps.createPolicyStatus?.(() => drift?.stale() ?? []);
+  const reconciler =
+    sync && leader
+      ? createAdmissionPolicyReconciler({
+          kinds: sync.kinds,
+          // The same document the webhook decides from, rendered as `render vap` (`--after-map` next to the
+          // MutatingAdmissionPolicy) and `render map` print it.
+          desired: () => renderManagedPolicies(policy.document(), sync.kinds, config.webhookNamespace),
+          writer: sync.writer,
+          isLeader: leader.isLeader,
+          log: logger.child({ component: 'admission-policy-sync' }),
+          intervalMs: sync.intervalMs,
+          onWrite: (kind, action) => metrics.admissionPolicyWrites.inc({ kind, action }),
+          onReconciled: (result) => {
+            if (result.changes.length > 0) void drift?.check();
+          },
+        })
+      : undefined;
   policy.onReload((event) => {
     // A new policy is Ready only once the drift check has compared the generated policies with it.
-    if (event.result === 'success' && drift) void drift.check();
+    if (event.result !== 'success') {
+      void status?.reconcile();
+      return;
+    }
+    if (drift) void drift.check();
     else void status?.reconcile();
+    void reconciler?.reconcile();
   });
 
   const classMonitor = startRuntimeClassMonitor({
@@ -148,8 +190,8 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
   );
   drift?.start();
   void status?.reconcile();
-  const audit = deps.createAudit?.(policy);
-  audit?.start();
+  reconciler?.start();
+  const leaderLoops = startLeaderLoops(policy, deps, () => void reconciler?.reconcile());
   return {
     address,
     server,
@@ -159,8 +201,69 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
       classMonitor.stop();
       await closeGracefully(server, config.drainDelayMs);
       drift?.stop();
-      await audit?.stop();
+      await reconciler?.stop();
+      // Every writer stops before the Lease is released, so the next leader never overlaps with one of ours.
+      await leaderLoops.stop();
       policy.close();
+    },
+  };
+}
+
+/** The generated admission policies of the managed kinds, from one policy document. */
+function renderManagedPolicies(document: PolicyDocument, kinds: ReadonlySet<ManagedPolicyKind>, webhookNamespace: string) {
+  return [
+    // Next to the mutation, the validating policies refuse with its reasons (render vap --after-map).
+    ...(kinds.has('validating')
+      ? buildValidatingAdmissionPolicies(document, { webhookNamespace, afterMutation: kinds.has('mutating') })
+      : []),
+    ...(kinds.has('mutating') ? buildMutatingAdmissionPolicies(document, { webhookNamespace }) : []),
+  ];
+}
+
+/**
+ * The audit, on the leader only when there is a leader elector (every replica would otherwise scan and write the
+ * same reports), and the election itself: a new leader reconciles at once instead of at its next interval.
+ */
+function startLeaderLoops(
+  policy: PolicyStore,
+  deps: Pick<WebhookDeps, 'createAudit' | 'leader' | 'metrics'>,
+  onLeading: () => void,
+): { stop(): Promise<void> } {
+  const leader = deps.leader;
+  if (!leader) {
+    const audit = deps.createAudit?.(policy);
+    audit?.start();
+    return { stop: async () => audit?.stop() };
+  }
+  let audit: BackgroundLoop | undefined;
+  let stopping: Promise<void> = Promise.resolve();
+  let shuttingDown = false;
+  leader.onChange((leading) => {
+    deps.metrics.leader.set(leading ? 1 : 0);
+    if (leading) {
+      onLeading();
+      // A previous term's audit finishes stopping first: two scans of ours never write at once.
+      void stopping.then(() => {
+        if (shuttingDown || !leader.isLeader() || audit) return;
+        audit = deps.createAudit?.(policy);
+        audit?.start();
+      });
+    } else if (audit) {
+      const ending = audit;
+      audit = undefined;
+      stopping = Promise.resolve(ending.stop());
+    }
+  });
+  deps.metrics.leader.set(0);
+  leader.start();
+  return {
+    stop: async () => {
+      shuttingDown = true;
+      const ending = audit;
+      audit = undefined;
+      await ending?.stop();
+      await stopping;
+      await leader.stop();
     },
   };
 }

@@ -40,6 +40,12 @@ export type Metrics = {
   auditScans: Counter<'result'>;
   /** 1 while a generated ValidatingAdmissionPolicy in the cluster was rendered from another policy than the one in force. */
   admissionPolicyStale: Gauge;
+  /** 1 while this replica holds the leader-election Lease (it writes the generated policies and the PolicyReports). */
+  leader: Gauge;
+  /** Writes of generated admission policies by the leader, by kind and action (created, updated, repaired, deleted, failed). */
+  admissionPolicyWrites: Counter<'kind' | 'action'>;
+  /** PolicyReport writes by the leader, by action (applied, deleted, failed). */
+  policyReportWrites: Counter<'action'>;
 };
 
 export type PolicyReloadResult = 'success' | 'failure';
@@ -162,6 +168,23 @@ export function createMetrics(): Metrics {
     admissionPolicyStale: new Gauge({
       name: `${prefix}admission_policy_stale`,
       help: 'Whether a generated ValidatingAdmissionPolicy in the cluster carries another policy digest than the policy in force (1) or not (0).',
+      registers,
+    }),
+    leader: new Gauge({
+      name: `${prefix}leader`,
+      help: 'Whether this replica holds the leader-election Lease (1) or not (0); the leader writes generated admission policies and PolicyReports.',
+      registers,
+    }),
+    admissionPolicyWrites: new Counter({
+      name: `${prefix}admission_policy_writes_total`,
+      help: 'Generated admission policy objects written by this replica as leader, by kind and action (created, updated, repaired, deleted, failed).',
+      labelNames: ['kind', 'action'] as const,
+      registers,
+    }),
+    policyReportWrites: new Counter({
+      name: `${prefix}policy_report_writes_total`,
+      help: 'PolicyReports written by this replica as leader, by action (applied, deleted, failed).',
+      labelNames: ['action'] as const,
       registers,
     }),
   };

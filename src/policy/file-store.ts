@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { policyDigest } from './policy-digest.ts';
@@ -102,7 +102,11 @@ export function createFilePolicyStore(options: FilePolicyStoreOptions): FilePoli
   try {
     // Watch the directory: editors and kubelet replace the file (rename), which a file watch loses. Events come
     // in bursts while a file is written in place; reading after they settle avoids judging a half-written file.
-    watcher = watch(dirname(options.path), { persistent: false }, () => {
+    const name = basename(options.path);
+    watcher = watch(dirname(options.path), { persistent: false }, (_event, changed) => {
+      // Only the file itself, an editor's temporary beside it, or the kubelet's ..data symlink swap of a ConfigMap
+      // volume: other files written in the same directory (logs) would otherwise keep postponing the reload.
+      if (changed && !changed.startsWith(name) && !changed.startsWith('..') && !changed.startsWith(`.${name}`)) return;
       clearTimeout(settle);
       settle = setTimeout(reload, options.settleMs ?? 150);
       settle.unref();

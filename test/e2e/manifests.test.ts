@@ -66,6 +66,20 @@ const VAP_ALLOWED: Record<Flavour, string[] | undefined> = {
 const VAP_KINDS = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 const isVap = (o: Manifest) => VAP_KINDS.has(o.kind ?? '');
 const isMap = (o: Manifest) => o.kind === 'MutatingAdmissionPolicy' || o.kind === 'MutatingAdmissionPolicyBinding';
+/** The grant and the flag of components/manage-<kind>-admission-policies: the leader keeps those generated policies in sync. */
+const SYNC_RBAC = (kind: 'validating' | 'mutating') => [
+  `ClusterRole/sandbox-admission-${kind}-admission-policies`,
+  `ClusterRoleBinding/sandbox-admission-${kind}-admission-policies`,
+];
+const isSyncRbac = (kind: 'validating' | 'mutating') => (o: Manifest) => SYNC_RBAC(kind).includes(`${o.kind}/${o.metadata?.name}`);
+/** The objects with the component's effect taken out: its RBAC dropped, its flag removed from the args. */
+function withoutSync(objects: Manifest[], kind: 'validating' | 'mutating'): Manifest[] {
+  const copy = structuredClone(objects.filter((o) => !isSyncRbac(kind)(o)));
+  const deployment = copy.find((o) => o.kind === 'Deployment') as unknown as k8s.V1Deployment;
+  const container = deployment.spec!.template.spec!.containers[0]!;
+  container.args = container.args?.filter((a) => a !== `--manage-admission-policies=${kind}`);
+  return copy;
+}
 
 function kubectl(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   // The API server's /metrics is several MiB: more than spawnSync's default 1 MiB buffer.
@@ -187,7 +201,11 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
         if (w.name === 'mutate.sandbox-admission.io' || w.name === 'pods.validate.sandbox-admission.io') w.failurePolicy = 'Ignore';
       }
     }
-    assert.deepEqual(byId(defaults().filter((o) => !isVap(o))), byId(expected));
+    // Plus the leader keeping the generated ValidatingAdmissionPolicies in sync: the component's grant and flag.
+    assert.deepEqual(byId(withoutSync(defaults(), 'validating').filter((o) => !isVap(o))), byId(expected));
+    assert.deepEqual(defaults().filter(isSyncRbac('validating')).map(id).sort(), SYNC_RBAC('validating'));
+    const args = find<k8s.V1Deployment>(defaults(), 'Deployment', 'sandbox-admission').spec!.template.spec!.containers[0]!.args;
+    assert.deepEqual(args, ['serve', '--cluster', '--manage-admission-policies=validating']);
     // And the ValidatingAdmissionPolicies exactly as checked in under manifests/admission-policy/.
     const checkedIn = parseAllDocuments(
       readFileSync(join(REPO, 'manifests/admission-policy/validating-admission-policy.yaml'), 'utf8'),
@@ -237,7 +255,15 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
         .filter((w) => w.name !== 'mutate.sandbox-admission.io' && w.name !== 'pods.validate.sandbox-admission.io')
         .map((w) => ({ ...w, failurePolicy: FAIL_CLOSED[w.name as keyof typeof FAIL_CLOSED] }));
     }
-    assert.deepEqual(byId(objects.filter((o) => !isMap(o))), byId(expected));
+    // And the leader keeps both kinds in sync here (components/manage-mutating-admission-policies).
+    assert.deepEqual(byId(withoutSync(objects, 'mutating').filter((o) => !isMap(o))), byId(expected));
+    assert.deepEqual(objects.filter(isSyncRbac('mutating')).map(id).sort(), SYNC_RBAC('mutating'));
+    assert.deepEqual(find<k8s.V1Deployment>(objects, 'Deployment', 'sandbox-admission').spec!.template.spec!.containers[0]!.args, [
+      'serve',
+      '--cluster',
+      '--manage-admission-policies=validating',
+      '--manage-admission-policies=mutating',
+    ]);
   });
 
   it('base: every object, each once', () => {
@@ -255,7 +281,9 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       'MutatingWebhookConfiguration/sandbox-admission',
       'Namespace/sandbox-admission',
       `PodDisruptionBudget/${NS}/sandbox-admission`,
+      `Role/${NS}/sandbox-admission-leader-election`,
       `Role/${NS}/sandbox-admission-tls`,
+      `RoleBinding/${NS}/sandbox-admission-leader-election`,
       `RoleBinding/${NS}/sandbox-admission-tls`,
       'RuntimeClass/gvisor',
       'RuntimeClass/kata',
@@ -361,6 +389,11 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
   it('base RBAC: read-only cluster facts; its own webhook configurations and Secret by name; create explained', () => {
     const facts = find<k8s.V1ClusterRole>(base(), 'ClusterRole', 'sandbox-admission');
     for (const rule of facts.rules ?? []) {
+      // The audit's PolicyReports: written by name only (every one of ours is sandbox-admission), listed to find ours.
+      if (rule.resources?.[0] === 'policyreports') {
+        assert.ok(rule.resourceNames ? rule.resourceNames.join() === 'sandbox-admission' : rule.verbs.join() === 'list', `${rule.verbs}`);
+        continue;
+      }
       // Creating Events and SubjectAccessReviews (the namespace label guard's RBAC question) writes nothing else.
       const createOnly = rule.resources?.length === 1 && ['events', 'subjectaccessreviews'].includes(rule.resources[0]!);
       // The leader writes the SandboxPolicy status subresource, never the spec.
@@ -395,6 +428,13 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
     assert.match(readFileSync(join(REPO, 'manifests/base/rbac.yaml'), 'utf8'), /`create` cannot be restricted by resourceNames/);
+    // Leader election: its own Lease by name; create only in its namespace.
+    const lease = find<k8s.V1Role>(base(), 'Role', 'sandbox-admission-leader-election');
+    assert.equal(lease.metadata?.namespace, NS);
+    assert.deepEqual(plain(lease.rules), [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['sandbox-admission'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
   });
 
   it('base webhook configurations: rules, failurePolicy, timeouts, selectors', () => {
@@ -517,6 +557,7 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       '--certificates=files',
       `--tls-cert-file=${mountPath}/tls.crt`,
       `--tls-key-file=${mountPath}/tls.key`,
+      '--manage-admission-policies=validating',
     ]);
     assert.ok(!mountPath?.startsWith('/etc/sandbox-admission/'), 'not nested in the policy ConfigMap volume');
 
@@ -688,6 +729,10 @@ for (const flavour of FLAVOURS) {
           return review.status?.allowed === true;
         };
         const selfManaged = flavour === 'base';
+        // components/manage-*-admission-policies: their generated objects by name, nothing else.
+        const managesValidating = flavour !== 'base';
+        const managesMutating = (flavour as string) === 'overlays/native';
+        const ar = 'admissionregistration.k8s.io';
         const sbp = { group: 'sandbox-admission.io', name: 'default' };
         const expectations: Array<[boolean, string, string, Attributes?]> = [
           [true, 'watch', 'sandboxpolicies', { group: 'sandbox-admission.io' }],
@@ -704,9 +749,24 @@ for (const flavour of FLAVOURS) {
           [true, 'list', 'pods'],
           [true, 'create', 'events', { namespace: 'apps' }],
           [true, 'list', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
-          [false, 'update', 'validatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-enforce' }],
-          [true, 'list', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io' }],
-          [false, 'update', 'mutatingadmissionpolicies', { group: 'admissionregistration.k8s.io', name: 'sandbox-admission-sandbox' }],
+          [managesValidating, 'update', 'validatingadmissionpolicies', { group: ar, name: 'sandbox-admission-enforce' }],
+          [managesValidating, 'create', 'validatingadmissionpolicies', { group: ar, name: 'sandbox-admission-runtime-classes' }],
+          [managesValidating, 'delete', 'validatingadmissionpolicybindings', { group: ar, name: 'sandbox-admission-warn' }],
+          [false, 'create', 'validatingadmissionpolicies', { group: ar }],
+          [false, 'update', 'validatingadmissionpolicies', { group: ar, name: 'someone-elses-policy' }],
+          [false, 'delete', 'validatingadmissionpolicybindings', { group: ar, name: 'someone-elses-policy' }],
+          [true, 'list', 'mutatingadmissionpolicies', { group: ar }],
+          [managesMutating, 'update', 'mutatingadmissionpolicies', { group: ar, name: 'sandbox-admission-sandbox' }],
+          [false, 'create', 'mutatingadmissionpolicies', { group: ar }],
+          [false, 'patch', 'mutatingadmissionpolicies', { group: ar, name: 'someone-elses-policy' }],
+          // Leader election: its own Lease, in its own namespace.
+          [true, 'get', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'sandbox-admission' }],
+          [true, 'update', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'sandbox-admission' }],
+          [false, 'update', 'leases', { group: 'coordination.k8s.io', namespace: NS, name: 'other' }],
+          [false, 'update', 'leases', { group: 'coordination.k8s.io', namespace: 'kube-system', name: 'sandbox-admission' }],
+          // PolicyReports: its own, named sandbox-admission, in any namespace.
+          [true, 'patch', 'policyreports', { group: 'wgpolicyk8s.io', namespace: 'apps', name: 'sandbox-admission' }],
+          [false, 'patch', 'policyreports', { group: 'wgpolicyk8s.io', namespace: 'apps', name: 'kyverno-report' }],
           [false, 'update', 'namespaces', { name: 'apps' }],
           [false, 'create', 'pods', { namespace: 'apps' }],
           [false, 'list', 'secrets'],
