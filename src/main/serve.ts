@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ClientAuth } from '../admission/client-auth.ts';
 import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
-import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
+import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH, readPackageVersion } from './paths.ts';
 import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakening-authorizer.ts';
@@ -70,7 +70,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
 }
 
 async function startServing(options: ServeOptions, logger: Logger): Promise<void> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ version: readPackageVersion() });
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
   // Self-managed certificates need the API even without --cluster (then from KUBECONFIG or in-cluster config).

@@ -8,9 +8,8 @@ import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluste
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { recordPolicyReload } from '../observe/metrics.ts';
+import { recordPolicyInfo, recordPolicyReload } from '../observe/metrics.ts';
 import { createFilePolicyStore, type FilePolicyStore, type PolicyStore } from '../policy/file-store.ts';
-import { describeCertificate } from '../tls/certificates.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 
 export interface WebhookConfig {
@@ -67,7 +66,6 @@ export interface RunningWebhook {
 export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
   const { logger, metrics } = deps;
   const policy = createPolicyStore(config, deps);
-  metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
   const drift = deps.generatedPolicies
     ? createAdmissionPolicyDriftCheck({
@@ -156,6 +154,7 @@ function createPolicyStore(config: WebhookConfig, deps: Pick<WebhookDeps, 'logge
     if (event.result === 'unchanged') return;
     recordPolicyReload(metrics, event.result, new Date());
     if (event.result === 'success') {
+      recordPolicyInfo(metrics, { name: policy.current().name, digest: policy.policyDigest(), rules: policy.current().rules.length });
       logger.info({ path: event.path, policy: policy.current().name }, 'policy reloaded');
     } else {
       logger.error(
@@ -168,5 +167,6 @@ function createPolicyStore(config: WebhookConfig, deps: Pick<WebhookDeps, 'logge
     }
   });
   recordPolicyReload(metrics, 'success', new Date());
+  recordPolicyInfo(metrics, { name: policy.current().name, digest: policy.policyDigest(), rules: policy.current().rules.length });
   return policy;
 }
