@@ -20,6 +20,8 @@ export interface ServeOptions {
   dev: boolean;
   host?: string;
   port: string;
+  /** GET /metrics alone on this port too (HTTPS); unset: /metrics only on the admission port. */
+  metricsPort?: string;
   policy: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -86,6 +88,7 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
     {
       host,
       port: parsePort(options.port),
+      ...(options.metricsPort === undefined ? {} : { metricsPort: parsePort(options.metricsPort, '--metrics-port') }),
       policyPath: options.policy,
       webhookNamespace: options.webhookNamespace,
       drainDelayMs: parseDuration(options.drainDelay),
@@ -197,9 +200,9 @@ function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFligh
   };
 }
 
-function parsePort(value: string): number {
+function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be a port number, got "${value}"`);
   return port;
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
 import type { ClientAuth } from '../admission/client-auth.ts';
 import type { LoadLimits } from '../admission/load-shedding.ts';
+import { startMetricsServer, type MetricsServer } from '../admission/metrics-server.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
@@ -24,6 +25,8 @@ export interface WebhookConfig {
   loadLimits?: Partial<LoadLimits>;
   /** Admission routes answer only callers with a client certificate from this CA. */
   clientAuth?: ClientAuth;
+  /** Also serve GET /metrics alone on this port (HTTPS, the same certificate), for Prometheus. */
+  metricsPort?: number;
 }
 
 /** A background loop that reads the policy in force (the audit of running pods). */
@@ -53,6 +56,8 @@ export interface WebhookDeps {
 
 export interface RunningWebhook {
   address: AddressInfo;
+  /** Where GET /metrics is served alone, with --metrics-port. */
+  metricsAddress?: AddressInfo;
   server: AdmissionServer;
   policy: FilePolicyStore;
   /** Stop taking work (readiness false), drain, close, stop the background loops. */
@@ -124,21 +129,29 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });
+  const metricsServer: MetricsServer | undefined =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer({ host: config.host, port: config.metricsPort, registry: metrics.registry, tls: deps.tls, log: logger });
   logger.info(
     { host: address.address, port: address.port, policy: config.policyPath, rules: policy.current().rules.length },
     'sandbox-admission listening',
   );
+  if (metricsServer) logger.info({ host: metricsServer.address.address, port: metricsServer.address.port }, 'metrics listening');
   drift?.start();
   const audit = deps.createAudit?.(policy);
   audit?.start();
   return {
     address,
+    ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
     server,
     policy,
     shutdown: async () => {
       draining = true;
       classMonitor.stop();
       await closeGracefully(server, config.drainDelayMs);
+      // Scraped until the end, so the last counts of a draining replica are not lost.
+      await metricsServer?.close();
       drift?.stop();
       await audit?.stop();
       policy.close();

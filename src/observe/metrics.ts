@@ -26,6 +26,8 @@ export type Metrics = {
   internalErrors: Counter<'endpoint'>;
   policyReloads: Counter<'result'>;
   policyLastSuccessfulReload: Gauge;
+  /** 1 while the policy file holds a policy that was refused (the last good one is in force), else 0. */
+  policyRefused: Gauge;
   /** Self-managed certificates only (absent otherwise: whoever renews mounted files watches them). */
   servingCertificateExpiry: Gauge;
   /** 1 for each profile whose RuntimeClass is missing or runs a non-sandbox handler; pods routed there are refused. */
@@ -145,6 +147,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Unix time of the last policy load that succeeded.',
       registers,
     }),
+    policyRefused: new Gauge({
+      name: `${prefix}policy_refused`,
+      help: 'Whether the policy file holds a policy that was refused (1; the last good policy stays in force) or not (0).',
+      registers,
+    }),
     servingCertificateExpiry: absentUntilSet(
       new Gauge({
         name: `${prefix}serving_certificate_expiry_timestamp_seconds`,
@@ -230,5 +237,6 @@ export function recordPolicyInfo(metrics: Metrics, policy: { name: string; diges
 /** Count a policy reload attempt; only a success moves the "last good policy" clock. */
 export function recordPolicyReload(metrics: Metrics, result: PolicyReloadResult, now: Date): void {
   metrics.policyReloads.inc({ result });
+  metrics.policyRefused.set(result === 'failure' ? 1 : 0);
   if (result === 'success') metrics.policyLastSuccessfulReload.set(now.getTime() / 1000);
 }

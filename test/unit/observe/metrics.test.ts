@@ -74,6 +74,9 @@ describe('createMetrics', () => {
     assert.ok(text.includes('sandbox_admission_policy_reloads_total{result="success"} 1'));
     assert.ok(text.includes('sandbox_admission_policy_reloads_total{result="failure"} 1'));
     assert.ok(text.includes('sandbox_admission_policy_last_successful_reload_timestamp_seconds 1767225600'));
+    assert.ok(text.includes('sandbox_admission_policy_refused 1\n'));
+    recordPolicyReload(metrics, 'success', new Date('2026-01-03T00:00:00Z'));
+    assert.ok((await metrics.registry.metrics()).includes('sandbox_admission_policy_refused 0\n'));
   });
 
   it('shows one policy_info series, the policy in force', async () => {
