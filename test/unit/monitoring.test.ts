@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { exportedSeriesNames, metricNamesIn } from '../helpers/monitoring.ts';
+import { parseAllDocuments } from 'yaml';
+import { DURATION_BUCKETS } from '../../src/observe/metrics.ts';
+import { exportedSeriesNames, metricNamesIn, readRuleSpec } from '../helpers/monitoring.ts';
 
 test('metricNamesIn finds the selected metrics, not functions, labels, strings or variables', () => {
   assert.deepEqual(
@@ -21,4 +24,21 @@ test('exportedSeriesNames expands histograms into their series', () => {
   const { families, series } = exportedSeriesNames(text);
   assert.deepEqual([...families.keys()], ['a_seconds', 'b_total', 'c']);
   assert.deepEqual([...series].sort(), ['a_seconds_bucket', 'a_seconds_count', 'a_seconds_sum', 'b_total', 'c']);
+});
+
+test('every webhook timeout is a latency bucket edge, and the p99 alert fires below the shortest one, at an edge', () => {
+  const timeouts = ['mutating-webhook.yaml', 'validating-webhook.yaml'].flatMap((file) =>
+    parseAllDocuments(readFileSync(new URL(`../../manifests/base/${file}`, import.meta.url), 'utf8')).flatMap((d) =>
+      (d.toJS() as { webhooks: Array<{ timeoutSeconds: number }> }).webhooks.map((w) => w.timeoutSeconds),
+    ),
+  );
+  assert.ok(timeouts.length >= 6);
+  const edges: readonly number[] = DURATION_BUCKETS;
+  for (const t of timeouts) assert.ok(edges.includes(t) && t <= 10, `timeoutSeconds ${t} is no bucket edge`);
+  const alert = readRuleSpec()
+    .groups.flatMap((g) => g.rules)
+    .find((r) => r.alert === 'SandboxAdmissionLatencyNearTimeout')!;
+  const threshold = Number(/>\s*([\d.]+)\s*$/.exec(alert.expr.trim())![1]);
+  assert.ok(edges.includes(threshold), `${threshold} is no bucket edge`);
+  assert.ok(threshold < Math.min(...timeouts), `${threshold} is not below every timeout`);
 });
