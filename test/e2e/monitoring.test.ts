@@ -30,9 +30,10 @@ const FLAVOURS = ['base', '.', 'overlays/cert-manager', 'overlays/gke-sandbox', 
 const promtool = resolvePromtool();
 const bins = resolveBinaries();
 
-function run(bin: string, args: string[], cwd?: string, input?: string): { status: number | null; out: string } {
+/** `out`: stdout and stderr together, for messages; `stdout` alone for output to parse. */
+function run(bin: string, args: string[], cwd?: string, input?: string): { status: number | null; out: string; stdout: string } {
   const r = spawnSync(bin, args, { cwd, input, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
-  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  return { status: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 describe('the PrometheusRule, with promtool', { skip: promtool.skip ?? false }, () => {
@@ -124,7 +125,7 @@ function renderWith(kubectl: string, flavour: string, components: string[]): Man
     );
     const r = run(kubectl, ['kustomize', dir]);
     assert.equal(r.status, 0, `${flavour} + ${components.join(', ')}: ${r.out}`);
-    return parseAllDocuments(r.out)
+    return parseAllDocuments(r.stdout)
       .map((d) => d.toJS() as Manifest)
       .filter((m) => m !== null);
   } finally {
@@ -290,12 +291,12 @@ describe('the ServiceMonitor and PrometheusRule against the CRDs, in a real API 
 
   it('accepts both as rendered (strict field validation)', () => {
     const applied = kubectl(
-      ['apply', '--server-side', '--field-validation=Strict', '-f', '-'],
+      ['apply', '--server-side', '--validate=strict', '-f', '-'],
       objects.map((o) => `---\n${stringify(o)}`).join(''),
     );
     assert.equal(applied.status, 0, applied.out);
     const got = kubectl(['-n', NS, 'get', 'servicemonitor,prometheusrule', '-o', 'name']);
-    assert.deepEqual(got.out.trim().split('\n').sort(), [
+    assert.deepEqual(got.stdout.trim().split('\n').sort(), [
       'prometheusrule.monitoring.coreos.com/sandbox-admission',
       'servicemonitor.monitoring.coreos.com/sandbox-admission',
     ]);
@@ -306,14 +307,14 @@ describe('the ServiceMonitor and PrometheusRule against the CRDs, in a real API 
       spec: { endpoints: Array<Record<string, unknown> & { tlsConfig: Record<string, unknown> }> };
     };
     monitor.spec.endpoints[0]!.tlsConfig['insecureSkipVerfy'] = true;
-    const misspelled = kubectl(['apply', '--server-side', '--field-validation=Strict', '-f', '-'], stringify(monitor));
+    const misspelled = kubectl(['apply', '--server-side', '--validate=strict', '-f', '-'], stringify(monitor));
     assert.notEqual(misspelled.status, 0);
     assert.match(misspelled.out, /insecureSkipVerfy/);
     const rule = structuredClone(objects.find((o) => o.kind === 'PrometheusRule')!) as unknown as {
       spec: { groups: Array<{ rules: Array<Record<string, unknown>> }> };
     };
     rule.spec.groups[1]!.rules[0]!['for'] = 'an hour';
-    const mistyped = kubectl(['apply', '--server-side', '--field-validation=Strict', '-f', '-'], stringify(rule));
+    const mistyped = kubectl(['apply', '--server-side', '--validate=strict', '-f', '-'], stringify(rule));
     assert.notEqual(mistyped.status, 0);
     assert.match(mistyped.out, /for/);
   });
