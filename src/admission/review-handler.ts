@@ -4,7 +4,7 @@ import { guardNamespaceLabels, needsWeakeningAuthorization, type NamespaceChange
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
 import { judgePodUpdate } from '../decision/pod-update.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
-import type { Decision, NamespaceFacts, Requester, Verdict } from '../decision/types.ts';
+import type { Decision, NamespaceFacts, Requester, Verdict, ViolationKind } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { DecisionLabels } from '../observe/decision-counter.ts';
@@ -88,23 +88,38 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
     }
     const patch = result.kind === 'decision' ? result.decision.patch : [];
     const answer = encodeReview(request, { ...verdict, patch });
-    const labels = decisionLabels(endpoint, subject, result, requestFacts.policy);
-    const violations = result.kind === 'decision' ? result.decision.violations : NO_VIOLATIONS;
-    const kinds = violations.length === 0 ? NO_VIOLATIONS : [...new Set(violations.map((v) => v.kind))];
+    const labels = decisionLabels(endpoint, subject, request, result, requestFacts.policy);
+    const kinds = violationKinds(result);
     return reviewed(answer, { endpoint, ...requestLog(request), ...resultLog(result) }, labels, kinds);
   };
 }
 
 const NO_VIOLATIONS: readonly never[] = [];
+const FLAGGED_RUNTIME_CLASS: readonly ViolationKind[] = ['runtime-class-not-sandbox'];
+
+/** Each kind once; a RuntimeClass switched to runc is admitted but counted as what it is. */
+function violationKinds(result: CheckResult): readonly ViolationKind[] {
+  if (result.kind === 'verdict') return result.verdict.action === 'flag-runtime-class' ? FLAGGED_RUNTIME_CLASS : NO_VIOLATIONS;
+  const { violations } = result.decision;
+  return violations.length === 0 ? NO_VIOLATIONS : [...new Set(violations.map((v) => v.kind))];
+}
 
 /**
  * The metric labels of a reviewed object, every value bounded by the policy: a runtimeClassName the pod asked
  * for is reported as its profile's name, or `other`, never as written (anyone creating pods could mint series).
  */
-function decisionLabels(endpoint: ReviewEndpoint, subject: Subject, result: CheckResult, policy: Policy): DecisionLabels {
+function decisionLabels(
+  endpoint: ReviewEndpoint,
+  subject: Subject,
+  request: AdmissionRequest,
+  result: CheckResult,
+  policy: Policy,
+): DecisionLabels {
   const verdict = result.kind === 'decision' ? result.decision : result.verdict;
   const decision = result.kind === 'decision' ? result.decision : undefined;
-  const runtimeClass = decision?.runtimeClassName;
+  // A reviewed RuntimeClass is reported by the profile it serves, if any.
+  const runtimeClass =
+    subject === 'runtime-class' ? (request.object as { metadata?: { name?: string } }).metadata?.name : decision?.runtimeClassName;
   const runtime = runtimeClass === undefined ? 'none' : (policy.profilesByRuntimeClass.get(runtimeClass)?.name ?? 'other');
   const exempt = verdict.action === 'exempt' || decision?.source === 'exempt-namespace' || decision?.source === 'mirror-pod';
   const action = !verdict.allowed ? 'denied' : exempt ? 'exempt' : (decision?.patch.length ?? 0) > 0 ? 'patched' : 'allowed';

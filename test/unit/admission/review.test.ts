@@ -442,5 +442,18 @@ describe('what each endpoint reviews', () => {
     );
     assert.equal(response.allowed, true);
     assert.equal((response.auditAnnotations as Record<string, string>).finding, 'runtime-class-not-sandbox');
+    const flagged = review(
+      { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' },
+      'RuntimeClass',
+      { metadata: { name: 'gvisor' }, handler: 'runc' },
+      { namespace: '' },
+    );
+    const outcome = await h('validate', flagged);
+    assert.equal(outcome.kind, 'reviewed');
+    if (outcome.kind !== 'reviewed') return;
+    // Counted as a violation of its kind, labelled by the profile the class serves.
+    assert.deepEqual(outcome.violationKinds, ['runtime-class-not-sandbox']);
+    assert.equal(outcome.metrics.runtime, 'gvisor');
+    assert.equal(outcome.metrics.resource, 'runtime-class');
   });
 });
