@@ -103,3 +103,12 @@ export function exportedSeriesNames(text: string): { families: Map<string, strin
   }
   return { families, series };
 }
+
+/** `metric{label=...}` selectors of a PromQL expression: which labels each named metric is matched on. */
+export function labelMatchersIn(expr: string): Array<{ metric: string; labels: string[] }> {
+  const unquoted = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  return [...unquoted.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)].map(([, metric, body]) => ({
+    metric: metric!,
+    labels: [...body!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((m) => m[1]!),
+  }));
+}

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { DURATION_BUCKETS } from '../../src/observe/metrics.ts';
-import { exportedSeriesNames, metricNamesIn, readRuleSpec } from '../helpers/monitoring.ts';
+import { exportedSeriesNames, labelMatchersIn, metricNamesIn, readRuleSpec } from '../helpers/monitoring.ts';
 
 test('metricNamesIn finds the selected metrics, not functions, labels, strings or variables', () => {
   assert.deepEqual(
@@ -41,4 +41,11 @@ test('every webhook timeout is a latency bucket edge, and the p99 alert fires be
   const threshold = Number(/>\s*([\d.]+)\s*$/.exec(alert.expr.trim())![1]);
   assert.ok(edges.includes(threshold), `${threshold} is no bucket edge`);
   assert.ok(threshold < Math.min(...timeouts), `${threshold} is not below every timeout`);
+});
+
+test('labelMatchersIn reads the labels each selector matches on, not values that look like matchers', () => {
+  assert.deepEqual(labelMatchersIn('sum(rate(a_total{namespace=~"$namespace",x="y=z"}[5m])) / b{le!="+Inf"} + c'), [
+    { metric: 'a_total', labels: ['namespace', 'x'] },
+    { metric: 'b', labels: ['le'] },
+  ]);
 });

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { createCertificateAuthority, createServingCertificate } from '../../../src/tls/certificates.ts';
 import type { ManagedProcess } from '../../e2e/harness/process.ts';
-import { exportedSeriesNames, metricNamesIn, monitoringQueries, readRuleSpec } from '../../helpers/monitoring.ts';
+import { createMetrics } from '../../../src/observe/metrics.ts';
+import { exportedSeriesNames, labelMatchersIn, metricNamesIn, monitoringQueries, readRuleSpec } from '../../helpers/monitoring.ts';
 import { untrustedPod } from '../../helpers/pods.ts';
 import { tableNames } from '../../helpers/readme.ts';
 import { podReview } from '../../helpers/reviews.ts';
@@ -150,6 +151,26 @@ describe('the metrics the monitoring component uses, against a real server', () 
     // Each recording rule is used by an alert or the dashboard.
     const used = new Set(queries.flatMap(({ expr }) => metricNamesIn(expr)));
     for (const name of recorded) assert.ok(used.has(name), `recording rule ${name} is never used`);
+  });
+
+  it('matches every metric on labels it has (its own, or those the Prometheus Operator adds to a target)', () => {
+    const target = ['namespace', 'pod', 'job', 'instance', 'service', 'endpoint', 'container'];
+    const labels = new Map<string, string[]>();
+    for (const metric of createMetrics().registry.getMetricsAsArray()) {
+      const own = [...((metric as unknown as { labelNames?: string[] }).labelNames ?? [])];
+      const type = (metric as unknown as { type: string }).type;
+      for (const suffix of type === 'histogram' ? ['_bucket', '_sum', '_count'] : ['']) {
+        labels.set(`${metric.name}${suffix}`, [...own, ...(suffix === '_bucket' ? ['le'] : [])]);
+      }
+    }
+    const wrong = monitoringQueries().flatMap(({ where, expr }) =>
+      labelMatchersIn(expr)
+        .filter(({ metric }) => labels.has(metric))
+        .flatMap(({ metric, labels: used }) =>
+          used.filter((l) => !target.includes(l) && !labels.get(metric)!.includes(l)).map((l) => `${where}: ${metric}{${l}}`),
+        ),
+    );
+    assert.deepEqual(wrong, []);
   });
 
   it('the README lists every sandbox_admission_ metric the server exports, and no other', () => {
