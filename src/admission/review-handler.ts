@@ -4,9 +4,10 @@ import { guardNamespaceLabels, needsWeakeningAuthorization, type NamespaceChange
 import { evaluatePodTemplate } from '../decision/pod-template.ts';
 import { judgePodUpdate } from '../decision/pod-update.ts';
 import { flagRuntimeClass } from '../decision/runtime-class-check.ts';
-import type { Decision, NamespaceFacts, Requester, Verdict } from '../decision/types.ts';
+import type { Decision, NamespaceFacts, Requester, Verdict, ViolationKind } from '../decision/types.ts';
 import { podDisplayName, type Pod } from '../k8s/pod.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
+import type { DecisionLabels } from '../observe/decision-counter.ts';
 import type { Policy } from '../policy/types.ts';
 import { decodeReview, encodeAllowed, encodeReview, type AdmissionRequest } from './review.ts';
 import type { ReviewEndpoint, ReviewHandler, ReviewOutcome } from './review-outcome.ts';
@@ -60,7 +61,8 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
     const relevant = endpoint === 'mutate' ? subject === 'pod' : subject !== 'other';
     if (!relevant || (request.object === undefined && request.operation !== 'CREATE')) {
       const reason = relevant ? `${request.operation} carries no object` : `not reviewed at /${endpoint}`;
-      return reviewed(endpoint, encodeAllowed(request), { ...requestLog(request), reason }, 'none', 'allowed', 'none');
+      const labels: DecisionLabels = { endpoint, resource: subject, rule: 'none', runtime: 'none', action: 'allowed', mode: 'none' };
+      return reviewed(encodeAllowed(request), { endpoint, ...requestLog(request), reason }, labels, NO_VIOLATIONS);
     }
     if (request.object === undefined) {
       return {
@@ -85,12 +87,45 @@ export function buildReviewHandler(facts: ReviewFacts): ReviewHandler {
       verdict.auditAnnotations = {};
     }
     const patch = result.kind === 'decision' ? result.decision.patch : [];
-    const outcome = !verdict.allowed ? 'denied' : patch.length > 0 ? 'patched' : 'allowed';
     const answer = encodeReview(request, { ...verdict, patch });
-    // Nothing governed the object: no mode applied, and a metric label of "enforce" would say otherwise.
-    const mode = verdict.action === 'none' ? 'none' : verdict.mode;
-    return reviewed(endpoint, answer, { ...requestLog(request), ...resultLog(result) }, verdict.action, outcome, mode);
+    const labels = decisionLabels(endpoint, subject, request, result, requestFacts.policy);
+    const kinds = violationKinds(result);
+    return reviewed(answer, { endpoint, ...requestLog(request), ...resultLog(result) }, labels, kinds);
   };
+}
+
+const NO_VIOLATIONS: readonly never[] = [];
+const FLAGGED_RUNTIME_CLASS: readonly ViolationKind[] = ['runtime-class-not-sandbox'];
+
+/** Each kind once; a RuntimeClass switched to runc is admitted but counted as what it is. */
+function violationKinds(result: CheckResult): readonly ViolationKind[] {
+  if (result.kind === 'verdict') return result.verdict.action === 'flag-runtime-class' ? FLAGGED_RUNTIME_CLASS : NO_VIOLATIONS;
+  const { violations } = result.decision;
+  return violations.length === 0 ? NO_VIOLATIONS : [...new Set(violations.map((v) => v.kind))];
+}
+
+/**
+ * The metric labels of a reviewed object, every value bounded by the policy: a runtimeClassName the pod asked
+ * for is reported as its profile's name, or `other`, never as written (anyone creating pods could mint series).
+ */
+function decisionLabels(
+  endpoint: ReviewEndpoint,
+  subject: Subject,
+  request: AdmissionRequest,
+  result: CheckResult,
+  policy: Policy,
+): DecisionLabels {
+  const verdict = result.kind === 'decision' ? result.decision : result.verdict;
+  const decision = result.kind === 'decision' ? result.decision : undefined;
+  // A reviewed RuntimeClass is reported by the profile it serves, if any.
+  const runtimeClass =
+    subject === 'runtime-class' ? (request.object as { metadata?: { name?: string } }).metadata?.name : decision?.runtimeClassName;
+  const runtime = runtimeClass === undefined ? 'none' : (policy.profilesByRuntimeClass.get(runtimeClass)?.name ?? 'other');
+  const exempt = verdict.action === 'exempt' || decision?.source === 'exempt-namespace' || decision?.source === 'mirror-pod';
+  const action = !verdict.allowed ? 'denied' : exempt ? 'exempt' : (decision?.patch.length ?? 0) > 0 ? 'patched' : 'allowed';
+  // Nothing governed the object: no mode applied, and a label of "enforce" would say otherwise.
+  const mode = verdict.action === 'none' ? 'none' : verdict.mode;
+  return { endpoint, resource: subject, rule: verdict.rule ?? 'none', runtime, action, mode };
 }
 
 /** Dispatch to the pure check of the subject. */
@@ -187,15 +222,8 @@ function labelsOf(object: Record<string, unknown>): Record<string, string> {
   return labels && typeof labels === 'object' ? (labels as Record<string, string>) : {};
 }
 
-function reviewed(
-  endpoint: ReviewEndpoint,
-  body: unknown,
-  log: Record<string, unknown>,
-  action: string,
-  outcome: 'allowed' | 'denied' | 'patched',
-  mode: string,
-): ReviewOutcome {
-  return { kind: 'reviewed', body, log: { endpoint, ...log }, metrics: { endpoint, action, outcome, mode } };
+function reviewed(body: unknown, log: Record<string, unknown>, metrics: DecisionLabels, violationKinds: readonly string[]): ReviewOutcome {
+  return { kind: 'reviewed', body, log, metrics, violationKinds };
 }
 
 function requestLog(request: AdmissionRequest): Record<string, unknown> {

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.ts';
+import type { DecisionLabels } from '../observe/decision-counter.ts';
 
 /**
  * What the review pipeline hands back to the HTTP layer. The server never looks inside an
@@ -12,7 +13,9 @@ export type ReviewOutcome =
       /** Fields for the single per-decision log line (uid, namespace, pod, rule, action, runtime...). */
       log: Record<string, unknown>;
       /** Labels for metrics: which path decided what. */
-      metrics: { endpoint: 'mutate' | 'validate'; action: string; outcome: 'allowed' | 'denied' | 'patched'; mode: string };
+      metrics: DecisionLabels;
+      /** The kinds of violation found (each once), for violations_total; empty when there were none. */
+      violationKinds?: readonly string[];
     }
   | {
       kind: 'bad-request';

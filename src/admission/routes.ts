@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import { fastifyUnderPressure } from '@fastify/under-pressure';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DecisionLabels } from '../observe/decision-counter.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ReviewEndpoint, ReviewHandler, ReviewOutcome } from './review-outcome.ts';
 import type { AdmissionServer } from './server.ts';
@@ -138,12 +139,17 @@ function registerReviewRoutes(app: AdmissionServer, options: AdmissionRouteOptio
           reject(request, reply, { status: outcome.status, code: outcome.code, message: outcome.message });
           return reply;
         }
-        metrics.admissionRequests.inc(outcome.metrics);
+        metrics.decisions.count(outcome.metrics);
+        if (outcome.violationKinds?.length) countViolations(metrics, outcome.metrics, outcome.violationKinds);
         request.log.info({ endpoint, ...outcome.log, durationMs: roundMs(reply.elapsedTime) }, 'admission decision');
         return reply.code(200).send(outcome.body);
       },
     });
   }
+}
+
+function countViolations(metrics: Metrics, labels: DecisionLabels, kinds: readonly string[]): void {
+  for (const kind of kinds) metrics.violations.inc({ endpoint: labels.endpoint, rule: labels.rule, kind, mode: labels.mode });
 }
 
 /** GET /healthz (liveness), /readyz (readiness), /metrics (Prometheus text). */

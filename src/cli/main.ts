@@ -177,6 +177,11 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to listen on (default 0.0.0.0, or 127.0.0.1 with --dev)')
     .option('--port <port>', 'HTTPS port', checked(parsePortArgument), process.env.SANDBOX_ADMISSION_PORT ?? '8443')
     .option(
+      '--metrics-port <port>',
+      'also serve GET /metrics alone on this HTTPS port (same certificate), for Prometheus',
+      checked(parsePortArgument),
+    )
+    .option(
       '--policy <path>',
       'with --policy-source=file: policy file, reloaded when it changes',
       process.env.SANDBOX_ADMISSION_POLICY ?? EXAMPLE_POLICY_PATH,

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readPackageVersion } from '../main/paths.ts';
+
+export { readPackageVersion };
 
 /** The kube-apiserver the end-to-end suite runs (tools/k8s/go.mod; a test holds the two together). */
 export const KUBERNETES_TESTED_VERSION = 'v1.37.2';
@@ -6,12 +8,6 @@ export const KUBERNETES_TESTED_VERSION = 'v1.37.2';
 export const KUBERNETES_MINIMUM_VERSION = '1.34';
 /** The oldest for manifests/base alone (webhook matchConditions, the preStop sleep action). */
 export const KUBERNETES_MINIMUM_BASE_VERSION = '1.30';
-
-/** package.json beside src/ and dist/ alike (the container image keeps it in /app). */
-export function readPackageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
 
 /** What `--version` and `version` print. */
 export function formatVersion(): string {

@@ -12,7 +12,7 @@ import { createLeaderElector, type LeaderElector } from '../cluster/leader-elect
 import { createKubernetesLeaseStore } from '../cluster/lease-store.ts';
 import { createObjectWriter } from '../cluster/server-side-apply.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
-import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
+import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH, readPackageVersion } from './paths.ts';
 import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
 import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakening-authorizer.ts';
@@ -32,6 +32,8 @@ export interface ServeOptions {
   dev: boolean;
   host?: string;
   port: string;
+  /** GET /metrics alone on this port too (HTTPS); unset: /metrics only on the admission port. */
+  metricsPort?: string;
   policy: string;
   /** file: the --policy file; crd: the SandboxPolicy `policyName` from the API. */
   policySource: 'file' | 'crd';
@@ -97,7 +99,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
 }
 
 async function startServing(options: ServeOptions, logger: Logger, leadership: Leadership): Promise<void> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ version: readPackageVersion() });
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
   // Self-managed certificates need the API even without --cluster (then from KUBECONFIG or in-cluster config).
@@ -127,6 +129,7 @@ async function startServing(options: ServeOptions, logger: Logger, leadership: L
     {
       host,
       port: parsePort(options.port),
+      ...(options.metricsPort === undefined ? {} : { metricsPort: parsePort(options.metricsPort, '--metrics-port') }),
       policyPath: options.policy,
       webhookNamespace: options.webhookNamespace,
       drainDelayMs: parseDuration(options.drainDelay),
@@ -323,9 +326,9 @@ function parseLoadLimits(options: Pick<ServeOptions, 'maxInFlight' | 'maxInFligh
   };
 }
 
-function parsePort(value: string): number {
+function parsePort(value: string, flag = '--port'): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${flag} must be a port number, got "${value}"`);
   return port;
 }
 

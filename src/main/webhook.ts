@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { buildReviewHandler, type ReviewFacts } from '../admission/review-handler.ts';
 import type { ClientAuth } from '../admission/client-auth.ts';
 import type { LoadLimits } from '../admission/load-shedding.ts';
+import { startMetricsServer, type MetricsServer } from '../admission/metrics-server.ts';
 import { buildServer, closeGracefully, listen, type AdmissionServer } from '../admission/server.ts';
 import { createAdmissionPolicyDriftCheck, type GeneratedPolicy } from '../cluster/admission-policy-drift-check.ts';
 import { createAdmissionPolicyReconciler, type ManagedPolicyKind } from '../cluster/admission-policy-reconciler.ts';
@@ -13,11 +14,10 @@ import { buildValidatingAdmissionPolicies } from '../admission-policies/validati
 import { startRuntimeClassMonitor } from '../cluster/runtime-class-monitor.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { recordPolicyReload } from '../observe/metrics.ts';
+import { recordPolicyInfo, recordPolicyReload } from '../observe/metrics.ts';
 import { createFilePolicyStore } from '../policy/file-store.ts';
 import type { PolicyStore, ReloadingPolicyStore } from '../policy/policy-store.ts';
 import type { PolicyDocument } from '../policy/types.ts';
-import { describeCertificate } from '../tls/certificates.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 
 export interface WebhookConfig {
@@ -32,6 +32,8 @@ export interface WebhookConfig {
   loadLimits?: Partial<LoadLimits>;
   /** Admission routes answer only callers with a client certificate from this CA. */
   clientAuth?: ClientAuth;
+  /** Also serve GET /metrics alone on this port (HTTPS, the same certificate), for Prometheus. */
+  metricsPort?: number;
 }
 
 /** A background loop that reads the policy in force (the audit of running pods). */
@@ -78,6 +80,8 @@ export interface WebhookDeps {
 
 export interface RunningWebhook {
   address: AddressInfo;
+  /** Where GET /metrics is served alone, with --metrics-port. */
+  metricsAddress?: AddressInfo;
   server: AdmissionServer;
   policy: ReloadingPolicyStore;
   /** Stop taking work (readiness false), drain, close, stop the background loops. */
@@ -91,7 +95,6 @@ export interface RunningWebhook {
 export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
   const { logger, metrics } = deps;
   const policy = createPolicyStore(config, deps);
-  metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
 
   let status: { reconcile(): Promise<void> } | undefined;
   const leader = deps.leader;
@@ -179,6 +182,10 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     },
   });
   const address = await listen(server, { host: config.host, port: config.port });
+  const metricsServer: MetricsServer | undefined =
+    config.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer({ host: config.host, port: config.metricsPort, registry: metrics.registry, tls: deps.tls, log: logger });
   logger.info(
     {
       host: address.address,
@@ -188,18 +195,22 @@ export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Pr
     },
     'sandbox-admission listening',
   );
+  if (metricsServer) logger.info({ host: metricsServer.address.address, port: metricsServer.address.port }, 'metrics listening');
   drift?.start();
   void status?.reconcile();
   reconciler?.start();
   const leaderLoops = startLeaderLoops(policy, deps, () => void reconciler?.reconcile());
   return {
     address,
+    ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
     server,
     policy,
     shutdown: async () => {
       draining = true;
       classMonitor.stop();
       await closeGracefully(server, config.drainDelayMs);
+      // Scraped until the end, so the last counts of a draining replica are not lost.
+      await metricsServer?.close();
       drift?.stop();
       await reconciler?.stop();
       // Every writer stops before the Lease is released, so the next leader never overlaps with one of ours.
@@ -280,6 +291,7 @@ function createPolicyStore(
     recordPolicyReload(metrics, event.result, new Date());
     const generation = event.generation === undefined ? {} : { generation: event.generation };
     if (event.result === 'success') {
+      recordPolicyInfo(metrics, { name: policy.current().name, digest: policy.policyDigest(), rules: policy.current().rules.length });
       logger.info({ path: event.path, ...generation, policy: policy.current().name, digest: policy.policyDigest() }, 'policy reloaded');
     } else {
       logger.error(
@@ -292,5 +304,6 @@ function createPolicyStore(
     }
   });
   recordPolicyReload(metrics, 'success', new Date());
+  recordPolicyInfo(metrics, { name: policy.current().name, digest: policy.policyDigest(), rules: policy.current().rules.length });
   return policy;
 }

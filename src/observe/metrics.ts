@@ -1,10 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createDecisionCounter, type DecisionCounter } from './decision-counter.ts';
 
 export type Metrics = {
   /** Everything below, plus the default process/Node.js metrics; serve this on /metrics. */
   registry: Registry;
-  /** Reviews answered with an AdmissionReview, by what was decided. */
-  admissionRequests: Counter<'endpoint' | 'action' | 'outcome' | 'mode'>;
+  /** 1, labelled with the version of the running server. */
+  buildInfo: Gauge<'version' | 'nodejs_version'>;
+  /** 1, labelled with the name, digest and rule count of the policy in force (one series: reset on reload). */
+  policyInfo: Gauge<'name' | 'digest' | 'rules'>;
+  /** Reviews answered with an AdmissionReview: rule, runtime profile, action, mode (decision-counter.ts). */
+  decisions: DecisionCounter;
+  /** Violations found in reviewed objects, by kind: refused in enforce mode, flagged in warn and audit. */
+  violations: Counter<'endpoint' | 'rule' | 'kind' | 'mode'>;
   /** Time from the first byte of a review request to the reply, parsing included. */
   admissionDuration: Histogram<'endpoint'>;
   /** Requests refused before or by the review pipeline (4xx), by error code. */
@@ -19,6 +26,9 @@ export type Metrics = {
   internalErrors: Counter<'endpoint'>;
   policyReloads: Counter<'result'>;
   policyLastSuccessfulReload: Gauge;
+  /** 1 while the policy file holds a policy that was refused (the last good one is in force), else 0. */
+  policyRefused: Gauge;
+  /** Self-managed certificates only (absent otherwise: whoever renews mounted files watches them). */
   servingCertificateExpiry: Gauge;
   /** 1 for each profile whose RuntimeClass is missing or runs a non-sandbox handler; pods routed there are refused. */
   profileRuntimeClassProblems: Gauge<'profile' | 'runtime_class' | 'problem'>;
@@ -35,10 +45,14 @@ export type Metrics = {
   auditFindings: Gauge<'mode' | 'kind'>;
   /** The last successful audit scan's pod counts: scanned, governed, findings (always present, 0 included). */
   auditPods: Gauge<'state'>;
+  /** Absent until the first successful scan (and without --cluster, where nothing is audited). */
   auditLastSuccessfulScan: Gauge;
   /** Audit scans by result: success, failure (an API error; the gauges keep the last good scan). */
   auditScans: Counter<'result'>;
-  /** 1 while a generated ValidatingAdmissionPolicy in the cluster was rendered from another policy than the one in force. */
+  /**
+   * 1 while a generated ValidatingAdmissionPolicy in the cluster was rendered from another policy than the one in
+   * force, 0 once checked and current; absent until the drift check (cluster mode) has run.
+   */
   admissionPolicyStale: Gauge;
   /** 1 while this replica holds the leader-election Lease (it writes the generated policies and the PolicyReports). */
   leader: Gauge;
@@ -48,31 +62,56 @@ export type Metrics = {
   policyReportWrites: Counter<'action'>;
 };
 
+export interface MetricsOptions {
+  /** The server's version, for build_info (package.json). */
+  version?: string;
+}
+
 export type PolicyReloadResult = 'success' | 'failure';
 
-const prefix = 'sandbox_admission_';
-// A decision is pure in-memory work (tens of microseconds); the tail up to 1s shows parse cost of
-// large objects and event-loop stalls, well inside the API server's webhook timeout.
-const durationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+export const METRIC_PREFIX = 'sandbox_admission_';
+const prefix = METRIC_PREFIX;
+/**
+ * A decision is pure in-memory work (tens of microseconds), a typical review well under 10 ms; the buckets go on
+ * up to 10 s, the longest timeoutSeconds a webhook may have, with a boundary at every second up to 5 (the
+ * manifests' webhooks time out after 3 or 5 s) and at 2.5 s, where the PrometheusRule's "p99 near the timeout"
+ * alert sits, so its quantile is read off a bucket edge rather than interpolated across a wide bucket.
+ */
+export const DURATION_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 3, 4, 5, 10] as const;
 
 /** A private registry per call, so tests and multiple servers never share (or double-register) metrics. */
-export function createMetrics(): Metrics {
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const buildInfo = new Gauge({
+    name: `${prefix}build_info`,
+    help: 'Always 1; the labels say which version of sandbox-admission is running, on which Node.js.',
+    labelNames: ['version', 'nodejs_version'] as const,
+    registers,
+  });
+  buildInfo.set({ version: options.version ?? 'unknown', nodejs_version: process.version }, 1);
   return {
     registry,
-    admissionRequests: new Counter({
-      name: `${prefix}requests_total`,
-      help: 'Admission reviews answered, by endpoint, chosen action, outcome and policy mode.',
-      labelNames: ['endpoint', 'action', 'outcome', 'mode'] as const,
+    buildInfo,
+    policyInfo: new Gauge({
+      name: `${prefix}policy_info`,
+      help: 'Always 1; the labels name the policy in force, its digest (the one generated admission policies carry) and its number of rules.',
+      labelNames: ['name', 'digest', 'rules'] as const,
+      registers,
+    }),
+    decisions: createDecisionCounter(registry, `${prefix}decisions_total`),
+    violations: new Counter({
+      name: `${prefix}violations_total`,
+      help: 'Violations found in reviewed objects, by endpoint, governing rule, violation kind and mode (enforce: refused; warn, audit: admitted and flagged).',
+      labelNames: ['endpoint', 'rule', 'kind', 'mode'] as const,
       registers,
     }),
     admissionDuration: new Histogram({
       name: `${prefix}request_duration_seconds`,
       help: 'Time to answer an admission request, including body parsing.',
       labelNames: ['endpoint'] as const,
-      buckets: durationBuckets,
+      buckets: [...DURATION_BUCKETS],
       registers,
     }),
     badRequests: new Counter({
@@ -114,22 +153,31 @@ export function createMetrics(): Metrics {
       help: 'Unix time of the last policy load that succeeded.',
       registers,
     }),
-    servingCertificateExpiry: new Gauge({
-      name: `${prefix}serving_certificate_expiry_timestamp_seconds`,
-      help: 'Unix time at which the certificate being served expires.',
+    policyRefused: new Gauge({
+      name: `${prefix}policy_refused`,
+      help: 'Whether the policy file holds a policy that was refused (1; the last good policy stays in force) or not (0).',
       registers,
     }),
+    servingCertificateExpiry: absentUntilSet(
+      new Gauge({
+        name: `${prefix}serving_certificate_expiry_timestamp_seconds`,
+        help: 'Unix time at which the certificate being served expires.',
+        registers,
+      }),
+    ),
     profileRuntimeClassProblems: new Gauge({
       name: `${prefix}profile_runtime_class_problems`,
       help: 'Runtime profiles whose RuntimeClass is missing from the cluster or uses a non-sandbox handler (1 per problem).',
       labelNames: ['profile', 'runtime_class', 'problem'] as const,
       registers,
     }),
-    certificateAuthorityExpiry: new Gauge({
-      name: `${prefix}certificate_authority_expiry_timestamp_seconds`,
-      help: 'Unix time at which the CA signing the serving certificates expires (self-managed certificates).',
-      registers,
-    }),
+    certificateAuthorityExpiry: absentUntilSet(
+      new Gauge({
+        name: `${prefix}certificate_authority_expiry_timestamp_seconds`,
+        help: 'Unix time at which the CA signing the serving certificates expires (self-managed certificates).',
+        registers,
+      }),
+    ),
     certificateRotations: new Counter({
       name: `${prefix}certificate_rotations_total`,
       help: 'Certificate Secret writes by this replica, by step (create, rotate-ca, issue-serving, drop-cas).',
@@ -154,27 +202,34 @@ export function createMetrics(): Metrics {
       labelNames: ['state'] as const,
       registers,
     }),
-    auditLastSuccessfulScan: new Gauge({
-      name: `${prefix}audit_last_successful_scan_timestamp_seconds`,
-      help: 'Unix time at which the last successful audit scan finished.',
-      registers,
-    }),
+    auditLastSuccessfulScan: absentUntilSet(
+      new Gauge({
+        name: `${prefix}audit_last_successful_scan_timestamp_seconds`,
+        help: 'Unix time at which the last successful audit scan finished.',
+        registers,
+      }),
+    ),
     auditScans: new Counter({
       name: `${prefix}audit_scans_total`,
       help: 'Audit scans of running pods, by result (success, failure).',
       labelNames: ['result'] as const,
       registers,
     }),
-    admissionPolicyStale: new Gauge({
-      name: `${prefix}admission_policy_stale`,
-      help: 'Whether a generated ValidatingAdmissionPolicy in the cluster carries another policy digest than the policy in force (1) or not (0).',
-      registers,
-    }),
-    leader: new Gauge({
-      name: `${prefix}leader`,
-      help: 'Whether this replica holds the leader-election Lease (1) or not (0); the leader writes generated admission policies and PolicyReports.',
-      registers,
-    }),
+    admissionPolicyStale: absentUntilSet(
+      new Gauge({
+        name: `${prefix}admission_policy_stale`,
+        help: 'Whether a generated ValidatingAdmissionPolicy in the cluster carries another policy digest than the policy in force (1) or not (0).',
+        registers,
+      }),
+    ),
+    // Absent where there is no election (no cluster): not a replica that lost it.
+    leader: absentUntilSet(
+      new Gauge({
+        name: `${prefix}leader`,
+        help: 'Whether this replica holds the leader-election Lease (1) or not (0); the leader writes generated admission policies and PolicyReports.',
+        registers,
+      }),
+    ),
     admissionPolicyWrites: new Counter({
       name: `${prefix}admission_policy_writes_total`,
       help: 'Generated admission policy objects written by this replica as leader, by kind and action (created, updated, repaired, deleted, failed).',
@@ -190,8 +245,24 @@ export function createMetrics(): Metrics {
   };
 }
 
+/**
+ * A gauge without labels shows 0 until it is set; one that does not apply here (no self-managed certificates, no
+ * cluster to audit) must be absent instead, so an alert on it neither fires nor reads a false "fine".
+ */
+function absentUntilSet(gauge: Gauge): Gauge {
+  gauge.remove();
+  return gauge;
+}
+
+/** The policy in force, as policy_info's single series. */
+export function recordPolicyInfo(metrics: Metrics, policy: { name: string; digest: string; rules: number }): void {
+  metrics.policyInfo.reset();
+  metrics.policyInfo.set({ name: policy.name, digest: policy.digest, rules: String(policy.rules) }, 1);
+}
+
 /** Count a policy reload attempt; only a success moves the "last good policy" clock. */
 export function recordPolicyReload(metrics: Metrics, result: PolicyReloadResult, now: Date): void {
   metrics.policyReloads.inc({ result });
+  metrics.policyRefused.set(result === 'failure' ? 1 : 0);
   if (result === 'success') metrics.policyLastSuccessfulReload.set(now.getTime() / 1000);
 }

@@ -3,7 +3,6 @@ import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from '@kuberne
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.ts';
 import { createCaBundlePublisher, type WebhookConfigurationRef } from './ca-bundle-publisher.ts';
-import { describeCertificate } from './certificates.ts';
 import { createCertificateSecretStore } from './certificate-secret-store.ts';
 import { buildServiceDnsNames } from './certificate-state.ts';
 import { createFileTlsSource } from './file-tls-source.ts';
@@ -80,19 +79,14 @@ export async function startCertificateSource(
   const started =
     kubeConfig !== undefined && mode === 'self-managed'
       ? await startClusterCertificates(options, kubeConfig, logger, metrics)
-      : await startFileCertificates(options, mode, logger, metrics);
+      : await startFileCertificates(options, mode, logger);
   return { current: started.current, healthy: () => isCertificateValid(started.current(), now()), close: started.close };
 }
 
 type StartedSource = TlsSource & { close(): void };
 
 /** --dev (certs/, created when missing) or --tls-cert-file/--tls-key-file: files re-read when they change. */
-async function startFileCertificates(
-  options: CertificateSourceOptions,
-  mode: CertificateMode,
-  logger: Logger,
-  metrics: Metrics,
-): Promise<StartedSource> {
+async function startFileCertificates(options: CertificateSourceOptions, mode: CertificateMode, logger: Logger): Promise<StartedSource> {
   let certFile = options.tlsCertFile;
   let keyFile = options.tlsKeyFile;
   if (mode === 'dev') {
@@ -110,14 +104,8 @@ async function startFileCertificates(
   const source = createFileTlsSource(
     { certFile, keyFile },
     {
-      onChange: (material) => {
-        logger.info({ certFile }, 'serving certificate reloaded');
-        try {
-          metrics.servingCertificateExpiry.set(describeCertificate(material.cert).notAfter.getTime() / 1000);
-        } catch {
-          // A half-written file: the server keeps its previous certificate, and so does the gauge.
-        }
-      },
+      // No expiry gauge here: whoever writes these files (cert-manager) renews them and alerts on its own.
+      onChange: () => logger.info({ certFile }, 'serving certificate reloaded'),
     },
   );
   logger.info({ mode, certFile, keyFile }, 'serving certificate from files');

@@ -3,23 +3,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { VIOLATION_KINDS } from '../../src/decision/types.ts';
 import { ERROR_CATALOGUE } from '../../src/errors.ts';
+import { tableNames } from '../helpers/readme.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-
-/** The backticked names in the first column of the table under `heading`. */
-export function tableNames(markdown: string, heading: string): string[] {
-  const start = markdown.indexOf(`\n${heading}\n`);
-  assert.notEqual(start, -1, `README has no "${heading}"`);
-  const rows = markdown.slice(start + heading.length + 2).split('\n');
-  const table = rows.slice(rows.findIndex((l) => l.startsWith('|')));
-  const body = table
-    .slice(
-      0,
-      table.findIndex((l) => !l.startsWith('|')),
-    )
-    .slice(2);
-  return body.flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]!));
-}
 
 test('the README lists every error code of the catalogue, and no other', () => {
   assert.deepEqual(tableNames(README, '### Error codes').sort(), Object.keys(ERROR_CATALOGUE).sort());

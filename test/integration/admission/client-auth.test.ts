@@ -22,7 +22,7 @@ const handler: ReviewHandler = (endpoint, body) => ({
   kind: 'reviewed',
   body: { response: { uid: (body as { request: { uid: string } }).request.uid, allowed: true } },
   log: {},
-  metrics: { endpoint, action: 'none', outcome: 'allowed', mode: 'none' },
+  metrics: { endpoint, resource: 'pod', rule: 'none', runtime: 'none', action: 'allowed' as const, mode: 'none' },
 });
 
 type Reply = { status: number; text: string };

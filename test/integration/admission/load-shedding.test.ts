@@ -29,7 +29,7 @@ function holdingHandler() {
       kind: 'reviewed',
       body: { response: { uid, allowed: true } },
       log: {},
-      metrics: { endpoint, action: 'none', outcome: 'allowed', mode: 'none' },
+      metrics: { endpoint, resource: 'pod', rule: 'none', runtime: 'none', action: 'allowed' as const, mode: 'none' },
     };
   };
   return {

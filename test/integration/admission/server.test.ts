@@ -37,7 +37,8 @@ const fakeHandleReview: ReviewHandler = (endpoint, body) => {
       response: { uid, allowed: true, noteLength: request?.object?.note?.length ?? 0 },
     },
     log: { uid, namespace: 'team-a', pod: 'web-0', rule: 'untrusted', action: 'sandbox', runtime: 'gvisor' },
-    metrics: { endpoint, action: 'sandbox', outcome: 'patched' as const, mode: 'enforce' },
+    metrics: { endpoint, resource: 'pod', rule: 'untrusted', runtime: 'gvisor', action: 'patched' as const, mode: 'enforce' },
+    violationKinds: [],
   };
   // Exercise the async form of the contract too.
   return uid.startsWith('async') ? Promise.resolve(reviewed) : reviewed;
@@ -253,8 +254,11 @@ describe('admission HTTPS server', () => {
     assert.equal(reply.status, 200);
     assert.match(String(reply.headers['content-type']), /^text\/plain/);
     const text = reply.text;
-    assert.match(text, /sandbox_admission_requests_total\{endpoint="mutate",action="sandbox",outcome="patched",mode="enforce"\} \d+/);
-    assert.match(text, /sandbox_admission_requests_total\{endpoint="validate",[^}]*\} 1\n/);
+    assert.match(
+      text,
+      /sandbox_admission_decisions_total\{endpoint="mutate",resource="pod",rule="untrusted",runtime="gvisor",action="patched",mode="enforce"\} \d+/,
+    );
+    assert.match(text, /sandbox_admission_decisions_total\{endpoint="validate",[^}]*\} 1\n/);
     for (const code of ['MALFORMED_JSON', 'EMPTY_BODY', 'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE', 'REVIEW_NO_UID']) {
       assert.match(text, new RegExp(`sandbox_admission_bad_requests_total\\{code="${code}"\\} \\d+`), code);
     }

@@ -130,7 +130,65 @@ describe('AdmissionReview responses', () => {
     for (const field of ['uid', 'namespace', 'pod', 'rule', 'action', 'runtime']) assert.ok(field in outcome.log, field);
     assert.equal('durationMs' in outcome.log, false);
     assert.equal(outcome.log.runtime, 'gvisor');
-    assert.deepEqual(outcome.metrics, { endpoint: 'mutate', action: 'sandbox', outcome: 'patched', mode: 'enforce' });
+    assert.deepEqual(outcome.metrics, {
+      endpoint: 'mutate',
+      resource: 'pod',
+      rule: 'untrusted-apps',
+      runtime: 'gvisor',
+      action: 'patched',
+      mode: 'enforce',
+    });
+  });
+
+  test('metric labels say which rule did what, and in which runtime the pod ends up, with values the policy bounds', async () => {
+    const labelsOf = async (body: unknown, endpoint: 'mutate' | 'validate' = 'mutate') => {
+      const outcome = await handler(endpoint, body);
+      assert.equal(outcome.kind, 'reviewed');
+      return outcome.kind === 'reviewed' ? { ...outcome.metrics, violations: outcome.violationKinds ?? [] } : undefined;
+    };
+    const base = { endpoint: 'mutate', resource: 'pod', violations: [] };
+    // The backstop patches nothing: a pod already in its sandbox is allowed as it is.
+    assert.deepEqual(await labelsOf(podReview(untrustedPod({ runtimeClassName: 'gvisor' })), 'validate'), {
+      ...base,
+      endpoint: 'validate',
+      rule: 'untrusted-apps',
+      runtime: 'gvisor',
+      action: 'allowed',
+      mode: 'enforce',
+    });
+    // A class the pod's author made up is never a label value: it is `other`.
+    assert.deepEqual(await labelsOf(podReview(untrustedPod({ runtimeClassName: 'made-up-by-anyone-1234' }))), {
+      ...base,
+      rule: 'untrusted-apps',
+      runtime: 'other',
+      action: 'denied',
+      mode: 'enforce',
+      violations: ['runtime-not-allowed'],
+    });
+    assert.deepEqual(await labelsOf(podReview(untrustedPod({}, { app: 'web' }))), {
+      ...base,
+      rule: 'none',
+      runtime: 'none',
+      action: 'allowed',
+      mode: 'none',
+    });
+    assert.deepEqual(await labelsOf(podReview(untrustedPod(), { namespace: 'kube-system' })), {
+      ...base,
+      rule: 'none',
+      runtime: 'none',
+      action: 'exempt',
+      mode: 'none',
+    });
+    const deployment = podReview(untrustedPod());
+    (deployment.request as Record<string, unknown>).resource = { group: 'apps', version: 'v1', resource: 'deployments' };
+    assert.deepEqual(await labelsOf(deployment), {
+      ...base,
+      resource: 'workload',
+      rule: 'none',
+      runtime: 'none',
+      action: 'allowed',
+      mode: 'none',
+    });
   });
 
   test('generateName pods (made by controllers) are logged by their prefix', async () => {
@@ -384,5 +442,18 @@ describe('what each endpoint reviews', () => {
     );
     assert.equal(response.allowed, true);
     assert.equal((response.auditAnnotations as Record<string, string>).finding, 'runtime-class-not-sandbox');
+    const flagged = review(
+      { group: 'node.k8s.io', version: 'v1', resource: 'runtimeclasses' },
+      'RuntimeClass',
+      { metadata: { name: 'gvisor' }, handler: 'runc' },
+      { namespace: '' },
+    );
+    const outcome = await h('validate', flagged);
+    assert.equal(outcome.kind, 'reviewed');
+    if (outcome.kind !== 'reviewed') return;
+    // Counted as a violation of its kind, labelled by the profile the class serves.
+    assert.deepEqual(outcome.violationKinds, ['runtime-class-not-sandbox']);
+    assert.equal(outcome.metrics.runtime, 'gvisor');
+    assert.equal(outcome.metrics.resource, 'runtime-class');
   });
 });
