@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +11,12 @@ import {
   LABELLED_NAMESPACE_LABELS,
   labelledNamespacePod,
   largePod,
+  mediumPod,
   ordinaryPod,
   podReview,
 } from './fixtures.ts';
 import {
+  loadAverage,
   post,
   probeHandshake,
   readLog,
@@ -62,11 +65,15 @@ import { describeMachine, duration, num, percentile, table } from './report.ts';
  * its heap from the cgroup limit (try --webhook-node-flags). A leak of 2 KiB per request crosses it within the run.
  */
 const RSS_BUDGET_MIB = 768;
+/** Report names of the two bare fastify servers (bench/baseline-server.ts). */
+const BASELINE = 'baseline (parses)';
+const UNPARSED = 'baseline, body unparsed';
 /** Server-side request names (pod names in the decision log line) -> what the summary calls them. */
 const POD_KINDS: Readonly<Record<string, string>> = {
   web: 'untrusted (untrusted-pod.json)',
   ordinary: 'ordinary',
   labelled: 'labelled namespace',
+  medium: '3.5 KB pod',
   denied: 'denied',
   large: '1 MiB pod',
 };
@@ -74,7 +81,9 @@ const POD_KINDS: Readonly<Record<string, string>> = {
 const { values: options } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '16,64' },
+    connections: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '1000' },
+    'no-pin': { type: 'boolean', default: false },
     'warmup-seconds': { type: 'string', default: '3' },
     'micro-ms': { type: 'string', default: '1000' },
     'skip-micro': { type: 'boolean', default: false },
@@ -88,6 +97,13 @@ const { values: options } = parseArgs({
 const seconds = positive('duration', options.duration);
 const warmupSeconds = positive('warmup-seconds', options['warmup-seconds']);
 const connectionCounts = options.connections.split(',').map((c) => positive('connections', c));
+const steadyRate = positive('rate', options.rate);
+/**
+ * On a machine with two or more CPUs the servers run on CPU 1 and this process (autocannon, the probes) on CPU 0,
+ * so that the load generator does not take its CPU from the server it measures. CPU per request is read from the
+ * server's /proc/<pid>/stat either way; it does not depend on the pinning.
+ */
+const pin = pinCpus();
 const microMs = positive('micro-ms', options['micro-ms']);
 
 const log = (line: string): void => {
@@ -106,6 +122,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+function pinCpus(): { server: string; client: string } | undefined {
+  if (options['no-pin'] || machine.cpus < 2) return undefined;
+  // -a: every thread of this process (libuv's pool, autocannon's sockets live on the main thread anyway).
+  const result = spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    log(`bench: taskset unavailable (${result.error?.message ?? result.stderr.trim()}); client and servers share the CPUs`);
+    return undefined;
+  }
+  return { server: '1', client: '0' };
+}
+
 let micro: MicroReport | undefined;
 if (!options['skip-micro']) {
   log('== (a) micro-benchmarks');
@@ -115,11 +142,13 @@ if (!options['skip-micro']) {
 
 interface ServerReport {
   name: string;
+  /** Spawn to the "listening" log line, and the server's CPU seconds by then. */
+  startup: { readyMs: number; cpuSeconds: number; loadAverage: string } | undefined;
   idle: Memory | undefined;
   warm: Memory | undefined;
   final: Memory | undefined;
   handshake: HandshakeProbe | undefined;
-  scenarios: Array<{ scenario: string; result: LoadResult; serverMs: Map<string, number[]> }>;
+  scenarios: Array<{ scenario: string; rate?: number; result: LoadResult; serverMs: Map<string, number[]> }>;
   /** Decisions the server logged during the measured runs (after warm-up), counted once it has flushed and exited. */
   decisions: number;
   profile?: ProfileSummary;
@@ -142,6 +171,11 @@ if (!options['skip-load']) {
         kind: 'ordinary',
         body: JSON.stringify(podReview(ordinaryPod(), 'bench-ordinary')),
         expect: { uid: 'bench-ordinary', allowed: true },
+      },
+      medium: {
+        kind: 'medium',
+        body: JSON.stringify(podReview(mediumPod(), 'bench-medium')),
+        expect: { uid: 'bench-medium', allowed: true, runtime: 'gvisor' },
       },
       labelled: {
         kind: 'labelled',
@@ -183,17 +217,26 @@ if (!options['skip-load']) {
       'large',
     ].map((k) => kinds[k]!);
     const mixLabel = describeMix(mixCycle);
-    const scenarios: Array<{ key: string; name: string; bodies: LoadBody[]; connections: number[] }> = [
-      { key: 'untrusted', name: 'untrusted-pod.json', bodies: [kinds.untrusted!], connections: connectionCounts },
+    const scenarios: Scenario[] = [
+      { key: 'untrusted', name: 'small patched (untrusted-pod.json, 1.2 KB)', bodies: [kinds.untrusted!], connections: connectionCounts },
+      { key: 'ordinary', name: 'ordinary, not governed (0.8 KB)', bodies: [kinds.ordinary!], connections: connectionCounts },
+      { key: 'medium', name: '3.5 KB patched', bodies: [kinds.medium!], connections: connectionCounts },
       { key: 'mix', name: `mix (${mixLabel})`, bodies: mixCycle, connections: connectionCounts },
       {
-        key: '1mib',
-        name: `1 MiB pod only (${(kinds.large!.body.length / 1048576).toFixed(2)} MiB)`,
-        bodies: [kinds.large!],
+        key: 'steady',
+        name: `small patched at a steady ${steadyRate}/s`,
+        bodies: [kinds.untrusted!],
         connections: [connectionCounts[0]!],
+        rate: steadyRate,
+      },
+      {
+        key: '1mib',
+        name: `1 MiB pod only (${(kinds.large!.body.length / 1048576).toFixed(2)} MiB), one connection`,
+        bodies: [kinds.large!],
+        connections: [1],
       },
     ].filter((s) => s.key.startsWith(options.only.toLowerCase()));
-    if (scenarios.length === 0) throw new Error(`--only ${options.only}: no scenario (untrusted, mix, 1mib)`);
+    if (scenarios.length === 0) throw new Error(`--only ${options.only}: no scenario (untrusted, ordinary, medium, mix, steady, 1mib)`);
 
     const profileDir = join(dir, 'profile');
     if (options.profile) mkdirSync(profileDir);
@@ -222,14 +265,14 @@ if (!options['skip-load']) {
       '0',
     ];
     log('== (b) HTTPS load test of the webhook (sandbox-admission serve)');
-    const webhook = await benchServer('webhook', webhookArgs, 'sandbox-admission listening', certs, kinds, scenarios, mixCycle, true);
+    const webhook = await benchServer('webhook', webhookArgs, 'sandbox-admission listening', certs, kinds, scenarios, mixCycle, 'webhook');
     if (options.profile) {
       const file = findProfile(profileDir);
       if (file) webhook.profile = summarizeProfile(file);
       else failures.push('webhook: --profile given but no .cpuprofile was written');
     }
     reports.push(webhook);
-    log('== (c) baseline: bare fastify HTTPS, fixed answer, body unread');
+    log('== (c) baseline: bare fastify HTTPS, body parsed by fastify, allowed: true with the request uid');
     const baselineArgs = [
       BASELINE_SERVER,
       '--host',
@@ -241,7 +284,11 @@ if (!options['skip-load']) {
       '--tls-key-file',
       certs.keyFile,
     ];
-    reports.push(await benchServer('baseline', baselineArgs, 'baseline listening', certs, kinds, scenarios, mixCycle, false));
+    reports.push(await benchServer(BASELINE, baselineArgs, 'baseline listening', certs, kinds, scenarios, mixCycle, 'baseline'));
+    log('== (d) the old baseline: bare fastify HTTPS, fixed answer, body unread');
+    reports.push(
+      await benchServer(UNPARSED, [...baselineArgs, '--unparsed'], 'baseline listening', certs, kinds, scenarios, mixCycle, 'unparsed'),
+    );
   } catch (error) {
     failures.push(`load test: ${(error as Error).stack ?? String(error)}`);
   }
@@ -258,6 +305,15 @@ if (failures.length > 0) {
 }
 if (!keepDir) rmSync(dir, { recursive: true, force: true });
 
+interface Scenario {
+  key: string;
+  name: string;
+  bodies: LoadBody[];
+  connections: number[];
+  /** Requests per second over all connections (a steady rate, for latency); absent: as fast as the server answers. */
+  rate?: number;
+}
+
 interface Expectation {
   uid: string;
   allowed: boolean;
@@ -271,14 +327,16 @@ async function benchServer(
   readyMessage: string,
   certs: Certificates,
   kinds: Record<string, LoadBody & { expect: Expectation }>,
-  scenarios: Array<{ name: string; bodies: LoadBody[]; connections: number[] }>,
+  scenarios: Scenario[],
   warmupBodies: LoadBody[],
-  isWebhook: boolean,
+  variant: 'webhook' | 'baseline' | 'unparsed',
 ): Promise<ServerReport> {
-  const logFile = join(dir, `${name}.log`);
-  const server = await startServer(name, args, logFile, readyMessage);
+  const isWebhook = variant === 'webhook';
+  const logFile = join(dir, `${name.replace(/[^a-z]+/g, '-')}.log`);
+  const server = await startServer(name, args, logFile, readyMessage, pin ? { cpus: pin.server } : {});
   const report: ServerReport = {
     name,
+    startup: { ...server.startup, loadAverage: loadAverage() },
     idle: server.memory(),
     warm: undefined,
     final: undefined,
@@ -297,7 +355,9 @@ async function benchServer(
     for (const k of Object.values(kinds)) {
       const problem = checkAnswer(
         await post(server.port, '/mutate', k.body, { ca: certs.caPem }),
-        isWebhook ? k.expect : { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+        isWebhook
+          ? k.expect
+          : { uid: variant === 'baseline' ? k.expect.uid : '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
       );
       if (problem) fail(`${k.kind} review: ${problem}`);
     }
@@ -312,7 +372,7 @@ async function benchServer(
     for (const scenario of scenarios) {
       for (const connections of scenario.connections) {
         log(`  ${name}: ${scenario.name}, ${connections} connections, ${seconds} s`);
-        const result = await runLoad(server, '/mutate', scenario.bodies, connections, seconds);
+        const result = await runLoad(server, '/mutate', scenario.bodies, connections, seconds, scenario.rate);
         completed += result.completed;
         const exited = server.exitProblem();
         if (exited) throw new Error(exited);
@@ -321,7 +381,14 @@ async function benchServer(
         const { summary, end } = await readLog(logFile, logOffset);
         logOffset = end;
         for (const p of summary.problems) fail(`log: ${p}`);
-        report.scenarios.push({ scenario: scenario.name, result, serverMs: summary.durationsByPod });
+        report.scenarios.push({
+          scenario: scenario.name,
+          ...(scenario.rate ? { rate: scenario.rate } : {}),
+          result,
+          serverMs: summary.durationsByPod,
+        });
+        if (scenario.rate && result.reqPerSec < scenario.rate * 0.9)
+          log(`    (${name} did not keep up with ${scenario.rate}/s: its p99 is not a steady-rate figure)`);
         const label = `${scenario.name} @${connections}`;
         if (result.errors > 0 || result.timeouts > 0) fail(`${label}: ${result.errors} errors, ${result.timeouts} timeouts`);
         if (result.non2xx > 0) fail(`${label}: ${result.non2xx} non-2xx responses ${JSON.stringify(result.statusCodes)}`);
@@ -331,7 +398,7 @@ async function benchServer(
         if (result.rssPeakMiB > RSS_BUDGET_MIB)
           fail(`${label}: RSS peaked at ${num(result.rssPeakMiB)} MiB, past the ${RSS_BUDGET_MIB} MiB leak guard`);
         log(
-          `    ${num(result.reqPerSec)} req/s, p50 ${num(result.p50)} ms, p99 ${num(result.p99)} ms, RSS ${num(result.rssBeforeMiB)} -> ${num(result.rssAfterMiB)} MiB (peak ${num(result.rssPeakMiB)})`,
+          `    ${num(result.reqPerSec)} req/s, ${num(result.cpuUsPerRequest)} µs CPU/request, p50 ${num(result.p50)} ms, p99 ${num(result.p99)} ms, load ${result.loadAverage}, RSS ${num(result.rssBeforeMiB)} -> ${num(result.rssAfterMiB)} MiB (peak ${num(result.rssPeakMiB)})`,
         );
       }
     }
@@ -442,7 +509,13 @@ function renderSummary(): string {
     out.push('');
   }
   if (reports.length > 0) {
-    out.push('## (b, c) HTTPS load: POST /mutate', '');
+    out.push('## (b, c, d) HTTPS load: POST /mutate', '');
+    out.push(
+      pin
+        ? `Servers pinned to CPU ${pin.server}, the load generator to CPU ${pin.client} (taskset). CPU µs/request: the server's utime + stime over the run (/proc/<pid>/stat) / answers.`
+        : "Servers and load generator share the CPUs (not pinned). CPU µs/request: the server's utime + stime over the run (/proc/<pid>/stat) / answers.",
+      '',
+    );
     const rows: string[][] = [];
     for (const r of reports) {
       for (const s of r.scenarios) {
@@ -452,12 +525,14 @@ function renderSummary(): string {
           s.scenario,
           String(x.connections),
           num(x.reqPerSec),
+          num(x.cpuUsPerRequest),
           num(x.p50),
           num(x.p90),
           num(x.p99),
           num(x.max),
           `${x.errors + x.timeouts} / ${x.non2xx}`,
           `${num(x.rssBeforeMiB)} → ${num(x.rssAfterMiB)} (${num(x.rssPeakMiB)})`,
+          x.loadAverage,
         ]);
       }
     }
@@ -468,35 +543,45 @@ function renderSummary(): string {
           'scenario',
           'conns',
           'req/s',
+          'CPU µs/request',
           'p50 ms',
           'p90 ms',
           'p99 ms',
           'max ms',
           'errors / non-2xx',
           'RSS MiB before → after (peak)',
+          'load avg (1/5/15 min) at end',
         ],
         rows,
-        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
     );
     out.push('');
     const webhook = reports.find((r) => r.name === 'webhook');
-    const baseline = reports.find((r) => r.name === 'baseline');
+    const baseline = reports.find((r) => r.name === BASELINE);
+    const unparsed = reports.find((r) => r.name === UNPARSED);
     if (webhook && baseline) {
-      out.push('### Webhook vs baseline', '');
+      out.push(
+        `### Webhook vs ${BASELINE}${unparsed ? ` (and vs the ${UNPARSED})` : ''}`,
+        '',
+        'Targets (issue 15): CPU per review at most baseline + 15 µs; throughput at least 0.8 × baseline; p99 at the steady rate at most 1.1 × baseline; 1 MiB p99 at most 1.3 × baseline.',
+        '',
+      );
       const cmp: string[][] = [];
       for (const w of webhook.scenarios) {
-        const b = baseline.scenarios.find((s) => s.scenario === w.scenario && s.result.connections === w.result.connections);
+        const same = (r: ServerReport | undefined) =>
+          r?.scenarios.find((s) => s.scenario === w.scenario && s.result.connections === w.result.connections);
+        const b = same(baseline);
         if (!b) continue;
-        const perReqUs = 1e6 / w.result.reqPerSec - 1e6 / b.result.reqPerSec;
+        const u = same(unparsed);
         cmp.push([
           w.scenario,
           String(w.result.connections),
-          num(w.result.reqPerSec),
-          num(b.result.reqPerSec),
-          `${num((w.result.reqPerSec / b.result.reqPerSec) * 100)}%`,
-          num(perReqUs),
-          `${num(w.result.p99)} / ${num(b.result.p99)}`,
+          `${num(w.result.cpuUsPerRequest)} / ${num(b.result.cpuUsPerRequest)}${u ? ` / ${num(u.result.cpuUsPerRequest)}` : ''}`,
+          num(w.result.cpuUsPerRequest - b.result.cpuUsPerRequest),
+          w.rate ? '(steady rate)' : `${num(w.result.reqPerSec / b.result.reqPerSec, 2)}${u ? ` / ${num(w.result.reqPerSec / u.result.reqPerSec, 2)}` : ''}`,
+          `${num(w.result.p99)} / ${num(b.result.p99)}${u ? ` / ${num(u.result.p99)}` : ''}`,
+          num(w.result.p99 / b.result.p99, 2),
         ]);
       }
       out.push(
@@ -504,11 +589,11 @@ function renderSummary(): string {
           [
             'scenario',
             'conns',
-            'webhook req/s',
-            'baseline req/s',
-            'webhook/baseline',
-            'extra server µs per request (1/rps)',
-            'p99 ms webhook / baseline',
+            `CPU µs/request webhook / baseline${unparsed ? ' / unparsed' : ''}`,
+            'webhook − baseline, µs',
+            `throughput × baseline${unparsed ? ' / × unparsed' : ''}`,
+            `p99 ms webhook / baseline${unparsed ? ' / unparsed' : ''}`,
+            'p99 × baseline',
           ],
           cmp,
           ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
@@ -555,15 +640,18 @@ function renderSummary(): string {
     out.push(`### Server memory (VmRSS from /proc; Deployment limit ${limits.memoryMiB} MiB, leak guard ${RSS_BUDGET_MIB} MiB)`, '');
     out.push(
       table(
-        ['server', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'],
+        ['server', 'spawn to listening, ms', 'CPU by then, ms', 'load avg at start', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'],
         reports.map((r) => [
           r.name,
+          num(r.startup?.readyMs ?? NaN),
+          num((r.startup?.cpuSeconds ?? NaN) * 1000),
+          r.startup?.loadAverage ?? 'n/a',
           num(r.idle?.rssMiB ?? NaN),
           num(r.warm?.rssMiB ?? NaN),
           num(r.final?.rssMiB ?? NaN),
           num(r.final?.hwmMiB ?? NaN),
         ]),
-        ['l', 'r', 'r', 'r', 'r'],
+        ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'r'],
       ),
     );
     out.push('');
