@@ -103,15 +103,16 @@ const steadyRate = positive('rate', options.rate);
  * so that the load generator does not take its CPU from the server it measures. CPU per request is read from the
  * server's /proc/<pid>/stat either way; it does not depend on the pinning.
  */
-const pin = pinCpus();
+
 const microMs = positive('micro-ms', options['micro-ms']);
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 const failures: string[] = [];
-const started = performance.now();
 const machine = describeMachine();
+const pin = pinCpus();
+const started = performance.now();
 const limits = readLimits();
 
 // Ctrl-C or a kill: leave through process.exit so load.ts kills the servers.
