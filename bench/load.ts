@@ -199,7 +199,12 @@ export interface ProbeAnswer {
 }
 
 /** One POST over TLS that verifies the server certificate against the CA, as the API server does with caBundle. */
-export function post(port: number, path: string, body: string, options: { ca: string; agent?: Agent }): Promise<ProbeAnswer> {
+export function post(
+  port: number,
+  path: string,
+  body: string,
+  options: { ca: string; agent?: Agent; method?: 'GET' | 'POST' },
+): Promise<ProbeAnswer> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = request(
@@ -207,10 +212,10 @@ export function post(port: number, path: string, body: string, options: { ca: st
         host: LOOPBACK,
         port,
         path,
-        method: 'POST',
+        method: options.method ?? 'POST',
         ca: options.ca,
         agent: options.agent ?? false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: options.method === 'GET' ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: 10_000,
       },
       (res) => {

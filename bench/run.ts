@@ -31,6 +31,7 @@ import {
   type ProbeAnswer,
 } from './load.ts';
 import { runMicro, type MicroReport } from './micro.ts';
+import { startFakeApiServer, writeKubeconfig } from './fake-apiserver.ts';
 import { findProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import {
   BASELINE_SERVER,
@@ -88,6 +89,8 @@ const { values: options } = parseArgs({
     'micro-ms': { type: 'string', default: '1000' },
     'skip-micro': { type: 'boolean', default: false },
     'skip-load': { type: 'boolean', default: false },
+    'skip-cluster': { type: 'boolean', default: false },
+    namespaces: { type: 'string', default: '10000' },
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'webhook-node-flags': { type: 'string', default: '' },
@@ -295,6 +298,30 @@ if (!options['skip-load']) {
   }
 }
 
+interface ClusterStartup {
+  namespaces: number;
+  /** Spawn to /readyz 200 (certificates present, policy loaded, both caches synced). */
+  readyMs: number;
+  /** From the first list request to the last watch request at the fake API server (both informers synced). */
+  syncMs: number;
+  cpuMsAtReady: number;
+  idle: Memory | undefined;
+  heapUsedMiB: number;
+  loadAverage: string;
+}
+const clusterStartups: ClusterStartup[] = [];
+if (!options['skip-cluster']) {
+  log('== (e) cluster mode: spawn to ready and idle memory against a loopback fake API server');
+  const namespaceCounts = [0, positive('namespaces', options.namespaces)];
+  try {
+    const certs = writeCertificates(dir);
+    const fixture = readFileSync(UNTRUSTED_REVIEW_FILE, 'utf8');
+    for (const namespaces of namespaceCounts) clusterStartups.push(await benchClusterStartup(namespaces, certs, fixture));
+  } catch (error) {
+    failures.push(`cluster mode: ${(error as Error).stack ?? String(error)}`);
+  }
+}
+
 process.stdout.write(`${renderSummary()}\n`);
 if (failures.length > 0) {
   keepDir = true;
@@ -356,9 +383,7 @@ async function benchServer(
     for (const k of Object.values(kinds)) {
       const problem = checkAnswer(
         await post(server.port, '/mutate', k.body, { ca: certs.caPem }),
-        isWebhook
-          ? k.expect
-          : { uid: variant === 'baseline' ? k.expect.uid : '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+        isWebhook ? k.expect : { uid: variant === 'baseline' ? k.expect.uid : '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
       );
       if (problem) fail(`${k.kind} review: ${problem}`);
     }
@@ -420,6 +445,80 @@ async function benchServer(
     }
   }
   return report;
+}
+
+async function benchClusterStartup(namespaces: number, certs: Certificates, review: string): Promise<ClusterStartup> {
+  const fake = await startFakeApiServer({ namespaces, certFile: certs.certFile, keyFile: certs.keyFile });
+  const kubeconfig = join(dir, `kubeconfig-${namespaces}.json`);
+  writeKubeconfig(kubeconfig, fake.url, certs.caPem);
+  const args = [
+    ...options['webhook-node-flags'].split(/\s+/).filter(Boolean),
+    WEBHOOK_MAIN,
+    'serve',
+    '--kubeconfig',
+    kubeconfig,
+    '--certificates',
+    'files',
+    '--tls-cert-file',
+    certs.certFile,
+    '--tls-key-file',
+    certs.keyFile,
+    '--policy',
+    EXAMPLE_POLICY_FILE,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--audit-interval',
+    '0',
+    '--drain-delay',
+    '0',
+  ];
+  const name = `cluster-${namespaces}`;
+  const spawnedAt = performance.now();
+  const server = await startServer(name, args, join(dir, `${name}.log`), 'sandbox-admission listening', pin ? { cpus: pin.server } : {});
+  try {
+    let readyAt = performance.now();
+    for (;;) {
+      const answer = await post(server.port, '/readyz', '', { ca: certs.caPem, method: 'GET' }).catch(() => undefined);
+      readyAt = performance.now();
+      if (answer?.status === 200) break;
+      if (readyAt - spawnedAt > 60_000) throw new Error(`${name}: /readyz not 200 within 60 s`);
+      await sleep(10);
+    }
+    const cpuMsAtReady = server.cpuSeconds() * 1000;
+    const problem = checkAnswer(await post(server.port, '/mutate', review, { ca: certs.caPem }), {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: true,
+      runtime: 'gvisor',
+    });
+    if (problem) failures.push(`${name}: review: ${problem}`);
+    // Idle: a few seconds after start, as a replica sits between reviews (the first GCs have run by then).
+    await sleep(3000);
+    const metrics = await post(server.port, '/metrics', '', { ca: certs.caPem, method: 'GET' });
+    const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics.body)?.[1] ?? NaN);
+    const { firstListAt, watchesAt } = fake.timings();
+    const lastWatch = Math.max(...watchesAt.values());
+    const result: ClusterStartup = {
+      namespaces,
+      readyMs: readyAt - spawnedAt,
+      syncMs: firstListAt !== undefined && watchesAt.size >= 2 ? lastWatch - firstListAt : NaN,
+      cpuMsAtReady,
+      idle: server.memory(),
+      heapUsedMiB: heapUsed / 1048576,
+      loadAverage: loadAverage(),
+    };
+    log(
+      `  ${name}: ready in ${num(result.readyMs)} ms (sync ${num(result.syncMs)} ms), CPU ${num(cpuMsAtReady)} ms, idle RSS ${num(result.idle?.rssMiB ?? NaN)} MiB, heap ${num(result.heapUsedMiB)} MiB, load ${result.loadAverage}`,
+    );
+    return result;
+  } finally {
+    const code = await server.stop();
+    if (code !== 0) failures.push(`${name}: exited with code ${code} after SIGTERM`);
+    const { summary } = await readLog(server.logFile, 0);
+    for (const p of summary.problems) failures.push(`${name}: log: ${p}`);
+    await fake.close();
+  }
 }
 
 function checkAnswer(answer: ProbeAnswer, expect: Expectation): string | undefined {
@@ -580,7 +679,9 @@ function renderSummary(): string {
           String(w.result.connections),
           `${num(w.result.cpuUsPerRequest)} / ${num(b.result.cpuUsPerRequest)}${u ? ` / ${num(u.result.cpuUsPerRequest)}` : ''}`,
           num(w.result.cpuUsPerRequest - b.result.cpuUsPerRequest),
-          w.rate ? '(steady rate)' : `${num(w.result.reqPerSec / b.result.reqPerSec, 2)}${u ? ` / ${num(w.result.reqPerSec / u.result.reqPerSec, 2)}` : ''}`,
+          w.rate
+            ? '(steady rate)'
+            : `${num(w.result.reqPerSec / b.result.reqPerSec, 2)}${u ? ` / ${num(w.result.reqPerSec / u.result.reqPerSec, 2)}` : ''}`,
           `${num(w.result.p99)} / ${num(b.result.p99)}${u ? ` / ${num(u.result.p99)}` : ''}`,
           num(w.result.p99 / b.result.p99, 2),
         ]);
@@ -641,7 +742,16 @@ function renderSummary(): string {
     out.push(`### Server memory (VmRSS from /proc; Deployment limit ${limits.memoryMiB} MiB, leak guard ${RSS_BUDGET_MIB} MiB)`, '');
     out.push(
       table(
-        ['server', 'spawn to listening, ms', 'CPU by then, ms', 'load avg at start', 'idle after start, MiB', 'after warm-up', 'after all runs', 'peak (VmHWM)'],
+        [
+          'server',
+          'spawn to listening, ms',
+          'CPU by then, ms',
+          'load avg at start',
+          'idle after start, MiB',
+          'after warm-up',
+          'after all runs',
+          'peak (VmHWM)',
+        ],
         reports.map((r) => [
           r.name,
           num(r.startup?.readyMs ?? NaN),
@@ -685,6 +795,40 @@ function renderSummary(): string {
       );
       out.push('');
     }
+  }
+  if (clusterStartups.length > 0) {
+    out.push(
+      '## (e) Cluster mode: spawn to ready, idle memory (webhook from src/, --kubeconfig to a loopback fake API server, certificates from files)',
+      '',
+      'Ready: /readyz answers 200 (certificates present, policy loaded, namespace and RuntimeClass caches synced). Sync: from the first list request to the last watch request the fake saw. Namespaces carry 10 labels each.',
+      '',
+    );
+    out.push(
+      table(
+        [
+          'namespaces',
+          'spawn to ready, ms',
+          'of which cache sync, ms',
+          'start-up without sync, ms',
+          'CPU by ready, ms',
+          'idle RSS MiB',
+          'heap used MiB',
+          'load avg',
+        ],
+        clusterStartups.map((c) => [
+          c.namespaces.toLocaleString('en-US'),
+          num(c.readyMs),
+          num(c.syncMs),
+          num(c.readyMs - c.syncMs),
+          num(c.cpuMsAtReady),
+          num(c.idle?.rssMiB ?? NaN),
+          num(c.heapUsedMiB),
+          c.loadAverage,
+        ]),
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ),
+    );
+    out.push('');
   }
   out.push(
     `total time ${((performance.now() - started) / 1000).toFixed(0)} s; ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) FAILED`}`,

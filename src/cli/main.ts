@@ -1,16 +1,18 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runAudit, type AuditCommandOptions } from './audit-command.ts';
-import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
-import { runPolicyTests } from './policy-test-command.ts';
-import { runRenderSchema } from './render-schema-command.ts';
-import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
-import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
+import type { AuditCommandOptions } from './audit-command.ts';
+import type { EvaluateCommandOptions } from './evaluate-command.ts';
+import type { RenderKind, RenderVapCommandOptions } from './render-vap-command.ts';
+import { parseDuration } from '../main/duration.ts';
+import type { ServeOptions } from '../main/serve.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 import { formatVersion } from './version.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
+ * Each command's module is imported when that command runs: `serve` then loads neither the CLI's YAML and table
+ * code nor the audit's Kubernetes client, and `evaluate` does not load the server.
+ *
  * `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree.
  * Exit codes everywhere: 0 success, 1 a finding (something would be denied, a test failed), 2 usage or input error.
  */
@@ -57,7 +59,8 @@ export function buildProgram(): Command {
       0,
     )
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .action((opts: Omit<EvaluateCommandOptions, 'examplePolicy'> & { policy?: string }) => {
+    .action(async (opts: Omit<EvaluateCommandOptions, 'examplePolicy'> & { policy?: string }) => {
+      const { runEvaluate } = await import('./evaluate-command.ts');
       process.exitCode = runEvaluate(
         { ...opts, policy: opts.policy ?? EXAMPLE_POLICY_PATH, examplePolicy: opts.policy === undefined },
         (t) => process.stdout.write(t),
@@ -71,7 +74,8 @@ export function buildProgram(): Command {
       'run declarative policy tests: each test file names a policy, resources and the expected result per object (exit 1 if any fails)',
     )
     .argument('<paths...>', 'test files, or directories searched for *.test.yaml')
-    .action((paths: string[]) => {
+    .action(async (paths: string[]) => {
+      const { runPolicyTests } = await import('./policy-test-command.ts');
       process.exitCode = runPolicyTests(
         paths,
         (t) => process.stdout.write(t),
@@ -98,6 +102,7 @@ export function buildProgram(): Command {
     )
     .option('--chunk-size <n>', 'pods per list request (limit/continue pagination)', parsePositiveInteger, 500)
     .action(async (opts: AuditCommandOptions) => {
+      const { runAudit } = await import('./audit-command.ts');
       process.exitCode = await runAudit(
         opts,
         (t) => process.stdout.write(t),
@@ -113,7 +118,8 @@ export function buildProgram(): Command {
       .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
       .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-      .action((opts: RenderVapCommandOptions) => {
+      .action(async (opts: RenderVapCommandOptions) => {
+        const { runRenderVap } = await import('./render-vap-command.ts');
         process.exitCode = runRenderVap(
           opts,
           (t) => process.stdout.write(t),
@@ -131,7 +137,8 @@ export function buildProgram(): Command {
     .command('schema')
     .description('print the JSON Schema of a policy (or of a policy test file) for editors, the one the webhook validates with')
     .addOption(new Option('--kind <kind>', 'which document').choices(['policy', 'test']).default('policy'))
-    .action((opts: { kind: 'policy' | 'test' }) => {
+    .action(async (opts: { kind: 'policy' | 'test' }) => {
+      const { runRenderSchema } = await import('./render-schema-command.ts');
       process.exitCode = runRenderSchema(opts, (t) => process.stdout.write(t));
     });
 
@@ -205,6 +212,7 @@ export function buildProgram(): Command {
       '60s',
     )
     .action(async (opts: ServeOptions) => {
+      const { runServe } = await import('../main/serve.ts');
       await runServe(opts);
     });
 

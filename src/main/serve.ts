@@ -1,19 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClientAuth } from '../admission/client-auth.ts';
-import { createAuditScanner } from '../audit/audit-scanner.ts';
 import { parseNamespaceLabels } from './namespace-labels.ts';
 import { DEV_CERTS_DIR, EXAMPLE_REVIEW_PATH } from './paths.ts';
-import { listGeneratedPolicies } from '../cluster/admission-policy-drift-check.ts';
-import { createClusterFacts, type ClusterFacts } from '../cluster/cluster-facts.ts';
-import { createNamespaceWeakeningAuthorizer } from '../cluster/namespace-weakening-authorizer.ts';
-import { createPolicyEventRecorder } from '../cluster/policy-events.ts';
+import type { ClusterFacts } from '../cluster/cluster-facts.ts';
 import { createLogger } from '../observe/logger.ts';
 import { createMetrics } from '../observe/metrics.ts';
-import type { PolicyStore } from '../policy/file-store.ts';
 import { resolveCertificateMode, startCertificateSource } from '../tls/certificate-source.ts';
+import { parseDuration } from './duration.ts';
 import { startWebhook } from './webhook.ts';
 
 export interface ServeOptions {
@@ -74,14 +69,25 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   const mode = resolveCertificateMode(options);
   const useCluster = options.cluster || options.kubeconfig !== undefined;
   // Self-managed certificates need the API even without --cluster (then from KUBECONFIG or in-cluster config).
-  const kubeConfig = useCluster || mode === 'self-managed' ? loadKubeConfig(options.kubeconfig) : undefined;
+  // The Kubernetes client is loaded only then (main/cluster-edge.ts says why).
+  const edge = useCluster || mode === 'self-managed' ? await import('./cluster-edge.ts') : undefined;
+  const kubeConfig = edge?.loadKubeConfig(options.kubeconfig);
   const certificates = await startCertificateSource({ ...options, devCertsDir: DEV_CERTS_DIR }, { mode, kubeConfig, logger, metrics });
-  const clusterConfig = useCluster ? kubeConfig : undefined;
-  const cluster = clusterConfig ? createClusterFacts(clusterConfig, logger) : undefined;
-  // Start the caches before listening; /readyz stays false until both have synced.
-  await cluster?.start();
+  const cluster =
+    edge && kubeConfig && useCluster
+      ? await edge.connectCluster(
+          kubeConfig,
+          {
+            webhookNamespace: options.webhookNamespace,
+            policyConfigmap: options.policyConfigmap,
+            auditIntervalMs: parseDuration(options.auditInterval),
+            admissionPolicyCheckIntervalMs: parseDuration(options.admissionPolicyCheckInterval),
+          },
+          logger,
+          metrics,
+        )
+      : undefined;
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
-  const auditIntervalMs = parseDuration(options.auditInterval);
   const webhook = await startWebhook(
     {
       host,
@@ -92,44 +98,7 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
       loadLimits: parseLoadLimits(options),
       ...readClientAuth(options),
     },
-    {
-      logger,
-      metrics,
-      tls: certificates,
-      cluster:
-        cluster && clusterConfig
-          ? {
-              ...cluster,
-              mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })),
-            }
-          : staticFacts(options.namespaceLabels),
-      ...(cluster && clusterConfig
-        ? {
-            readiness: cluster.readiness,
-            generatedPolicies: {
-              list: listGeneratedPolicies(clusterConfig),
-              intervalMs: parseDuration(options.admissionPolicyCheckInterval),
-            },
-            reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
-              namespace: options.webhookNamespace,
-              configMapName: options.policyConfigmap,
-              reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
-            }),
-            ...(auditIntervalMs > 0
-              ? {
-                  createAudit: (policy: PolicyStore) =>
-                    createAuditScanner({
-                      kubeConfig: clusterConfig,
-                      policy: policy.current,
-                      metrics,
-                      log: logger.child({ component: 'audit' }),
-                      intervalMs: auditIntervalMs,
-                    }),
-                }
-              : {}),
-          }
-        : {}),
-    },
+    { logger, metrics, tls: certificates, ...(cluster ? cluster.deps : { cluster: staticFacts(options.namespaceLabels) }) },
   );
   if (options.dev) {
     const display = host.includes(':') ? `[${host}]` : host;
@@ -165,14 +134,6 @@ function staticFacts(entries: string[]): Pick<ClusterFacts, 'namespaceLabels'> &
   return { namespaceLabels: (name) => labels.get(name) ?? {}, runtimeClasses: () => undefined };
 }
 
-function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  // KUBECONFIG, ~/.kube/config or the in-cluster service account, as kubectl would.
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 function readClientAuth(options: Pick<ServeOptions, 'clientCaFile' | 'clientAllowedNames'>): { clientAuth?: ClientAuth } {
   if (options.clientCaFile === undefined) return {};
   const allowedNames = options.clientAllowedNames
@@ -201,13 +162,4 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got "${value}"`);
   return port;
-}
-
-const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `5m`, `5s`, `500ms`, `0` (a bare number is seconds) -> milliseconds. */
-export function parseDuration(value: string): number {
-  const match = /^(\d+)(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) throw new Error(`expected a duration such as 5m, 5s or 500ms, got "${value}"`);
-  return Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1000);
 }

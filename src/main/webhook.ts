@@ -10,7 +10,7 @@ import { formatCodedError, type CodedError } from '../errors.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { recordPolicyReload } from '../observe/metrics.ts';
 import { createFilePolicyStore, type FilePolicyStore, type PolicyStore } from '../policy/file-store.ts';
-import { describeCertificate } from '../tls/certificates.ts';
+import { certificateNotAfter } from '../tls/certificate-expiry.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 
 export interface WebhookConfig {
@@ -67,7 +67,7 @@ export interface RunningWebhook {
 export async function startWebhook(config: WebhookConfig, deps: WebhookDeps): Promise<RunningWebhook> {
   const { logger, metrics } = deps;
   const policy = createPolicyStore(config, deps);
-  metrics.servingCertificateExpiry.set(describeCertificate(deps.tls.current().cert).notAfter.getTime() / 1000);
+  metrics.servingCertificateExpiry.set(certificateNotAfter(deps.tls.current().cert).getTime() / 1000);
 
   const drift = deps.generatedPolicies
     ? createAdmissionPolicyDriftCheck({
