@@ -308,6 +308,10 @@ interface ClusterStartup {
   idle: Memory | undefined;
   heapUsedMiB: number;
   loadAverage: string;
+  /** VmHWM after the mix and 1 MiB-only runs at the first connection count: what the memory limit must hold. */
+  peakMiB: number;
+  /** Answers under that load that were not 200, by status (429/503 are load shedding, a retried refusal). */
+  shed: Record<string, number>;
 }
 const clusterStartups: ClusterStartup[] = [];
 if (!options['skip-cluster']) {
@@ -316,7 +320,8 @@ if (!options['skip-cluster']) {
   try {
     const certs = writeCertificates(dir);
     const fixture = readFileSync(UNTRUSTED_REVIEW_FILE, 'utf8');
-    for (const namespaces of namespaceCounts) clusterStartups.push(await benchClusterStartup(namespaces, certs, fixture));
+    const large = JSON.stringify(podReview(largePod(), 'bench-large'));
+    for (const namespaces of namespaceCounts) clusterStartups.push(await benchClusterStartup(namespaces, certs, fixture, large));
   } catch (error) {
     failures.push(`cluster mode: ${(error as Error).stack ?? String(error)}`);
   }
@@ -447,7 +452,7 @@ async function benchServer(
   return report;
 }
 
-async function benchClusterStartup(namespaces: number, certs: Certificates, review: string): Promise<ClusterStartup> {
+async function benchClusterStartup(namespaces: number, certs: Certificates, review: string, largeReview: string): Promise<ClusterStartup> {
   const fake = await startFakeApiServer({ namespaces, certFile: certs.certFile, keyFile: certs.keyFile });
   const kubeconfig = join(dir, `kubeconfig-${namespaces}.json`);
   writeKubeconfig(kubeconfig, fake.url, certs.caPem);
@@ -499,17 +504,34 @@ async function benchClusterStartup(namespaces: number, certs: Certificates, revi
     const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics.body)?.[1] ?? NaN);
     const { firstListAt, watchesAt } = fake.timings();
     const lastWatch = Math.max(...watchesAt.values());
+    const idle = server.memory();
+    // Then the peak: the mix (one 1 MiB review in 20), then 1 MiB reviews only, on every connection.
+    const small = { kind: 'untrusted', body: review };
+    const big = { kind: 'large', body: largeReview };
+    const shed: Record<string, number> = {};
+    for (const bodies of [[...Array.from({ length: 19 }, () => small), big], [big]]) {
+      const result = await runLoad(server, '/mutate', bodies, connectionCounts[0]!, seconds);
+      if (result.errors > 0 || result.timeouts > 0)
+        failures.push(`${name}: ${result.errors} errors, ${result.timeouts} timeouts under load`);
+      for (const [code, count] of Object.entries(result.statusCodes)) {
+        if (code === '200') continue;
+        if (code !== '429' && code !== '503') failures.push(`${name}: ${count} answers with HTTP ${code} under load`);
+        shed[code] = (shed[code] ?? 0) + count;
+      }
+    }
     const result: ClusterStartup = {
       namespaces,
       readyMs: readyAt - spawnedAt,
       syncMs: firstListAt !== undefined && watchesAt.size >= 2 ? lastWatch - firstListAt : NaN,
       cpuMsAtReady,
-      idle: server.memory(),
+      idle,
       heapUsedMiB: heapUsed / 1048576,
       loadAverage: loadAverage(),
+      peakMiB: server.memory()?.hwmMiB ?? NaN,
+      shed,
     };
     log(
-      `  ${name}: ready in ${num(result.readyMs)} ms (sync ${num(result.syncMs)} ms), CPU ${num(cpuMsAtReady)} ms, idle RSS ${num(result.idle?.rssMiB ?? NaN)} MiB, heap ${num(result.heapUsedMiB)} MiB, load ${result.loadAverage}`,
+      `  ${name}: ready in ${num(result.readyMs)} ms (sync ${num(result.syncMs)} ms), CPU ${num(cpuMsAtReady)} ms, idle RSS ${num(result.idle?.rssMiB ?? NaN)} MiB, heap ${num(result.heapUsedMiB)} MiB, peak under load ${num(result.peakMiB)} MiB ${JSON.stringify(shed)}, load ${result.loadAverage}`,
     );
     return result;
   } finally {
@@ -800,7 +822,7 @@ function renderSummary(): string {
     out.push(
       '## (e) Cluster mode: spawn to ready, idle memory (webhook from src/, --kubeconfig to a loopback fake API server, certificates from files)',
       '',
-      'Ready: /readyz answers 200 (certificates present, policy loaded, namespace and RuntimeClass caches synced). Sync: from the first list request to the last watch request the fake saw. Namespaces carry 10 labels each.',
+      `Ready: /readyz answers 200 (certificates present, policy loaded, namespace and RuntimeClass caches synced). Sync: from the first list request to the last watch request the fake saw. Namespaces carry 10 labels each. Idle: 3 s after ready. Peak: VmHWM after ${seconds} s of the mix and ${seconds} s of 1 MiB reviews only, ${connectionCounts[0]} connections.`,
       '',
     );
     out.push(
@@ -813,6 +835,8 @@ function renderSummary(): string {
           'CPU by ready, ms',
           'idle RSS MiB',
           'heap used MiB',
+          'peak RSS under load (VmHWM), MiB',
+          'shed (429/503) under load',
           'load avg',
         ],
         clusterStartups.map((c) => [
@@ -823,9 +847,13 @@ function renderSummary(): string {
           num(c.cpuMsAtReady),
           num(c.idle?.rssMiB ?? NaN),
           num(c.heapUsedMiB),
+          num(c.peakMiB),
+          Object.entries(c.shed)
+            .map(([code, n]) => `${n} × ${code}`)
+            .join(', ') || '0',
           c.loadAverage,
         ]),
-        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
     );
     out.push('');
