@@ -242,7 +242,11 @@ export async function runMicro(options: MicroOptions): Promise<MicroReport> {
     if (outcome.kind !== 'reviewed') throw new Error('untrusted-pod.json refused');
     const fields = { ...outcome.log, durationMs: 0.123 };
     let bytes = 0;
-    const destination = { write: (line: string) => void (bytes += line.length) };
+    const destination = {
+      write: (line: string) => {
+        bytes += line.length;
+      },
+    };
     const logger = createLogger({ level: 'info', destination }).child({ reqId: 'req-1' });
     await run('decision log line (untrusted-pod.json, into a sink)', "pino's logger.info(fields, msg)", () =>
       logger.info(fields, 'admission decision'),
