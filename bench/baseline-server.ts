@@ -5,10 +5,14 @@ import { fastify } from 'fastify';
 
 /**
  * The floor the webhook is compared with: fastify over HTTPS on the same certificate, the same body limit and
- * keep-alive timeout, answering every POST with a fixed `allowed: true` AdmissionReview. The body is read (it has
- * to come off the TLS connection) but never parsed, decoded or decided on, and nothing is logged or counted.
+ * keep-alive timeout, answering every POST with `allowed: true`, nothing logged or counted. Two variants:
+ *   - default (`baseline` in the summary): the body goes through fastify's own JSON parser, as the webhook's does
+ *     (secure-json-parse, prototype-poisoning scan included), and the answer echoes the request's uid, so it pays
+ *     what any real webhook on this stack must pay;
+ *   - --unparsed (`baseline, body unparsed`): the body is read off the connection as a Buffer and never parsed;
+ *     the answer is fixed. The floor of the HTTPS stack alone, the only baseline before issue 15.
  *
- *   node bench/baseline-server.ts --tls-cert-file tls.crt --tls-key-file tls.key [--host 127.0.0.1] [--port 0]
+ *   node bench/baseline-server.ts --tls-cert-file tls.crt --tls-key-file tls.key [--unparsed] [--host 127.0.0.1] [--port 0]
  *
  * Prints one JSON line `{"msg":"baseline listening","port":N}` when ready; SIGTERM/SIGINT close it.
  */
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     'tls-key-file': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
+    unparsed: { type: 'boolean', default: false },
   },
 });
 const certFile = values['tls-cert-file'];
@@ -28,8 +33,8 @@ if (!certFile || !keyFile) {
   process.exit(2);
 }
 
-// The uid of examples/untrusted-pod-review.json; a real answer echoes the request's, which needs parsing.
-const answer = JSON.stringify({
+// The uid of examples/untrusted-pod-review.json; the unparsed variant cannot read the request's.
+const fixedAnswer = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',
   response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
@@ -42,11 +47,18 @@ const app = fastify({
   keepAliveTimeout: 120_000,
   forceCloseConnections: 'idle',
 });
-app.removeAllContentTypeParsers();
-app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+if (values.unparsed) {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
 for (const url of ['/mutate', '/validate']) {
-  app.post(url, (_request, reply) => {
-    reply.type('application/json').send(answer);
+  app.post(url, (request, reply) => {
+    if (values.unparsed) {
+      reply.type('application/json').send(fixedAnswer);
+      return;
+    }
+    const uid = (request.body as { request?: { uid?: unknown } } | null)?.request?.uid;
+    reply.send({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
   });
 }
 

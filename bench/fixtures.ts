@@ -66,6 +66,18 @@ export function schedulingPod(): Pod {
   );
 }
 
+/**
+ * A governed pod whose review is about 3.5 KB, the size of a typical Deployment's pod: the scheduling pod's
+ * affinity and tolerations, plus annotations (a sidecar injector's, a checksum) padded to `reviewBytes`.
+ */
+export function mediumPod(reviewBytes = 3584): Pod {
+  const p = schedulingPod();
+  p.metadata = { ...p.metadata, name: 'medium', annotations: { 'checksum/config': 'c'.repeat(64) } };
+  const size = Buffer.byteLength(JSON.stringify(podReview(p, 'bench-medium')));
+  if (size < reviewBytes) p.metadata.annotations = { ...p.metadata.annotations, 'bench/padding': 'p'.repeat(reviewBytes - size - 20) };
+  return p;
+}
+
 /** 10 init + 40 regular containers, with ports and security contexts the compatibility check walks. */
 export function fiftyContainerPod(): Pod {
   const all = Array.from({ length: 50 }, (_, i) => container(i));

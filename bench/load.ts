@@ -62,6 +62,10 @@ export interface ServerProcess {
   /** Why the process ended early, if it did; undefined while it runs as it should. */
   exitProblem(): string | undefined;
   memory(): Memory | undefined;
+  /** utime + stime of the server process (all its threads) from /proc/<pid>/stat, in seconds; NaN when unreadable. */
+  cpuSeconds(): number;
+  /** ms from spawn to the ready log line (polled every 10 ms), and the server's CPU seconds by then. */
+  startup: { readyMs: number; cpuSeconds: number };
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (null when killed by a signal). */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -75,10 +79,17 @@ export async function startServer(
   args: readonly string[],
   logFile: string,
   readyMessage: string,
-  timeoutMs = 30_000,
+  options: { timeoutMs?: number; cpus?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...args], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_ENV: 'production' } });
+  const env = { ...process.env, NODE_ENV: 'production', ...options.env };
+  // taskset execs node in place, so the child's pid is the server's own (for /proc/<pid>/stat and signals).
+  const [command, commandArgs] = options.cpus
+    ? ['taskset', ['-c', options.cpus, process.execPath, ...args]]
+    : [process.execPath, [...args]];
+  const spawnedAt = performance.now();
+  const child = spawn(command, commandArgs, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
   liveChildren.add(child);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -100,16 +111,19 @@ export async function startServer(
       throw new Error(`${name} did not report "${readyMessage}" within ${timeoutMs} ms; last log lines:\n${tail(logFile, 15)}`);
     }
     port = findPort(logFile, readyMessage);
-    if (port === undefined) await sleep(50);
+    if (port === undefined) await sleep(10);
   }
+  const readyMs = performance.now() - spawnedAt;
   const pid = child.pid!;
   return {
     name,
     pid,
     port,
     logFile,
+    startup: { readyMs, cpuSeconds: readCpuSeconds(pid) },
     exitProblem: () => (exit && !stopping ? describeExit() : undefined),
     memory: () => readMemory(pid),
+    cpuSeconds: () => readCpuSeconds(pid),
     stop: async (graceMs = 10_000) => {
       stopping = true;
       if (exit) return exit.code;
@@ -154,6 +168,30 @@ export function readMemory(pid: number): Memory | undefined {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ): 100 on every Linux build the benchmark runs on. */
+const USER_HZ = 100;
+
+/** utime + stime (fields 14 and 15 of /proc/<pid>/stat) in seconds: CPU the process used, whatever else ran. */
+export function readCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The 1-minute load average (/proc/loadavg), printed next to every figure: on a shared machine it explains them. */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
+}
+
 export interface ProbeAnswer {
   status: number;
   body: string;
@@ -161,7 +199,12 @@ export interface ProbeAnswer {
 }
 
 /** One POST over TLS that verifies the server certificate against the CA, as the API server does with caBundle. */
-export function post(port: number, path: string, body: string, options: { ca: string; agent?: Agent }): Promise<ProbeAnswer> {
+export function post(
+  port: number,
+  path: string,
+  body: string,
+  options: { ca: string; agent?: Agent; method?: 'GET' | 'POST' },
+): Promise<ProbeAnswer> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = request(
@@ -169,10 +212,10 @@ export function post(port: number, path: string, body: string, options: { ca: st
         host: LOOPBACK,
         port,
         path,
-        method: 'POST',
+        method: options.method ?? 'POST',
         ca: options.ca,
         agent: options.agent ?? false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: options.method === 'GET' ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: 10_000,
       },
       (res) => {
@@ -271,6 +314,10 @@ export interface LoadResult {
   rssPeakMiB: number;
   rssAfterMiB: number;
   throughputMiBPerSec: number;
+  /** Server CPU (utime + stime) during the run divided by the answers completed, µs; independent of the client's share. */
+  cpuUsPerRequest: number;
+  /** /proc/loadavg (1, 5, 15 min) when the run ended. */
+  loadAverage: string;
 }
 
 /**
@@ -283,9 +330,12 @@ export async function runLoad(
   bodies: readonly LoadBody[],
   connections: number,
   seconds: number,
+  /** Requests per second over all connections; absent: each connection sends as soon as it has its answer. */
+  rate?: number,
 ): Promise<LoadResult> {
   const latencyUs = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
   const rssBefore = server.memory()?.rssMiB ?? NaN;
+  const cpuBefore = server.cpuSeconds();
   let rssPeak = rssBefore;
   const sampler = setInterval(() => {
     const m = server.memory();
@@ -299,6 +349,7 @@ export async function runLoad(
           connections,
           pipelining: 1,
           duration: seconds,
+          ...(rate ? { overallRate: rate } : {}),
           timeout: 10,
           requests: bodies.map((b) => ({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: b.body })),
         },
@@ -309,6 +360,7 @@ export async function runLoad(
         if (statusCode >= 200 && statusCode < 300) latencyUs.record(Math.max(1, Math.round(responseTime * 1000)));
       });
     });
+    const cpuAfter = server.cpuSeconds();
     const after = server.memory();
     if (after && after.rssMiB > rssPeak) rssPeak = after.rssMiB;
     const ms = (p: number): number => latencyUs.percentile(p) / 1000;
@@ -331,6 +383,8 @@ export async function runLoad(
       rssPeakMiB: rssPeak,
       rssAfterMiB: after?.rssMiB ?? NaN,
       throughputMiBPerSec: result.throughput.total / result.duration / 1048576,
+      cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / latencyUs.count,
+      loadAverage: loadAverage(),
     };
   } finally {
     clearInterval(sampler);

@@ -5,6 +5,7 @@ import { decide } from '../src/decision/decide.ts';
 import type { Decision, DecisionInput } from '../src/decision/types.ts';
 import type { Pod } from '../src/k8s/pod.ts';
 import type { Policy } from '../src/policy/types.ts';
+import { createLogger, writeInfoLine } from '../src/observe/logger.ts';
 import {
   deniedPod,
   fiftyContainerPod,
@@ -233,6 +234,28 @@ export async function runMicro(options: MicroOptions): Promise<MicroReport> {
   await run('review pipeline in-process (parse, decode, decide, encode, stringify)', 'JSON.parse alone, 1 MiB review', () =>
     JSON.parse(largeText),
   );
+
+  // The one line per review, as the route writes it, into a sink that drops it (the write syscall is not timed:
+  // it is batched, see src/observe/logger.ts). pino's own logger.info against the cheap writer, same fields.
+  {
+    const outcome = await handler('mutate', JSON.parse(fixtureText));
+    if (outcome.kind !== 'reviewed') throw new Error('untrusted-pod.json refused');
+    const fields = { ...outcome.log, durationMs: 0.123 };
+    let bytes = 0;
+    const destination = {
+      write: (line: string) => {
+        bytes += line.length;
+      },
+    };
+    const logger = createLogger({ level: 'info', destination }).child({ reqId: 'req-1' });
+    await run('decision log line (untrusted-pod.json, into a sink)', "pino's logger.info(fields, msg)", () =>
+      logger.info(fields, 'admission decision'),
+    );
+    await run('decision log line (untrusted-pod.json, into a sink)', 'writeInfoLine (one JSON.stringify; what the route uses)', () =>
+      writeInfoLine(logger, fields, 'admission decision'),
+    );
+    sink = bytes;
+  }
 
   await run('policy parse + compile', `manifests/base/policy.yaml (${example.rules.length} rule)`, () => load(exampleText));
   await run('policy parse + compile', `generated policy (200 rules, ${(generatedText.length / 1024).toFixed(0)} KiB YAML)`, () =>

@@ -1,18 +1,20 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runAudit, type AuditCommandOptions } from './audit-command.ts';
-import { runEvaluate, type EvaluateCommandOptions } from './evaluate-command.ts';
-import { DEFAULT_MIGRATE_NAME, runPolicyMigrate, type PolicyMigrateOptions } from './policy-migrate-command.ts';
-import { runPolicyTests } from './policy-test-command.ts';
-import { runRenderCrd } from './render-crd-command.ts';
-import { runRenderSchema } from './render-schema-command.ts';
-import { type RenderKind, type RenderVapCommandOptions, runRenderVap } from './render-vap-command.ts';
-import { parseDuration, runServe, type ServeOptions } from '../main/serve.ts';
+import type { AuditCommandOptions } from './audit-command.ts';
+import type { EvaluateCommandOptions } from './evaluate-command.ts';
+import type { PolicyMigrateOptions } from './policy-migrate-command.ts';
+import type { RenderKind, RenderVapCommandOptions } from './render-vap-command.ts';
+import { parseDuration } from '../main/duration.ts';
+import type { ServeOptions } from '../main/serve.ts';
+import { DEFAULT_SANDBOX_POLICY_NAME } from '../policy/sandbox-policy-crd.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
 import { formatVersion } from './version.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
+ * Each command's module is imported when that command runs: `serve` then loads neither the CLI's YAML and table
+ * code nor the audit's Kubernetes client, and `evaluate` does not load the server.
+ *
  * `sandbox-admission <command>`: the CLI and the server share one decision function, so they cannot disagree.
  * Exit codes everywhere: 0 success, 1 a finding (something would be denied, a test failed), 2 usage or input error.
  */
@@ -59,7 +61,8 @@ export function buildProgram(): Command {
       0,
     )
     .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
-    .action((opts: Omit<EvaluateCommandOptions, 'examplePolicy'> & { policy?: string }) => {
+    .action(async (opts: Omit<EvaluateCommandOptions, 'examplePolicy'> & { policy?: string }) => {
+      const { runEvaluate } = await import('./evaluate-command.ts');
       process.exitCode = runEvaluate(
         { ...opts, policy: opts.policy ?? EXAMPLE_POLICY_PATH, examplePolicy: opts.policy === undefined },
         (t) => process.stdout.write(t),
@@ -73,7 +76,8 @@ export function buildProgram(): Command {
       'run declarative policy tests: each test file names a policy, resources and the expected result per object (exit 1 if any fails)',
     )
     .argument('<paths...>', 'test files, or directories searched for *.test.yaml')
-    .action((paths: string[]) => {
+    .action(async (paths: string[]) => {
+      const { runPolicyTests } = await import('./policy-test-command.ts');
       process.exitCode = runPolicyTests(
         paths,
         (t) => process.stdout.write(t),
@@ -100,6 +104,7 @@ export function buildProgram(): Command {
     )
     .option('--chunk-size <n>', 'pods per list request (limit/continue pagination)', parsePositiveInteger, 500)
     .action(async (opts: AuditCommandOptions) => {
+      const { runAudit } = await import('./audit-command.ts');
       process.exitCode = await runAudit(
         opts,
         (t) => process.stdout.write(t),
@@ -119,7 +124,8 @@ export function buildProgram(): Command {
       .requiredOption('--policy <path>', 'policy file ("-" for stdin)')
       .option('--webhook-namespace <name>', 'namespace the webhook runs in (always exempt)', 'sandbox-admission')
       .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-      .action((opts: RenderVapCommandOptions) => {
+      .action(async (opts: RenderVapCommandOptions) => {
+        const { runRenderVap } = await import('./render-vap-command.ts');
         process.exitCode = runRenderVap(
           opts,
           (t) => process.stdout.write(t),
@@ -137,7 +143,8 @@ export function buildProgram(): Command {
     .command('schema')
     .description('print the JSON Schema of a policy (or of a policy test file) for editors, the one the webhook validates with')
     .addOption(new Option('--kind <kind>', 'which document').choices(['policy', 'test']).default('policy'))
-    .action((opts: { kind: 'policy' | 'test' }) => {
+    .action(async (opts: { kind: 'policy' | 'test' }) => {
+      const { runRenderSchema } = await import('./render-schema-command.ts');
       process.exitCode = runRenderSchema(opts, (t) => process.stdout.write(t));
     });
 
@@ -145,7 +152,8 @@ export function buildProgram(): Command {
     .command('crd')
     .description('print the SandboxPolicy CustomResourceDefinition, its schema generated from the one the webhook validates with')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action((opts: { output: 'yaml' | 'json' }) => {
+    .action(async (opts: { output: 'yaml' | 'json' }) => {
+      const { runRenderCrd } = await import('./render-crd-command.ts');
       process.exitCode = runRenderCrd(opts, (t) => process.stdout.write(t));
     });
 
@@ -161,8 +169,13 @@ export function buildProgram(): Command {
     .option('--context <name>', 'kubeconfig context to use (default: its current-context)')
     .option('--webhook-namespace <name>', 'namespace the webhook runs in', 'sandbox-admission')
     .option('--policy-configmap <name>', 'without --policy: the ConfigMap holding the policy (key policy.yaml)', 'sandbox-admission-policy')
-    .option('--name <name>', 'metadata.name of the SandboxPolicy: the one the webhook serves (serve --policy-name)', DEFAULT_MIGRATE_NAME)
+    .option(
+      '--name <name>',
+      'metadata.name of the SandboxPolicy: the one the webhook serves (serve --policy-name)',
+      DEFAULT_SANDBOX_POLICY_NAME,
+    )
     .action(async (opts: PolicyMigrateOptions) => {
+      const { runPolicyMigrate } = await import('./policy-migrate-command.ts');
       process.exitCode = await runPolicyMigrate(
         opts,
         (t) => process.stdout.write(t),
@@ -289,6 +302,7 @@ export function buildProgram(): Command {
     )
     .option('--leader-election-retry-period <duration>', 'with --cluster: time between Lease attempts', checked(parseDuration), '2s')
     .action(async (opts: ServeOptions) => {
+      const { runServe } = await import('../main/serve.ts');
       await runServe(opts);
     });
 

@@ -10,6 +10,18 @@ export type CreateLoggerOptions = {
   destination?: DestinationStream;
 };
 
+/**
+ * Lines to stdout are buffered up to this many bytes (about six decision lines) and written in one syscall; a
+ * timer writes out whatever is buffered at least every STDOUT_FLUSH_MS, and pino writes the rest synchronously
+ * when the process exits (a fatal line before exit(1) included). Under load that is one write per ~6 reviews
+ * instead of one each; at rest a line reaches `kubectl logs` within 100 ms.
+ */
+const STDOUT_BUFFER_BYTES = 4096;
+const STDOUT_FLUSH_MS = 100;
+
+/** Streams written to by a logger of createJsonLogger's exact configuration: writeInfoLine may format for them. */
+const plainJsonStreams = new WeakSet<object>();
+
 /** One JSON line per event on stdout; the one logger every module receives as an argument. */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const base: LoggerOptions = {
@@ -33,7 +45,49 @@ function createJsonLogger(base: LoggerOptions, destination: DestinationStream | 
     // "level":"info" instead of 30: log stores and people filter on the label.
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const stream = destination ?? bufferedStdout();
+  plainJsonStreams.add(stream);
+  return pino(options, stream);
+}
+
+function bufferedStdout(): DestinationStream {
+  // pino.destination registers a synchronous flush of this stream at process exit.
+  const sonic = pino.destination({ dest: 1, sync: false, minLength: STDOUT_BUFFER_BYTES });
+  let buffered = false;
+  setInterval(() => {
+    if (!buffered || (sonic as unknown as { destroyed?: boolean }).destroyed) return;
+    buffered = false;
+    sonic.flush();
+  }, STDOUT_FLUSH_MS).unref();
+  return {
+    write: (line: string) => {
+      buffered = true;
+      return sonic.write(line);
+    },
+    flush: (callback?: (error?: Error) => void) => sonic.flush(callback),
+    flushSync: () => sonic.flushSync(),
+  } as DestinationStream;
+}
+
+/**
+ * `logger.info(fields, message)` for a logger from createLogger (and its children, such as fastify's per-request
+ * ones), the line byte for byte as pino writes it, at a third of the CPU: one native JSON.stringify of the
+ * fields instead of pino's key-by-key serialisation (about 10 µs of the webhook's CPU per review, measured in
+ * bench/PROFILE.md). Meant for the one line per admission review, whose fields are plain strings, numbers,
+ * booleans and arrays of them; any other logger, or fields with an error, take pino's own path.
+ */
+export function writeInfoLine(logger: Logger, fields: Record<string, unknown>, message: string): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
+  if (stream === undefined || !plainJsonStreams.has(stream) || 'err' in fields) {
+    logger.info(fields, message);
+    return;
+  }
+  if (!logger.isLevelEnabled('info')) return;
+  const chindings = (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
+  const body = JSON.stringify(fields);
+  // pino's layout: level, time, the bindings (pid, hostname, reqId, ...), the fields in order, msg last.
+  const inner = body.length > 2 ? `,${body.slice(1, -1)}` : '';
+  stream.write(`{"level":"info","time":"${new Date().toISOString()}"${chindings}${inner},"msg":${JSON.stringify(message)}}\n`);
 }
 
 function resolvePrettyTarget(): string | undefined {

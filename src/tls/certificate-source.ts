@@ -1,18 +1,15 @@
 import { X509Certificate } from 'node:crypto';
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.ts';
-import { createCaBundlePublisher, type WebhookConfigurationRef } from './ca-bundle-publisher.ts';
-import { createCertificateSecretStore } from './certificate-secret-store.ts';
-import { buildServiceDnsNames } from './certificate-state.ts';
+import type { WebhookConfigurationRef } from './ca-bundle-publisher.ts';
 import { createFileTlsSource } from './file-tls-source.ts';
-import { ensureDevCertificates } from './dev-certificates.ts';
-import { defaultCaValidityDays, defaultServingValidityDays } from './rotation-steps.ts';
-import { startSelfManagedCertificates } from './self-managed-certificates.ts';
 import type { TlsMaterial, TlsSource } from './tls-source.ts';
 
 // Where the server gets its serving certificate: dev files in certs/, mounted files (cert-manager), or a Secret it
 // manages itself. Each is one CertificateSource: hot-swappable material, healthy() for readiness, close().
+// Only the files source is loaded with this module: dev certificates and the self-managed flow import
+// certificate issuing (node-forge) and the Kubernetes client when chosen, so serving from files loads neither.
 
 export type CertificateMode = 'dev' | 'files' | 'self-managed';
 
@@ -90,6 +87,7 @@ async function startFileCertificates(options: CertificateSourceOptions, mode: Ce
   let certFile = options.tlsCertFile;
   let keyFile = options.tlsKeyFile;
   if (mode === 'dev') {
+    const { ensureDevCertificates } = await import('./dev-certificates.ts');
     const certs = await ensureDevCertificates({
       dir: options.devCertsDir,
       serviceName: options.serviceName,
@@ -119,6 +117,21 @@ async function startClusterCertificates(
   logger: Logger,
   metrics: Metrics,
 ): Promise<StartedSource> {
+  const [
+    { AdmissionregistrationV1Api, CoreV1Api },
+    { createCaBundlePublisher },
+    { createCertificateSecretStore },
+    { buildServiceDnsNames },
+    rotation,
+    { startSelfManagedCertificates },
+  ] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('./ca-bundle-publisher.ts'),
+    import('./certificate-secret-store.ts'),
+    import('./certificate-state.ts'),
+    import('./rotation-steps.ts'),
+    import('./self-managed-certificates.ts'),
+  ]);
   const log = logger.child({ component: 'certificates' });
   const configurations: WebhookConfigurationRef[] = [{ kind: 'MutatingWebhookConfiguration', name: options.mutatingWebhookConfiguration }];
   if (options.validatingWebhookConfiguration !== '')
@@ -146,8 +159,8 @@ async function startClusterCertificates(
       commonName: `${options.serviceName}.${namespace}.svc`,
       dnsNames: buildServiceDnsNames(options.serviceName, namespace),
       ipAddresses: [],
-      caValidityDays: defaultCaValidityDays,
-      servingValidityDays: defaultServingValidityDays,
+      caValidityDays: rotation.defaultCaValidityDays,
+      servingValidityDays: rotation.defaultServingValidityDays,
     },
     log,
     metrics,

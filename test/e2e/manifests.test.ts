@@ -366,7 +366,12 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'SANDBOX_ADMISSION_POLICY', value: '/etc/sandbox-admission/policy.yaml' },
+      { name: 'NODE_OPTIONS', value: '--enable-source-maps --max-old-space-size=192' },
     ]);
+    // The V8 heap the webhook is given fits its memory limit with room for code, buffers and TLS (bench/RESULTS.md).
+    const heapMib = Number(/--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
+    const limit = /^(\d+)Mi$/.exec(String(container.resources?.limits?.['memory']));
+    assert.ok(limit && heapMib > 0 && heapMib * 2 <= Number(limit[1]), `heap ${heapMib} MiB at most half of the ${limit?.[1]} MiB limit`);
     const policyMount = container.volumeMounts?.find((m) => m.name === 'policy');
     assert.equal(policyMount?.mountPath, '/etc/sandbox-admission', 'the policy ConfigMap is mounted as a directory');
     assert.equal(policyMount?.subPath, undefined, 'a subPath mount would never see ConfigMap updates');

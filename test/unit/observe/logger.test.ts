@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger } from '../../../src/observe/logger.ts';
+import { pino } from 'pino';
+import { createLogger, writeInfoLine } from '../../../src/observe/logger.ts';
 
 function createSink() {
   const lines: Array<Record<string, unknown>> = [];
@@ -43,5 +44,49 @@ describe('createLogger', () => {
   it('refuses an unknown level at start-up', () => {
     const { destination } = createSink();
     assert.throws(() => createLogger({ level: 'chatty', destination }), /level/);
+  });
+});
+
+describe('writeInfoLine', () => {
+  const fields = {
+    endpoint: 'mutate',
+    uid: 'u-1',
+    namespace: 'team "a"\n',
+    pod: undefined,
+    dryRun: false,
+    patchOps: 3,
+    durationMs: 0.123,
+    violations: ['hostNetwork', 'hostPath'],
+    reason: 'matched rule untrusted-apps: caf\u00e9 \u2028',
+  };
+  const raw = () => {
+    const chunks: string[] = [];
+    return { chunks, destination: { write: (chunk: string) => void chunks.push(chunk) } };
+  };
+  const withoutTime = (line: string | undefined) => String(line).replace(/"time":"[^"]+"/, '"time":"T"');
+
+  it('writes the line pino writes for the same fields, byte for byte but the time, child bindings included', () => {
+    const ours = raw();
+    const theirs = raw();
+    writeInfoLine(createLogger({ level: 'info', destination: ours.destination }).child({ reqId: 'req-7' }), fields, 'admission decision');
+    createLogger({ level: 'info', destination: theirs.destination }).child({ reqId: 'req-7' }).info(fields, 'admission decision');
+    assert.equal(ours.chunks.length, 1);
+    assert.equal(withoutTime(ours.chunks[0]), withoutTime(theirs.chunks[0]));
+    assert.match(String(ours.chunks[0]), /"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
+  });
+
+  it('writes nothing when info is below the level, and leaves other loggers and error fields to pino', () => {
+    const quiet = raw();
+    writeInfoLine(createLogger({ level: 'warn', destination: quiet.destination }), fields, 'admission decision');
+    assert.deepEqual(quiet.chunks, []);
+
+    const other = raw();
+    // A logger createLogger did not make (numeric levels): its own format, through pino.
+    writeInfoLine(pino({ level: 'info' }, other.destination), { uid: 'u-2' }, 'm');
+    assert.equal(JSON.parse(String(other.chunks[0]))['level'], 30);
+
+    const withError = raw();
+    writeInfoLine(createLogger({ level: 'info', destination: withError.destination }), { err: new Error('boom') }, 'm');
+    assert.equal((JSON.parse(String(withError.chunks[0]))['err'] as { message?: string }).message, 'boom');
   });
 });
