@@ -168,8 +168,8 @@ function failurePolicies(objects: Manifest[]): Record<string, string | undefined
 }
 
 /** What `sandbox-admission render vap` makes of a policy, as objects. */
-function generatedVap(policyYaml: string): Manifest[] {
-  const rendered = renderVapText(policyYaml, { webhookNamespace: NS, output: 'yaml' });
+function generatedVap(policyYaml: string, afterMap = false): Manifest[] {
+  const rendered = renderVapText(policyYaml, { webhookNamespace: NS, output: 'yaml', afterMap });
   assert.ok(rendered.ok, JSON.stringify(!rendered.ok && rendered.errors));
   return parseAllDocuments(rendered.text).map((d) => d.toJS() as Manifest);
 }
@@ -225,8 +225,10 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       const objects = rendered.get(flavour)!;
       const name = flavourName(flavour);
       const policy = policyOf(objects);
-      // Exactly what `render vap` makes of the policy in this flavour's ConfigMap: one policy and binding per mode.
-      assert.deepEqual(byId(objects.filter(isVap)), byId(generatedVap(policy)), `${name}: not generated from its own policy`);
+      // Exactly what `render vap` makes of the policy in this flavour's ConfigMap: one policy and binding per mode
+      // (`--after-map` where the MutatingAdmissionPolicy runs before them).
+      const afterMap = objects.some(isMap);
+      assert.deepEqual(byId(objects.filter(isVap)), byId(generatedVap(policy, afterMap)), `${name}: not generated from its own policy`);
       const enforce = find<k8s.V1ValidatingAdmissionPolicy>(objects, 'ValidatingAdmissionPolicy', 'sandbox-admission-enforce');
       const allowed = enforce.spec?.variables?.find((v) => v.name === 'allowed')?.expression;
       assert.deepEqual(JSON.parse(allowed ?? 'null'), VAP_ALLOWED[flavour], `${name}: allowed runtimeClassNames`);
@@ -254,6 +256,14 @@ describe('manifests/ rendered with kubectl kustomize', { skip: bins.skip ?? fals
       config.webhooks = (config.webhooks ?? [])
         .filter((w) => w.name !== 'mutate.sandbox-admission.io' && w.name !== 'pods.validate.sandbox-admission.io')
         .map((w) => ({ ...w, failurePolicy: FAIL_CLOSED[w.name as keyof typeof FAIL_CLOSED] }));
+    }
+    // The validating policies are the ones written to run after the mutation (`render vap --after-map`).
+    const policy = policyOf(objects);
+    for (const [i, o] of expected.entries()) {
+      if (!isVap(o)) continue;
+      const afterMap = generatedVap(policy, true).find((g) => id(g) === id(o));
+      assert.ok(afterMap, id(o));
+      expected[i] = afterMap;
     }
     // And the leader keeps both kinds in sync here (components/manage-mutating-admission-policies).
     assert.deepEqual(byId(withoutSync(objects, 'mutating').filter((o) => !isMap(o))), byId(expected));
