@@ -83,7 +83,8 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
   });
   after(() => rmSync(home, { recursive: true, force: true }));
 
-  const template = (...args: string[]) => helm(['template', 'sandbox-admission', CHART, '--namespace', NS, ...args]);
+  // --include-crds: the SandboxPolicy CRD from crds/ too, which kustomize renders with base.
+  const template = (...args: string[]) => helm(['template', 'sandbox-admission', CHART, '--namespace', NS, '--include-crds', ...args]);
 
   it('every values example is listed here with its flavour', () => {
     assert.deepEqual(readdirSync(join(CHART, 'examples')).sort(), Object.keys(EXAMPLES).sort());
