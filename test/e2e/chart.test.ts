@@ -161,6 +161,15 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
     assert.ok(!roles.includes('sandbox-admission-mutating-admission-policies'));
   });
 
+  it('monitoring with cert-manager: the ServiceMonitor verifies with the CA cert-manager writes', () => {
+    const r = template('-f', join(CHART, 'examples', 'cert-manager.yaml'), '--set', 'monitoring.enabled=true');
+    assert.equal(r.status, 0, r.stderr);
+    const monitor = objectsOf(r.stdout).find((o) => o.kind === 'ServiceMonitor') as unknown as {
+      spec: { endpoints: Array<{ tlsConfig: { ca: { secret: { name: string; key: string } } } }> };
+    };
+    assert.deepEqual(monitor.spec.endpoints[0]!.tlsConfig.ca.secret, { name: 'sandbox-admission-serving', key: 'ca.crt' });
+  });
+
   it('refuses values that would install inconsistent objects, saying what to do', () => {
     const dir = mkdtempSync(join(home, 'values-'));
     const kataPolicy = join(REPO, 'manifests/overlays/kata/policy.yaml');
