@@ -2,7 +2,8 @@
 // `helm lint` and `helm template` of every values example, each compared object by object with the kustomize
 // flavour it stands for (so the chart and manifests/ cannot drift apart), the chart's refusals of inconsistent
 // values, and `helm install`, `helm upgrade` (another policy, fewer replicas) and `helm uninstall` against a real
-// kube-apiserver, after which nothing of the project is left in the cluster.
+// kube-apiserver, after which nothing of the project is left in the cluster but the SandboxPolicy CRD (crds/: Helm
+// installs it, never upgrades or deletes it) and the objects of that kind, gone with the CRD once the user deletes it.
 //
 // Nothing runs pods here, so the install is checked by its objects, never by a rollout (no --wait). The API
 // server routes webhook calls to the Service's endpoints (--enable-aggregator-routing), of which there are none:
@@ -10,7 +11,7 @@
 // instead of dialling a ClusterIP off loopback.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +84,8 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
   });
   after(() => rmSync(home, { recursive: true, force: true }));
 
-  const template = (...args: string[]) => helm(['template', 'sandbox-admission', CHART, '--namespace', NS, ...args]);
+  // --include-crds: the SandboxPolicy CRD from crds/ too, which kustomize renders with base.
+  const template = (...args: string[]) => helm(['template', 'sandbox-admission', CHART, '--namespace', NS, '--include-crds', ...args]);
 
   it('every values example is listed here with its flavour', () => {
     assert.deepEqual(readdirSync(join(CHART, 'examples')).sort(), Object.keys(EXAMPLES).sort());
@@ -119,26 +121,53 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
     });
   }
 
-  it('monitoring.enabled=true adds manifests/components/monitoring, as kustomize does with that component', (t) => {
-    const component = join(REPO, 'manifests/components/monitoring');
-    if (!existsSync(component)) {
-      t.skip('manifests/components/monitoring does not exist yet');
-      return;
-    }
-    // manifests/ plus the component, through a kustomization of its own outside the tree (relative paths, as kustomize wants).
-    const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-kustomize-'));
-    try {
-      writeFileSync(
-        join(dir, 'kustomization.yaml'),
-        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(dir, join(REPO, 'manifests'))}]\ncomponents: [${relative(dir, component)}]\n`,
-      );
-      const kustomize = renderKustomization(bins.binaries!.kubectl, relative(join(REPO, 'manifests'), dir));
-      const r = template('--set', 'monitoring.enabled=true');
-      assert.equal(r.status, 0, r.stderr);
-      assert.deepEqual(byId(objectsOf(r.stdout).map(withoutHelmLabels)), byId(kustomize.filter((o) => o.kind !== 'Namespace')));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  /** A value and the kustomize component it stands for, each added to the default (manifests/). */
+  const COMPONENTS: Array<{ set: string; component: string }> = [
+    { set: 'monitoring.enabled=true', component: 'monitoring' },
+    { set: 'policySource=crd', component: 'policy-crd' },
+  ];
+  for (const { set, component } of COMPONENTS) {
+    it(`--set ${set} adds manifests/components/${component}, as kustomize does with that component`, () => {
+      // manifests/ plus the component, through a kustomization of its own outside the tree (relative paths, as kustomize wants).
+      const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-kustomize-'));
+      try {
+        writeFileSync(
+          join(dir, 'kustomization.yaml'),
+          `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${relative(dir, join(REPO, 'manifests'))}]\ncomponents: [${relative(dir, join(REPO, 'manifests/components', component))}]\n`,
+        );
+        const kustomize = renderKustomization(bins.binaries!.kubectl, relative(join(REPO, 'manifests'), dir));
+        const r = template('--set', set);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(byId(objectsOf(r.stdout).map(withoutHelmLabels)), byId(kustomize.filter((o) => o.kind !== 'Namespace')));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('the leader manages only the kinds asked for: no flag and no write grant for the others', () => {
+    const r = template('-f', join(CHART, 'examples', 'native.yaml'), '--set', 'mutatingAdmissionPolicy.managed=false');
+    assert.equal(r.status, 0, r.stderr);
+    const objects = objectsOf(r.stdout);
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+    };
+    assert.deepEqual(
+      deployment.spec.template.spec.containers[0]!.args.filter((a) => a.startsWith('--manage-admission-policies')),
+      ['--manage-admission-policies=validating'],
+    );
+    const roles = objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata?.name);
+    assert.ok(roles.includes('sandbox-admission-validating-admission-policies'));
+    assert.ok(!roles.includes('sandbox-admission-mutating-admission-policies'));
+  });
+
+  it('monitoring with cert-manager: the ServiceMonitor verifies with the CA cert-manager writes', () => {
+    const r = template('-f', join(CHART, 'examples', 'cert-manager.yaml'), '--set', 'monitoring.enabled=true');
+    assert.equal(r.status, 0, r.stderr);
+    const monitor = objectsOf(r.stdout).find((o) => o.kind === 'ServiceMonitor') as unknown as {
+      spec: { endpoints: Array<{ tlsConfig: { ca: { secret: { name: string; key: string } } } }> };
+    };
+    assert.deepEqual(monitor.spec.endpoints[0]!.tlsConfig.ca.secret, { name: 'sandbox-admission-serving', key: 'ca.crt' });
   });
 
   it('refuses values that would install inconsistent objects, saying what to do', () => {
@@ -179,6 +208,7 @@ describe('charts/sandbox-admission: helm lint and template, object for object th
         message: /mutatingAdmissionPolicy\.enabled needs validatingAdmissionPolicy\.enabled/,
       },
       { args: ['--set', 'policy=just text'], message: /policy: not a SandboxPolicy/ },
+      { args: ['--set', 'policySource=configmap'], message: /policySource: "configmap" is neither file nor crd/ },
     ];
     for (const { args, message } of cases) {
       const r = template(...args);
@@ -279,7 +309,10 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
     'validatingadmissionpolicybindings.admissionregistration.k8s.io',
     'mutatingadmissionpolicies.admissionregistration.k8s.io',
     'mutatingadmissionpolicybindings.admissionregistration.k8s.io',
+    'leases.coordination.k8s.io',
+    'customresourcedefinitions.apiextensions.k8s.io',
   ];
+  const CRD = 'customresourcedefinition.apiextensions.k8s.io/sandboxpolicies.sandbox-admission.io';
   /** Every object of those kinds that is the project's: by label, by name, or a Helm release record. */
   function projectObjects(): string[] {
     const names = kubectl('get', KINDS.join(','), '--all-namespaces', '-o', 'name').split('\n');
@@ -291,7 +324,7 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
   it('the chart covers every kind it renders, with every values example', () => {
     const kinds = new Set<string>();
     for (const example of Object.keys(EXAMPLES)) {
-      const r = helm(['template', 'sandbox-admission', CHART, '--namespace', NS, '-f', join(CHART, 'examples', example)]);
+      const r = helm(['template', 'sandbox-admission', CHART, '--namespace', NS, '--include-crds', '-f', join(CHART, 'examples', example)]);
       assert.equal(r.status, 0, r.stderr);
       for (const o of objectsOf(r.stdout)) kinds.add(`${o.kind}:${o.apiVersion}`);
     }
@@ -338,6 +371,10 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
     kubectl('get', 'runtimeclass', 'gvisor', 'kata');
     const installed = projectObjects();
     assert.ok(installed.includes(`secret/sh.helm.release.v1.sandbox-admission.v1`), installed.join('\n'));
+    // The CRD from crds/, served: the API server takes the example policy as a SandboxPolicy object (policySource=crd).
+    assert.ok(installed.includes(CRD), installed.join('\n'));
+    kubectl('wait', '--for=condition=Established', '--timeout=60s', CRD);
+    kubectl('apply', '--server-side', '-f', join(CHART, 'files/policy.yaml'));
 
     // upgrade: the kata flavour's policy with its generated ValidatingAdmissionPolicies, kata-deploy's classes, 2 replicas.
     r = helmIn(
@@ -374,10 +411,15 @@ describe('charts/sandbox-admission: helm install, upgrade and uninstall against 
     assert.match(r.stderr, /certificates\.mode: "vault"/);
     assert.match(helmIn('history', 'sandbox-admission', '-o', 'json').stdout, /"revision":2,[^}]*"status":"deployed"/);
 
-    // uninstall: every object of the release, and the release records.
+    // uninstall: every object of the release, and the release records; Helm leaves the CRD from crds/ (and with it
+    // the SandboxPolicies, which deleting it would delete), as values.yaml tells the user.
     r = helmIn('uninstall', 'sandbox-admission');
     assert.equal(r.status, 0, `helm uninstall:\n${r.stdout}${r.stderr}`);
-    assert.deepEqual(projectObjects(), [], 'left behind after helm uninstall');
+    assert.deepEqual(projectObjects(), [CRD], 'left behind after helm uninstall');
+    assert.equal(kubectl('get', 'sandboxpolicies', '-o', 'name').trim(), 'sandboxpolicy.sandbox-admission.io/example');
+    // What values.yaml says to run to remove it: then nothing of the project is left.
+    kubectl('delete', '--wait=true', '--timeout=60s', 'customresourcedefinition', 'sandboxpolicies.sandbox-admission.io');
+    assert.deepEqual(projectObjects(), [], 'left behind after deleting the CRD');
     // The namespace was the user's (created before the install), as values.yaml says.
     kubectl('get', 'namespace', NS);
   });

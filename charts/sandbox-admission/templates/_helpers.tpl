@@ -106,3 +106,16 @@ metadata:
     cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/sandbox-admission-serving
   {{- end }}
 {{- end -}}
+
+
+{{/* The kinds of generated admission policies the leader keeps in line (--manage-admission-policies), as JSON. */}}
+{{- define "sandbox-admission.managedKinds" -}}
+{{- $kinds := list -}}
+{{- if and .Values.validatingAdmissionPolicy.enabled .Values.validatingAdmissionPolicy.managed -}}
+{{- $kinds = append $kinds "validating" -}}
+{{- end -}}
+{{- if and .Values.mutatingAdmissionPolicy.enabled .Values.mutatingAdmissionPolicy.managed -}}
+{{- $kinds = append $kinds "mutating" -}}
+{{- end -}}
+{{- toJson $kinds -}}
+{{- end -}}

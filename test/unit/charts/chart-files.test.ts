@@ -1,7 +1,7 @@
-// charts/sandbox-admission/files/ holds copies of what manifests/ generates or ships (a chart cannot read outside
-// its directory): byte for byte the same, so `helm install` and `kubectl apply -k` install the same policy and the
-// same generated admission policies. The monitoring component's resources too, once manifests/components/monitoring
-// exists: the chart renders every file of files/monitoring/ when monitoring.enabled is set.
+// charts/sandbox-admission/files/ and crds/ hold copies of what manifests/ generates or ships (a chart cannot read
+// outside its directory): byte for byte the same, so `helm install` and `kubectl apply -k` install the same CRD,
+// policy and generated admission policies. The monitoring component's files too: the chart renders them when
+// monitoring.enabled is set.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,20 +12,25 @@ import { parse } from 'yaml';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const CHART = join(REPO, 'charts/sandbox-admission');
 const COPIES: Record<string, string> = {
+  'crds/sandboxpolicy-crd.yaml': 'manifests/base/crd.yaml',
   'files/policy.yaml': 'manifests/base/policy.yaml',
   'files/validating-admission-policy.yaml': 'manifests/admission-policy/validating-admission-policy.yaml',
+  'files/validating-admission-policy-after-map.yaml': 'manifests/overlays/native/validating-admission-policy.yaml',
   'files/mutating-admission-policy.yaml': 'manifests/overlays/native/mutating-admission-policy.yaml',
 };
 
-/** The resources of a kustomize component, as chart file -> source, when the component exists. */
+/** The resources and generated ConfigMaps' files of a kustomize component, as chart file -> source. */
 function componentCopies(component: string, into: string): Record<string, string> {
   const dir = join(REPO, 'manifests/components', component);
-  if (!existsSync(dir)) return {};
-  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
-  return Object.fromEntries((kustomization.resources ?? []).map((r) => [`${into}/${r}`, `manifests/components/${component}/${r}`]));
+  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
+    resources?: string[];
+    configMapGenerator?: Array<{ files?: string[] }>;
+  };
+  const files = [...(kustomization.resources ?? []), ...(kustomization.configMapGenerator ?? []).flatMap((g) => g.files ?? [])];
+  return Object.fromEntries(files.map((f) => [`${into}/${f}`, `manifests/components/${component}/${f}`]));
 }
 
-describe('charts/sandbox-admission/files', () => {
+describe('charts/sandbox-admission/files and crds', () => {
   const copies = { ...COPIES, ...componentCopies('monitoring', 'files/monitoring') };
   for (const [file, source] of Object.entries(copies)) {
     it(`${file} is ${source}`, () => {
@@ -39,7 +44,8 @@ describe('charts/sandbox-admission/files', () => {
   }
 
   it('holds nothing else', () => {
-    const present = readdirSync(join(CHART, 'files'), { recursive: true, withFileTypes: true })
+    const present = ['files', 'crds']
+      .flatMap((d) => readdirSync(join(CHART, d), { recursive: true, withFileTypes: true }))
       .filter((e) => e.isFile())
       .map((e) => join(e.parentPath, e.name).slice(CHART.length + 1))
       .sort();
