@@ -1,6 +1,6 @@
 // Issue 10, item 2, shown: 64 concurrent maximum-size reviews against the real `serve` process, whose heap is
-// capped as in the Deployment's 384 MiB container, while small pod reviews keep arriving. The process must stay up, its peak RSS
-// (VmHWM) stay under 384 MiB, and every small review be answered within the pod webhooks' timeout (5 s), most of
+// capped as in the Deployment (NODE_OPTIONS), while small pod reviews keep arriving. The process must stay up, its peak RSS
+// (VmHWM) stay under 384 MiB (well inside the Deployment's 512Mi limit), and every small review be answered within the pod webhooks' timeout (5 s), most of
 // them served (a 503 while the event loop lags is a fast refusal the API server retries). Large reviews are served
 // or shed unread (429, or a closed connection for a large body); the API server's client retries both kinds.
 //
@@ -23,6 +23,7 @@ import { buildSmallReview, postReview, type Answer } from '../../helpers/flood.t
 import { createLoopbackServing } from '../../helpers/certificates.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** Stricter than the Deployment's 512Mi: this flood must not come near it. */
 const MEMORY_LIMIT_MIB = 384;
 const POD_WEBHOOK_TIMEOUT_MS = 5000;
 const CONCURRENT = 64;
@@ -63,7 +64,7 @@ describe('memory under a flood of maximum-size reviews', { timeout: 240_000 }, (
     child = spawn(
       process.execPath,
       [
-        // The heap manifests/base/deployment.yaml gives the webhook (NODE_OPTIONS) inside its 384Mi limit.
+        // The heap manifests/base/deployment.yaml gives the webhook (NODE_OPTIONS) inside its memory limit.
         '--max-old-space-size=192',
         join(REPO, 'bench/webhook-main.ts'),
         'serve',
