@@ -19,6 +19,7 @@ import { createNamespace, startCluster, type Cluster } from './harness/cluster.t
 import { installNative, waitUntilSandboxing } from './harness/flavours.ts';
 import { kubeletConfig, mirrorPod, podOf, tryCreate } from './harness/pod-admission.ts';
 import {
+  ADMIN,
   arbitraryCase,
   CASES,
   type Case,
@@ -26,6 +27,7 @@ import {
   NAMESPACES,
   POLICY,
   podOfCase,
+  RUNTIME_CLASSES,
   SEED,
   touched,
   UNTRUSTED,
@@ -33,7 +35,6 @@ import {
 } from './harness/sandbox-pod-cases.ts';
 
 const bins = resolveBinaries();
-const ADMIN = { username: 'admin', groups: ['system:masters', 'system:authenticated'] };
 
 function decideFor(policy: Policy, namespace: string, pod: k8s.V1Pod): Decision {
   return decide({
@@ -65,13 +66,7 @@ describe('the generated MutatingAdmissionPolicy with no webhook at all', { skip:
       core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
       // RuntimeClasses without scheduling or overhead: the RuntimeClass plugin then adds nothing of its own.
       const node = cluster.kubeConfig.makeApiClient(k8s.NodeV1Api);
-      for (const [name, handler] of [
-        ['gvisor', 'runsc'],
-        ['kata', 'kata'],
-        ['runc', 'runc'],
-        ['fake-sandbox', 'runc'],
-      ] as const)
-        await node.createRuntimeClass({ body: { metadata: { name }, handler } });
+      for (const [name, handler] of RUNTIME_CLASSES) await node.createRuntimeClass({ body: { metadata: { name }, handler } });
       for (const [name, labels] of Object.entries(NAMESPACES)) await createNamespace(cluster.kubeConfig, name, labels);
       await createNamespace(cluster.kubeConfig, 'ns-fake', { 'sandbox-admission.io/runtime': 'fake' });
       for (const namespace of Object.keys(NAMESPACES))
@@ -176,14 +171,7 @@ describe('the generated MutatingAdmissionPolicy with no webhook at all', { skip:
   });
 
   it('5. a class whose RuntimeClass runs runc is refused as the webhook refuses it (RuntimeClasses as params)', async () => {
-    const runtimeClasses = new Map(
-      [
-        ['gvisor', 'runsc'],
-        ['kata', 'kata'],
-        ['runc', 'runc'],
-        ['fake-sandbox', 'runc'],
-      ].map(([name, handler]) => [name!, { name: name!, handler: handler! }]),
-    );
+    const runtimeClasses = new Map(RUNTIME_CLASSES.map(([name, handler]) => [name, { name, handler }]));
     const withFacts = (namespace: string, labels: Record<string, string>, pod: k8s.V1Pod): Decision =>
       decide({
         operation: 'CREATE',

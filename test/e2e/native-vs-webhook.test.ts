@@ -21,6 +21,7 @@ import { type Cluster, createNamespace, startCluster } from './harness/cluster.t
 import { type Flavour, installNative, installWebhook, waitUntilSandboxing } from './harness/flavours.ts';
 import { type ApiAnswer, tryCreate } from './harness/pod-admission.ts';
 import {
+  ADMIN,
   arbitraryCase,
   CASES,
   type Case,
@@ -29,6 +30,7 @@ import {
   normalize,
   POLICY,
   podOfCase,
+  RUNTIME_CLASSES,
   SEED,
   touched,
   UNTRUSTED,
@@ -39,12 +41,6 @@ import type { WebhookProcess } from './harness/webhook.ts';
 
 const bins = resolveBinaries();
 const FLAVOURS: readonly Flavour[] = ['native', 'webhook'];
-const RUNTIME_CLASSES = [
-  ['gvisor', 'runsc'],
-  ['kata', 'kata'],
-  ['runc', 'runc'],
-  ['fake-sandbox', 'runc'],
-] as const;
 // Namespaces of this file only (not in NAMESPACES, which decide() is given as facts).
 const EXTRA_NAMESPACES: Record<string, Record<string, string>> = {
   'ns-fake': { 'sandbox-admission.io/runtime': 'fake' },
@@ -80,8 +76,6 @@ type Outcome =
   | 'known: a conflict with an allowed class is admitted unchanged by the native flavour'
   | 'known: a conflict without a class is refused by the native flavour with the generic message'
   | 'known: the native flavour names what the profile cannot host, not the scheduling conflicts besides';
-
-const ADMIN = { username: 'admin', groups: ['system:masters', 'system:authenticated'] };
 
 describe('the native flavour and the webhook store the same pods', { skip: bins.skip ?? false }, () => {
   const clusters = {} as Record<Flavour, Cluster>;
