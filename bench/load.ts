@@ -71,23 +71,29 @@ export interface ServerProcess {
 }
 
 /**
- * Start `node <args>` with stdout and stderr into `logFile`, and wait until a log line with `readyMessage`
- * names the port it listens on (servers are started with --port 0, so no port is ever guessed or raced for).
+ * Start `node <args>` (or `options.executable <args>`) with stdout and stderr into `logFile`, and wait until a log
+ * line with `readyMessage` names the port it listens on (servers are started with --port 0, so no port is ever
+ * guessed or raced for). `options.readPort` reads the port from such a line when it is not JSON with a `port`.
  */
 export async function startServer(
   name: string,
   args: readonly string[],
   logFile: string,
   readyMessage: string,
-  options: { timeoutMs?: number; cpus?: string; env?: Record<string, string> } = {},
+  options: {
+    timeoutMs?: number;
+    cpus?: string;
+    env?: Record<string, string>;
+    executable?: string;
+    readPort?: (line: string) => number | undefined;
+  } = {},
 ): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const fd = openSync(logFile, 'w');
   const env = { ...process.env, NODE_ENV: 'production', ...options.env };
-  // taskset execs node in place, so the child's pid is the server's own (for /proc/<pid>/stat and signals).
-  const [command, commandArgs] = options.cpus
-    ? ['taskset', ['-c', options.cpus, process.execPath, ...args]]
-    : [process.execPath, [...args]];
+  const executable = options.executable ?? process.execPath;
+  // taskset execs the server in place, so the child's pid is the server's own (for /proc/<pid>/stat and signals).
+  const [command, commandArgs] = options.cpus ? ['taskset', ['-c', options.cpus, executable, ...args]] : [executable, [...args]];
   const spawnedAt = performance.now();
   const child = spawn(command, commandArgs, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
@@ -110,7 +116,7 @@ export async function startServer(
       child.kill('SIGKILL');
       throw new Error(`${name} did not report "${readyMessage}" within ${timeoutMs} ms; last log lines:\n${tail(logFile, 15)}`);
     }
-    port = findPort(logFile, readyMessage);
+    port = findPort(logFile, readyMessage, options.readPort ?? readJsonPort);
     if (port === undefined) await sleep(10);
   }
   const readyMs = performance.now() - spawnedAt;
@@ -136,15 +142,21 @@ export async function startServer(
   };
 }
 
-function findPort(logFile: string, readyMessage: string): number | undefined {
+function findPort(logFile: string, readyMessage: string, readPort: (line: string) => number | undefined): number | undefined {
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     if (!line.includes(readyMessage)) continue;
-    try {
-      const port = (JSON.parse(line) as { port?: unknown }).port;
-      if (typeof port === 'number' && port > 0) return port;
-    } catch {
-      // Not JSON (a stray stderr line): keep looking.
-    }
+    const port = readPort(line);
+    if (port !== undefined) return port;
+  }
+  return undefined;
+}
+
+function readJsonPort(line: string): number | undefined {
+  try {
+    const port = (JSON.parse(line) as { port?: unknown }).port;
+    if (typeof port === 'number' && port > 0) return port;
+  } catch {
+    // Not JSON (a stray stderr line): keep looking.
   }
   return undefined;
 }
