@@ -53,8 +53,11 @@ export function kataWebhookArgs(certFile: string, keyFile: string): string[] {
   return ['--tls-cert-file', certFile, '--tls-key-file', keyFile];
 }
 
-/** The environment it reads: port 0 asks the patched copy for a free port, logged in its ready line. */
-export const KATA_WEBHOOK_ENV: Readonly<Record<string, string>> = { KATA_WEBHOOK_PORT: '0' };
+/**
+ * The environment it reads: port 0 asks the patched copy for a free port, logged in its ready line; RUNTIME_CLASS
+ * empty keeps its default class (kata), whatever the caller's environment holds.
+ */
+export const KATA_WEBHOOK_ENV: Readonly<Record<string, string>> = { KATA_WEBHOOK_PORT: '0', RUNTIME_CLASS: 'kata' };
 
 export function readKataPort(line: string): number | undefined {
   const match = /Listening on (?:127\.0\.0\.1|\[::1\]):(\d+)/.exec(line);

@@ -92,8 +92,12 @@ export async function startServer(
   const fd = openSync(logFile, 'w');
   const env = { ...process.env, NODE_ENV: 'production', ...options.env };
   const executable = options.executable ?? process.execPath;
-  // taskset execs the server in place, so the child's pid is the server's own (for /proc/<pid>/stat and signals).
-  const [command, commandArgs] = options.cpus ? ['taskset', ['-c', options.cpus, executable, ...args]] : [executable, [...args]];
+  // A program other than Node cannot run bench/parent-guard.ts: setpriv has the kernel kill it when this process
+  // dies, however it dies. taskset and setpriv exec the server in place, so the child's pid is the server's own (for
+  // /proc/<pid>/stat and signals).
+  const guarded = options.executable ? ['setpriv', '--pdeathsig', 'KILL', '--', executable] : [executable];
+  const argv = options.cpus ? ['taskset', '-c', options.cpus, ...guarded, ...args] : [...guarded, ...args];
+  const [command, ...commandArgs] = argv as [string, ...string[]];
   const spawnedAt = performance.now();
   const child = spawn(command, commandArgs, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
