@@ -1,4 +1,5 @@
 // `sandbox-admission serve` as its own process, for tests of how it starts and stops.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,4 +27,16 @@ export function jsonLines(proc: ManagedProcess): Array<Record<string, unknown>> 
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The first JSON log line whose msg is `msg`, once it is written; fails with the log if serve exits first or it never comes. */
+export async function waitForLog(proc: ManagedProcess, msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = jsonLines(proc).find((l) => l['msg'] === msg);
+    if (line) return line;
+    if (proc.hasExited()) assert.fail(`serve exited before "${msg}":\n${readFileSync(proc.logPath, 'utf8')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`no "${msg}" within ${timeoutMs} ms:\n${readFileSync(proc.logPath, 'utf8')}`);
 }

@@ -16,7 +16,7 @@ import { exportedSeriesNames, labelMatchersIn, metricNamesIn, monitoringQueries,
 import { untrustedPod } from '../../helpers/pods.ts';
 import { tableNames } from '../../helpers/readme.ts';
 import { podReview } from '../../helpers/reviews.ts';
-import { jsonLines, startServeProcess } from '../../helpers/serve-process.ts';
+import { startServeProcess, waitForLog } from '../../helpers/serve-process.ts';
 import { sendHttps } from '../admission/https-client.ts';
 
 const REPO = new URL('../../../', import.meta.url);
@@ -26,17 +26,6 @@ const serviceMonitor = parse(readFileSync(new URL('manifests/components/monitori
   spec: { endpoints: Array<{ path: string; tlsConfig: { serverName: string } }> };
 };
 const { serverName } = serviceMonitor.spec.endpoints[0]!.tlsConfig;
-
-async function waitForLog(proc: ManagedProcess, msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const line = jsonLines(proc).find((l) => l['msg'] === msg);
-    if (line) return line;
-    if (proc.hasExited()) assert.fail(`serve exited before "${msg}":\n${readFileSync(proc.logPath, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`no "${msg}" within ${timeoutMs} ms:\n${readFileSync(proc.logPath, 'utf8')}`);
-}
 
 describe('the metrics the monitoring component uses, against a real server', () => {
   let dir: string;
