@@ -86,16 +86,22 @@ export async function startServer(
     env?: Record<string, string>;
     executable?: string;
     readPort?: (line: string) => number | undefined;
+    /**
+     * Have the kernel send this signal to the server when the benchmark dies (setpriv --pdeathsig), for a server
+     * that cannot import bench/parent-guard.ts: a program other than Node (KILL unless given), or the compiled
+     * webhook (TERM: its own graceful shutdown).
+     */
+    deathSignal?: 'TERM' | 'KILL';
   } = {},
 ): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const fd = openSync(logFile, 'w');
   const env = { ...process.env, NODE_ENV: 'production', ...options.env };
   const executable = options.executable ?? process.execPath;
-  // A program other than Node cannot run bench/parent-guard.ts: setpriv has the kernel kill it when this process
-  // dies, however it dies. taskset and setpriv exec the server in place, so the child's pid is the server's own (for
-  // /proc/<pid>/stat and signals).
-  const guarded = options.executable ? ['setpriv', '--pdeathsig', 'KILL', '--', executable] : [executable];
+  // taskset and setpriv exec the server in place, so the child's pid is the server's own (for /proc/<pid>/stat and
+  // signals).
+  const deathSignal = options.deathSignal ?? (options.executable ? 'KILL' : undefined);
+  const guarded = deathSignal ? ['setpriv', '--pdeathsig', deathSignal, '--', executable] : [executable];
   const argv = options.cpus ? ['taskset', '-c', options.cpus, ...guarded, ...args] : [...guarded, ...args];
   const [command, ...commandArgs] = argv as [string, ...string[]];
   const spawnedAt = performance.now();

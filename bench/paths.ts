@@ -9,3 +9,6 @@ export const EXAMPLE_POLICY_FILE = join(REPO_ROOT, 'manifests', 'base', 'policy.
 export const UNTRUSTED_REVIEW_FILE = join(REPO_ROOT, 'examples', 'untrusted-pod-review.json');
 export const WEBHOOK_CONFIGURATION_FILE = join(REPO_ROOT, 'manifests', 'base', 'mutating-webhook.yaml');
 export const DEPLOYMENT_FILE = join(REPO_ROOT, 'manifests', 'base', 'deployment.yaml');
+
+/** What the image runs (Dockerfile ENTRYPOINT): the compiled CLI, built by `npm run build` (tsconfig.build.json). */
+export const WEBHOOK_DIST_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');

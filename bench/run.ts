@@ -46,6 +46,8 @@ import { startFakeApiServer, writeKubeconfig } from './fake-apiserver.ts';
 import { findProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import {
   BASELINE_SERVER,
+  REPO_ROOT,
+  WEBHOOK_DIST_MAIN,
   WEBHOOK_MAIN,
   DEPLOYMENT_FILE,
   EXAMPLE_POLICY_FILE,
@@ -56,7 +58,8 @@ import { describeMachine, duration, num, percentile, table } from './report.ts';
 
 /**
  * `npm run bench`: (a) micro-benchmarks of the pure decision, the in-process review pipeline and policy loading;
- * (b) an HTTPS load test of the real server (`sandbox-admission serve` from src/, in a child process) with autocannon over
+ * (b) an HTTPS load test of the real server (`sandbox-admission serve` from dist/ as the image runs it, or src/ with
+ * --webhook-from src, in a child process) with autocannon over
  * keep-alive TLS; (c) the same load against a bare fastify HTTPS server that answers `allowed: true` unread.
  * Only loopback is targeted; every load run is bounded by its duration. Progress goes to stderr, the summary
  * (markdown tables) to stdout. Exit 1 when a check fails: a wrong answer, an error or non-2xx response, a server
@@ -111,8 +114,20 @@ const { values: options } = parseArgs({
     'webhook-node-flags': { type: 'string', default: '' },
     only: { type: 'string', default: '' },
     'kata-webhook': { type: 'string' },
+    'webhook-from': { type: 'string', default: 'dist' },
   },
 });
+if (options['webhook-from'] !== 'dist' && options['webhook-from'] !== 'src') {
+  process.stderr.write(`--webhook-from ${options['webhook-from']}: dist (what the image runs, built first) or src\n`);
+  process.exit(2);
+}
+/**
+ * The webhook as the image runs it (dist/, compiled by `npm run build` before the run) or from the TypeScript
+ * sources (src/, through bench/webhook-main.ts): the same code, but from src/ Node strips the types of every
+ * module at start, which adds about a second of CPU to start-up and nothing per request once loaded.
+ */
+const webhookFromDist = options['webhook-from'] === 'dist';
+const webhookEntry = webhookFromDist ? WEBHOOK_DIST_MAIN : WEBHOOK_MAIN;
 const seconds = positive('duration', options.duration);
 const warmupSeconds = positive('warmup-seconds', options['warmup-seconds']);
 const connectionCounts = options.connections.split(',').map((c) => positive('connections', c));
@@ -189,6 +204,19 @@ interface ServerReport {
 const reports: ServerReport[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-bench-'));
 let keepDir = options.keep;
+if (webhookFromDist && !(options['skip-load'] && options['skip-cluster'])) {
+  const started = performance.now();
+  // The webhook the sections below start is the one just compiled from this tree, never a stale dist/.
+  const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const build = spawnSync(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json')], { encoding: 'utf8' });
+  if (build.status !== 0) {
+    process.stderr.write(
+      `npm run build failed (the benchmark runs the compiled webhook; --webhook-from src does not):\n${build.stdout}${build.stderr}`,
+    );
+    process.exit(1);
+  }
+  log(`== built dist/ (npm run build) in ${num((performance.now() - started) / 1000)} s`);
+}
 if (!options['skip-load']) {
   try {
     const certs = writeCertificates(dir);
@@ -275,7 +303,7 @@ if (!options['skip-load']) {
     const webhookArgs = [
       ...webhookNodeFlags.split(/\s+/).filter(Boolean),
       ...(options.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-      WEBHOOK_MAIN,
+      webhookEntry,
       'serve',
       '--host',
       '127.0.0.1',
@@ -411,6 +439,7 @@ async function benchServer(
   const server = await startServer(name, args, logFile, readyMessage, {
     ...(pin ? { cpus: pin.server } : {}),
     ...(isKata ? { executable: kataBinary!, env: { ...KATA_WEBHOOK_ENV }, readPort: readKataPort } : {}),
+    ...(isWebhook && webhookFromDist ? { deathSignal: 'TERM' as const } : {}),
   });
   // kata-webhook logs logrus text, not JSON: only its problems are read.
   const readServerLog = async (start: number) => (isKata ? readKataLog(logFile, start) : await readLog(logFile, start));
@@ -458,7 +487,7 @@ async function benchServer(
         completed += result.completed;
         const exited = server.exitProblem();
         if (exited) throw new Error(exited);
-        // pino writes asynchronously; give the last lines of a saturated run time to reach the file.
+        // Log lines are written in batches at least every 100 ms: give the last ones time to reach the file.
         await sleep(500);
         const { summary, end } = await readServerLog(logOffset);
         logOffset = end;
@@ -510,7 +539,7 @@ async function benchClusterStartup(namespaces: number, certs: Certificates, revi
   writeKubeconfig(kubeconfig, fake.url, certs.caPem);
   const args = [
     ...webhookNodeFlags.split(/\s+/).filter(Boolean),
-    WEBHOOK_MAIN,
+    webhookEntry,
     'serve',
     '--kubeconfig',
     kubeconfig,
@@ -533,7 +562,10 @@ async function benchClusterStartup(namespaces: number, certs: Certificates, revi
   ];
   const name = `cluster-${namespaces}`;
   const spawnedAt = performance.now();
-  const server = await startServer(name, args, join(dir, `${name}.log`), 'sandbox-admission listening', pin ? { cpus: pin.server } : {});
+  const server = await startServer(name, args, join(dir, `${name}.log`), 'sandbox-admission listening', {
+    ...(pin ? { cpus: pin.server } : {}),
+    ...(webhookFromDist ? { deathSignal: 'TERM' as const } : {}),
+  });
   try {
     let readyAt = performance.now();
     for (;;) {
@@ -925,7 +957,7 @@ function renderSummary(): string {
   }
   if (clusterStartups.length > 0) {
     out.push(
-      '## (e) Cluster mode: spawn to ready, idle memory (webhook from src/, --kubeconfig to a loopback fake API server, certificates from files)',
+      `## (e) Cluster mode: spawn to ready, idle memory (webhook from ${options['webhook-from']}/, --kubeconfig to a loopback fake API server, certificates from files)`,
       '',
       `Ready: /readyz answers 200 (certificates present, policy loaded, namespace and RuntimeClass caches synced). Sync: from the first list request to the last watch request the fake saw. Namespaces carry 10 labels each. Idle: 3 s after ready. Peak: VmHWM after ${seconds} s of the mix and ${seconds} s of 1 MiB reviews only, ${connectionCounts[0]} connections.`,
       '',
