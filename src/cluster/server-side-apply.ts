@@ -73,7 +73,7 @@ export function createObjectWriter(client: KubeApiClient): ObjectWriter {
       } while (token);
       return items;
     },
-    apply: (object) =>
+    apply: async (object) =>
       client.request<LiveObject>({
         method: 'PATCH',
         path: objectPath(object),
@@ -82,7 +82,7 @@ export function createObjectWriter(client: KubeApiClient): ObjectWriter {
         // JSON is YAML: the apply content type takes either.
         body: object,
       }),
-    replace: (object) =>
+    replace: async (object) =>
       client.request<LiveObject>({ method: 'PUT', path: objectPath(object), query: { fieldManager: FIELD_MANAGER }, body: object }),
     delete: async (object) => {
       try {

@@ -172,4 +172,41 @@ describe('sandbox-admission audit', () => {
     assert.equal(noKey.code, 2);
     assert.match(noKey.err, /has no key policy\.yaml/);
   });
+
+  test('without --policy or a reader: the ConfigMap is one GET through the client; a 404 is a policy read error', async () => {
+    const { readFileSync } = await import('node:fs');
+    const path = '/api/v1/namespaces/sandbox-admission/configmaps/sandbox-admission-policy';
+    const apis = fakeApis(sampleCluster());
+    const request = apis.request;
+    const configMapReads: unknown[] = [];
+    apis.request = async <T>(sent: Parameters<typeof request>[0]): Promise<T> => {
+      if (sent.path !== path) return request<T>(sent);
+      configMapReads.push(sent);
+      return { data: { 'policy.yaml': readFileSync(POLICY_PATH, 'utf8') } } as T;
+    };
+    let err = '';
+    const code = await runAudit(
+      { output: 'json', webhookNamespace: 'sandbox-admission' },
+      () => undefined,
+      (t) => (err += t),
+      { client: apis },
+    );
+    assert.equal(code, 1, err);
+    assert.deepEqual(configMapReads, [{ method: 'GET', path }]);
+
+    const missing = fakeApis(sampleCluster());
+    missing.failNext(path, kubeApiError(404, 'configmaps "sandbox-admission-policy" not found'));
+    let missingErr = '';
+    assert.equal(
+      await runAudit(
+        { output: 'json', webhookNamespace: 'sandbox-admission' },
+        () => undefined,
+        (t) => (missingErr += t),
+        { client: missing },
+      ),
+      2,
+    );
+    assert.deepEqual(missing.requests, [{ method: 'GET', path }]);
+    assert.match(missingErr, /POLICY_READ: cannot read it: API server answered 404: configmaps "sandbox-admission-policy" not found/);
+  });
 });
