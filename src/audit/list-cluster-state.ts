@@ -4,7 +4,8 @@ import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import { apiErrorCode, type KubeApiClient, type KubeList, type QueryValue } from '../kube/api-client.ts';
 
 // The calls an audit makes are read-only: get/list pods, namespaces, RuntimeClasses. Objects are the API server's
-// JSON; client-node's model types are used for their shape only (timestamps there would be strings, not Dates).
+// JSON; client-node's model types only describe their shape (where those say Date, the JSON has an RFC 3339 string;
+// the audit reads no timestamp).
 
 /** Objects per list request, as kubectl's --chunk-size: a page of pods is a few MB at most. */
 export const DEFAULT_PAGE_SIZE = 500;
