@@ -1,9 +1,9 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Policy } from '../policy/types.ts';
 import type { AuditEntry, AuditSummary } from './audit-pods.ts';
 import { auditCluster, ClusterAuditStopped } from './cluster-audit.ts';
-import { createAuditApis, describeApiError, type AuditApis } from './list-cluster-state.ts';
+import { describeApiError } from './list-cluster-state.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
 
 export interface AuditScannerLog {
   info(data: object, message: string): void;
@@ -11,7 +11,8 @@ export interface AuditScannerLog {
 }
 
 export interface AuditScannerOptions {
-  kubeConfig: KubeConfig;
+  /** The API calls (read-only: pods, namespaces, RuntimeClasses). */
+  client: KubeApiClient;
   /** Read at the start of every scan, so a reloaded policy applies from the next one. */
   policy: () => Policy;
   metrics: Metrics;
@@ -22,8 +23,6 @@ export interface AuditScannerOptions {
   initialDelayMs?: number;
   pageSize?: number;
   now?: () => Date;
-  /** The API calls; default: clients made from kubeConfig. */
-  apis?: AuditApis;
   /**
    * After each complete scan, the pods with a finding and the policy judged with (the PolicyReports). Its failure
    * is logged; the scan still counts as a success.
@@ -54,7 +53,6 @@ export function createAuditScanner(options: AuditScannerOptions): AuditScanner {
   const intervalMs = options.intervalMs ?? DEFAULT_AUDIT_INTERVAL_MS;
   const now = options.now ?? (() => new Date());
   const { metrics, log } = options;
-  let apis = options.apis;
   let inFlight: Promise<AuditSummary | undefined> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let started = false;
@@ -65,8 +63,7 @@ export function createAuditScanner(options: AuditScannerOptions): AuditScanner {
     const findings: AuditEntry[] = [];
     try {
       const policy = options.policy();
-      apis ??= createAuditApis(options.kubeConfig);
-      const summary = await auditCluster(apis, {
+      const summary = await auditCluster(options.client, {
         policy,
         ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
         ...(options.onFindings ? { onEntry: (entry: AuditEntry) => void (entry.finding && findings.push(entry)) } : {}),

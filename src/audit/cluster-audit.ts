@@ -1,12 +1,7 @@
 import type { Policy } from '../policy/types.ts';
 import { auditPod, createAuditTally, type AuditEntry, type AuditFacts, type AuditSummary } from './audit-pods.ts';
-import {
-  listActivePodPages,
-  listNamespaceLabels,
-  listRuntimeClassFacts,
-  readNamespaceLabels,
-  type AuditApis,
-} from './list-cluster-state.ts';
+import { listActivePodPages, listNamespaceLabels, listRuntimeClassFacts, readNamespaceLabels } from './list-cluster-state.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
 
 export interface ClusterAuditOptions {
   policy: Policy;
@@ -31,24 +26,24 @@ export class ClusterAuditStopped extends Error {
  * judged with auditPod and dropped. A namespace created after the namespace list costs one GET. API errors
  * are thrown; the caller decides whether that is an exit code or a log line.
  */
-export async function auditCluster(apis: AuditApis, options: ClusterAuditOptions): Promise<AuditSummary> {
+export async function auditCluster(client: KubeApiClient, options: ClusterAuditOptions): Promise<AuditSummary> {
   const pageSize = options.pageSize;
   const scope = {
     ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
     ...(pageSize !== undefined ? { pageSize } : {}),
   };
-  const namespaceLabels = await listNamespaceLabels(apis.core, scope);
-  const runtimeClasses = await listRuntimeClassFacts(apis.node, scope);
+  const namespaceLabels = await listNamespaceLabels(client, scope);
+  const runtimeClasses = await listRuntimeClassFacts(client, scope);
   const facts: AuditFacts = { policy: options.policy, namespaceLabels, runtimeClasses };
   const tally = createAuditTally();
-  for await (const page of listActivePodPages(apis.core, scope)) {
+  for await (const page of listActivePodPages(client, scope)) {
     for (const name of new Set(page.map((pod) => pod.metadata?.namespace ?? ''))) {
       if (name === '' || namespaceLabels.has(name)) continue;
       // Judging without the labels could miss a namespace policy; a vanished namespace has none left.
-      namespaceLabels.set(name, (await readNamespaceLabels(apis.core, name)) ?? {});
+      namespaceLabels.set(name, (await readNamespaceLabels(client, name)) ?? {});
     }
     for (const pod of page) {
-      // client-node's V1Pod is a typed view of the JSON the webhook decides on (fields newer than the client are dropped).
+      // The pod's JSON as the API server sent it, as the webhook decides on it.
       const entry = auditPod(pod, facts);
       tally.count(entry);
       if (entry) options.onEntry?.(entry);

@@ -1,16 +1,11 @@
-import { CoreV1Api, NodeV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
 import { toRuntimeClassFacts } from '../cluster/cluster-facts.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
+import { apiErrorCode, type KubeApiClient, type KubeList, type QueryValue } from '../kube/api-client.ts';
 
-/** The client-node calls an audit makes, and nothing else: read-only (get/list pods, namespaces, RuntimeClasses). */
-export interface AuditApis {
-  core: Pick<CoreV1Api, 'listPodForAllNamespaces' | 'listNamespacedPod' | 'listNamespace' | 'readNamespace'>;
-  node: Pick<NodeV1Api, 'listRuntimeClass'>;
-}
-
-export function createAuditApis(kubeConfig: KubeConfig): AuditApis {
-  return { core: kubeConfig.makeApiClient(CoreV1Api), node: kubeConfig.makeApiClient(NodeV1Api) };
-}
+// The calls an audit makes are read-only: get/list pods, namespaces, RuntimeClasses. Objects are the API server's
+// JSON; client-node's model types only describe their shape (where those say Date, the JSON has an RFC 3339 string;
+// the audit reads no timestamp).
 
 /** Objects per list request, as kubectl's --chunk-size: a page of pods is a few MB at most. */
 export const DEFAULT_PAGE_SIZE = 500;
@@ -32,19 +27,20 @@ export interface PodPageOptions {
  * before the next one is fetched: memory stays at one page whatever the cluster size. The pages form one
  * consistent snapshot; if it expires mid-way (410 Gone, a scan slower than etcd compaction) the error is thrown.
  */
-export async function* listActivePodPages(core: AuditApis['core'], options: PodPageOptions = {}): AsyncGenerator<V1Pod[], void, undefined> {
+export async function* listActivePodPages(client: KubeApiClient, options: PodPageOptions = {}): AsyncGenerator<V1Pod[], void, undefined> {
   const limit = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const path = options.namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods`;
   let token: string | undefined;
   do {
-    const query = { limit, fieldSelector: ACTIVE_POD_FIELD_SELECTOR, ...(token ? { _continue: token } : {}) };
-    const page =
-      options.namespace === undefined
-        ? await core.listPodForAllNamespaces(query)
-        : await core.listNamespacedPod({ namespace: options.namespace, ...query });
-    token = page.metadata?._continue || undefined;
+    const page = await listPage<V1Pod>(client, path, { limit, fieldSelector: ACTIVE_POD_FIELD_SELECTOR, continue: token });
+    token = page.metadata?.continue || undefined;
     // The field selector already did this; checked again for servers (and fakes) that ignore it.
     yield page.items.filter((pod) => !isFinished(pod));
   } while (token);
+}
+
+function listPage<T>(client: KubeApiClient, path: string, query: Record<string, QueryValue>): Promise<KubeList<T>> {
+  return client.request<KubeList<T>>({ method: 'GET', path, query });
 }
 
 export function isFinished(pod: V1Pod): boolean {
@@ -54,56 +50,62 @@ export function isFinished(pod: V1Pod): boolean {
 
 /** Labels of every namespace (or of the one asked for), paginated; only names and labels are kept. */
 export async function listNamespaceLabels(
-  core: AuditApis['core'],
+  client: KubeApiClient,
   options: PodPageOptions = {},
 ): Promise<Map<string, Record<string, string>>> {
   const labels = new Map<string, Record<string, string>>();
   if (options.namespace !== undefined) {
-    const found = await readNamespaceLabels(core, options.namespace);
+    const found = await readNamespaceLabels(client, options.namespace);
     if (found) labels.set(options.namespace, found);
     return labels;
   }
   let token: string | undefined;
   do {
-    const page = await core.listNamespace({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, ...(token ? { _continue: token } : {}) });
+    const page = await listPage<V1Namespace>(client, '/api/v1/namespaces', {
+      limit: options.pageSize ?? DEFAULT_PAGE_SIZE,
+      continue: token,
+    });
     for (const ns of page.items) {
       if (ns.metadata?.name) labels.set(ns.metadata.name, { ...(ns.metadata.labels ?? {}) });
     }
-    token = page.metadata?._continue || undefined;
+    token = page.metadata?.continue || undefined;
   } while (token);
   return labels;
 }
 
 /** One namespace's labels, or undefined when it does not exist (deleted since its pods were listed). */
-export async function readNamespaceLabels(core: AuditApis['core'], name: string): Promise<Record<string, string> | undefined> {
+export async function readNamespaceLabels(client: KubeApiClient, name: string): Promise<Record<string, string> | undefined> {
   try {
-    const ns = await core.readNamespace({ name });
+    const ns = await client.request<V1Namespace>({ method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(name)}` });
     return { ...(ns.metadata?.labels ?? {}) };
   } catch (error) {
-    if ((error as { code?: unknown }).code === 404) return undefined;
+    if (apiErrorCode(error) === 404) return undefined;
     throw error;
   }
 }
 
 /** Every RuntimeClass by name, as the decision sees them. */
 export async function listRuntimeClassFacts(
-  node: AuditApis['node'],
+  client: KubeApiClient,
   options: Pick<PodPageOptions, 'pageSize'> = {},
 ): Promise<Map<string, RuntimeClassFacts>> {
   const classes = new Map<string, RuntimeClassFacts>();
   let token: string | undefined;
   do {
-    const page = await node.listRuntimeClass({ limit: options.pageSize ?? DEFAULT_PAGE_SIZE, ...(token ? { _continue: token } : {}) });
+    const page = await listPage<V1RuntimeClass>(client, '/apis/node.k8s.io/v1/runtimeclasses', {
+      limit: options.pageSize ?? DEFAULT_PAGE_SIZE,
+      continue: token,
+    });
     for (const rc of page.items) {
       const facts = toRuntimeClassFacts(rc);
       classes.set(facts.name, facts);
     }
-    token = page.metadata?._continue || undefined;
+    token = page.metadata?.continue || undefined;
   } while (token);
   return classes;
 }
 
-/** A client-node error in one line: status code and the API server's own message, without the response dump. */
+/** An API error in one line: status code and the API server's own message, without the response dump. */
 export function describeApiError(error: unknown): string {
   const e = error as { code?: unknown; body?: unknown; message?: unknown; cause?: unknown };
   if (typeof e.code === 'number') {

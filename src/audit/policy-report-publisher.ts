@@ -1,4 +1,5 @@
 import { formatLabelSelector, type ObjectWriter } from '../cluster/server-side-apply.ts';
+import { apiErrorCode } from '../kube/api-client.ts';
 import { describeApiError } from './list-cluster-state.ts';
 import { POLICY_REPORT_API_VERSION, POLICY_REPORT_LABELS, POLICY_REPORT_NAME, type PolicyReportObject } from './policy-reports.ts';
 
@@ -41,7 +42,8 @@ export function createPolicyReportPublisher(options: PolicyReportPublisherOption
         resourceVersion: o.metadata?.resourceVersion,
       }));
     } catch (error) {
-      if ((error as { code?: unknown }).code === 404 || /does not have a resource type|not found/i.test(String((error as Error).message))) {
+      // Without the CRD the API server has no such path: 404.
+      if (apiErrorCode(error) === 404) {
         if (!missingCrdLogged)
           log.warn({}, 'the PolicyReport CRD (wgpolicyk8s.io/v1alpha2) is not installed; the audit writes no PolicyReports');
         missingCrdLogged = true;

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { AuditEntry, AuditSummary } from '../audit/audit-pods.ts';
 import { auditCluster } from '../audit/cluster-audit.ts';
-import { createAuditApis, describeApiError, DEFAULT_PAGE_SIZE, type AuditApis } from '../audit/list-cluster-state.ts';
+import { describeApiError, DEFAULT_PAGE_SIZE } from '../audit/list-cluster-state.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
+import { createClientNodeAdapter } from '../kube/client-node-adapter.ts';
 import { loadPolicyFile } from '../policy/file-store.ts';
 import { formatTable } from './table.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
@@ -45,7 +47,7 @@ export async function runAudit(
   options: AuditCommandOptions,
   write: (text: string) => void,
   warn: (text: string) => void,
-  deps: { apis?: AuditApis; readConfigMapPolicy?: () => Promise<string | undefined> } = {},
+  deps: { client?: KubeApiClient; readConfigMapPolicy?: () => Promise<string | undefined> } = {},
 ): Promise<number> {
   if (options.allNamespaces && options.namespace !== undefined) {
     warn('sandbox-admission: --namespace and --all-namespaces exclude each other (see --help)\n');
@@ -66,26 +68,24 @@ export async function runAudit(
   // A policy file is checked before the cluster is contacted: its mistakes are the user's to fix first.
   const fromFile = options.policy === undefined ? undefined : loadPolicyFile(options.policy, options.webhookNamespace);
   if (fromFile && !fromFile.ok) return reportPolicyErrors(fromFile.error);
-  let apis = deps.apis;
-  let readConfigMapPolicy = deps.readConfigMapPolicy;
-  if (!apis || (!readConfigMapPolicy && !fromFile)) {
+  let client = deps.client;
+  if (!client) {
     const kc = loadKubeConfig(options.kubeconfig, options.context);
     if (!kc.ok) {
       warn(`sandbox-admission: ${kc.error}\n`);
       return 2;
     }
-    apis ??= createAuditApis(kc.value);
-    const core = kc.value.makeApiClient(CoreV1Api);
-    readConfigMapPolicy ??= async () =>
-      (await core.readNamespacedConfigMap({ name: configMapName, namespace: options.webhookNamespace })).data?.[POLICY_CONFIGMAP_KEY];
+    client = createCliApiClient(kc.value);
   }
-  const loaded = fromFile ?? (await loadClusterPolicy(readConfigMapPolicy!, options.webhookNamespace, source));
+  const readConfigMapPolicy =
+    deps.readConfigMapPolicy ?? (() => readPolicyConfigMap(client, { namespace: options.webhookNamespace, name: configMapName }));
+  const loaded = fromFile ?? (await loadClusterPolicy(readConfigMapPolicy, options.webhookNamespace, source));
   if (!loaded.ok) return reportPolicyErrors(loaded.error);
   warn(`sandbox-admission: policy ${source} (SandboxPolicy "${loaded.value.policy.name}")\n`);
   const pods: AuditEntry[] = [];
   let summary: AuditSummary;
   try {
-    summary = await auditCluster(apis, {
+    summary = await auditCluster(client, {
       policy: loaded.value.policy,
       pageSize,
       ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
@@ -99,6 +99,23 @@ export async function runAudit(
   write(options.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatAuditTable(pods));
   warn(`${formatAuditSummary(summary, options.namespace)}\n`);
   return summary.findings > 0 ? 1 : 0;
+}
+
+/** The policy text in the ConfigMap the webhook mounts, or undefined when the ConfigMap has no policy key. */
+export async function readPolicyConfigMap(
+  client: KubeApiClient,
+  configMap: { namespace: string; name: string },
+): Promise<string | undefined> {
+  const found = await client.request<{ data?: Record<string, string> }>({
+    method: 'GET',
+    path: `/api/v1/namespaces/${encodeURIComponent(configMap.namespace)}/configmaps/${encodeURIComponent(configMap.name)}`,
+  });
+  return found.data?.[POLICY_CONFIGMAP_KEY];
+}
+
+/** TEMPORARY (issue 15): the CLI's client over client-node until kube-core's client lands; the merge replaces it. */
+export function createCliApiClient(kubeConfig: KubeConfig): KubeApiClient {
+  return createClientNodeAdapter(kubeConfig);
 }
 
 const HEADERS = ['NAMESPACE', 'POD', 'RULE', 'MODE', 'RUNTIME', 'FINDING'] as const;

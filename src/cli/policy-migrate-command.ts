@@ -1,10 +1,10 @@
-import { CoreV1Api } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { formatCodedError } from '../errors.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
 import { DEFAULT_SANDBOX_POLICY_NAME } from '../policy/sandbox-policy-crd.ts';
-import { loadKubeConfig, POLICY_CONFIGMAP_KEY } from './audit-command.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
+import { createCliApiClient, loadKubeConfig, POLICY_CONFIGMAP_KEY, readPolicyConfigMap } from './audit-command.ts';
 
 export interface PolicyMigrateOptions {
   /** A policy file ("-" for stdin); without it, the ConfigMap `policyConfigmap` in `webhookNamespace`. */
@@ -27,7 +27,8 @@ export async function runPolicyMigrate(
   options: PolicyMigrateOptions,
   out: (text: string) => void,
   errOut: (text: string) => void,
-  readConfigMap?: () => Promise<string | undefined>,
+  /** The API client; default: one from the kubeconfig, made only when the policy comes from the ConfigMap. */
+  client?: KubeApiClient,
 ): Promise<number> {
   const source =
     options.policy === undefined
@@ -39,20 +40,16 @@ export async function runPolicyMigrate(
   try {
     if (options.policy !== undefined) text = readFileSync(options.policy === '-' ? 0 : options.policy, 'utf8');
     else {
-      let read = readConfigMap;
-      if (!read) {
+      let api = client;
+      if (!api) {
         const kc = loadKubeConfig(options.kubeconfig, options.context);
         if (!kc.ok) {
           errOut(`sandbox-admission: ${kc.error}\n`);
           return 2;
         }
-        const core = kc.value.makeApiClient(CoreV1Api);
-        read = async () =>
-          (await core.readNamespacedConfigMap({ name: options.policyConfigmap, namespace: options.webhookNamespace })).data?.[
-            POLICY_CONFIGMAP_KEY
-          ];
+        api = createCliApiClient(kc.value);
       }
-      text = await read();
+      text = await readPolicyConfigMap(api, { namespace: options.webhookNamespace, name: options.policyConfigmap });
     }
   } catch (error) {
     errOut(`sandbox-admission: cannot read the policy from ${source}: ${(error as Error).message.split('\n')[0]}\n`);

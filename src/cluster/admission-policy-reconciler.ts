@@ -5,10 +5,9 @@
  * generators' labels) that the policy no longer produces. Runs on every policy change, on becoming leader, and on
  * an interval, which also repairs a hand edit or delete. Only the kinds the install manages are touched.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { MAP_LABELS } from '../admission-policies/mutating-admission-policy.ts';
 import { VAP_LABELS } from '../admission-policies/validating-admission-policy.ts';
-import { foreignSpecFields, formatLabelSelector, type LiveObject, type ObjectWriter } from './server-side-apply.ts';
+import { foreignSpecFields, formatLabelSelector, type LiveObject, type ObjectWriter, type WritableObject } from './server-side-apply.ts';
 
 /** Which generated policies the install keeps in sync (--manage-admission-policies). */
 export type ManagedPolicyKind = 'validating' | 'mutating';
@@ -57,7 +56,7 @@ export interface AdmissionPolicyReconcilerLog {
 export interface AdmissionPolicyReconcilerOptions {
   kinds: ReadonlySet<ManagedPolicyKind>;
   /** What the policy in force renders, for the managed kinds (render vap / render map of the same document). */
-  desired: () => KubernetesObject[];
+  desired: () => WritableObject[];
   writer: ObjectWriter;
   /** Checked before every write: a replica that stopped leading mid-way writes nothing more. */
   isLeader: () => boolean;
@@ -95,7 +94,7 @@ export function createAdmissionPolicyReconciler(options: AdmissionPolicyReconcil
   };
 
   /** One managed kind's objects; true when it stopped because this replica no longer leads. */
-  const reconcileKind = async (managed: ManagedPolicyKind, desired: KubernetesObject[], result: ReconcileResult): Promise<boolean> => {
+  const reconcileKind = async (managed: ManagedPolicyKind, desired: WritableObject[], result: ReconcileResult): Promise<boolean> => {
     const { kinds, labels } = MANAGED_OBJECT_KINDS[managed];
     const wanted = desired.filter((o) => o.kind !== undefined && kinds.includes(o.kind));
     const live = new Map<string, LiveObject>();
@@ -137,7 +136,7 @@ export function createAdmissionPolicyReconciler(options: AdmissionPolicyReconcil
     return false;
   };
 
-  const write = async (object: KubernetesObject, before: LiveObject | undefined): Promise<WriteAction | undefined> => {
+  const write = async (object: WritableObject, before: LiveObject | undefined): Promise<WriteAction | undefined> => {
     const kind = object.kind!;
     if (!options.isLeader() || stopped) return undefined;
     const key = `${kind}/${object.metadata?.name}`;

@@ -1,11 +1,17 @@
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import type { LeaseRecord, LeaseStore, StoredLease } from './leader-election.ts';
+import { apiErrorCode, type KubeApiClient } from '../kube/api-client.ts';
+import { formatMicroTime, type LeaseRecord, type LeaseStore, type StoredLease } from './leader-election.ts';
 
-/** MicroTime that serialises with the six fraction digits the API server parses (client-node sends the Date's JSON). */
-class MicroTime extends Date {
-  override toISOString(): string {
-    return `${super.toISOString().slice(0, -1)}000Z`;
-  }
+interface LeaseObject {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    leaseTransitions?: number;
+    acquireTime?: string;
+    renewTime?: string;
+  };
 }
 
 /**
@@ -13,10 +19,11 @@ class MicroTime extends Date {
  * the resourceVersion it carries: the API server refuses a stale one with 409). RBAC: leases get/create/update in
  * that namespace (manifests/base/rbac.yaml).
  */
-export function createKubernetesLeaseStore(kubeConfig: KubeConfig, target: { namespace: string; name: string }): LeaseStore {
-  const api = kubeConfig.makeApiClient(CoordinationV1Api);
+export function createKubernetesLeaseStore(client: KubeApiClient, target: { namespace: string; name: string }): LeaseStore {
   const { namespace, name } = target;
-  const body = (record: LeaseRecord, resourceVersion?: string): V1Lease => ({
+  const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const path = `${collection}/${encodeURIComponent(name)}`;
+  const body = (record: LeaseRecord, resourceVersion?: string): LeaseObject => ({
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: {
@@ -29,30 +36,33 @@ export function createKubernetesLeaseStore(kubeConfig: KubeConfig, target: { nam
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,
       leaseTransitions: record.leaseTransitions,
-      ...(record.acquireTime ? { acquireTime: new MicroTime(record.acquireTime) } : {}),
-      ...(record.renewTime ? { renewTime: new MicroTime(record.renewTime) } : {}),
+      ...(record.acquireTime ? { acquireTime: toMicroTime(record.acquireTime) } : {}),
+      ...(record.renewTime ? { renewTime: toMicroTime(record.renewTime) } : {}),
     },
   });
   return {
     get: async () => {
       try {
-        return toStored(await api.readNamespacedLease({ name, namespace }));
+        return toStored(await client.request<LeaseObject>({ method: 'GET', path }));
       } catch (error) {
-        if ((error as { code?: unknown }).code === 404) return undefined;
+        if (apiErrorCode(error) === 404) return undefined;
         throw error;
       }
     },
-    create: async (record) => toStored(await api.createNamespacedLease({ namespace, body: body(record) })),
+    create: async (record) => toStored(await client.request<LeaseObject>({ method: 'POST', path: collection, body: body(record) })),
     update: async (record, resourceVersion) =>
-      toStored(await api.replaceNamespacedLease({ name, namespace, body: body(record, resourceVersion) })),
+      toStored(await client.request<LeaseObject>({ method: 'PUT', path, body: body(record, resourceVersion) })),
   };
 }
 
-function toStored(lease: V1Lease): StoredLease {
-  const time = (t: unknown): string | undefined =>
-    t === undefined || t === null ? undefined : t instanceof Date ? t.toISOString() : String(t);
-  const acquireTime = time(lease.spec?.acquireTime);
-  const renewTime = time(lease.spec?.renewTime);
+/** Six fraction digits whatever the record holds: the API server refuses a MicroTime without them. */
+function toMicroTime(time: string): string {
+  return formatMicroTime(Date.parse(time));
+}
+
+function toStored(lease: LeaseObject): StoredLease {
+  const acquireTime = lease.spec?.acquireTime ?? undefined;
+  const renewTime = lease.spec?.renewTime ?? undefined;
   return {
     resourceVersion: lease.metadata?.resourceVersion ?? '',
     record: {

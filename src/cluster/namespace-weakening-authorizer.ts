@@ -1,6 +1,6 @@
-import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { WEAKEN_NAMESPACE_PERMISSION } from '../decision/namespace-guard.ts';
 import type { Requester } from '../decision/types.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
 
 export type AuthorizerLog = { warn(data: object, message: string): void };
 
@@ -11,13 +11,14 @@ export type AuthorizerLog = { warn(data: object, message: string): void };
  * caller then refuses the change.
  */
 export function createNamespaceWeakeningAuthorizer(
-  kubeConfig: KubeConfig,
+  client: KubeApiClient,
   log: AuthorizerLog,
 ): (requester: Requester, namespace: string) => Promise<boolean> {
-  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
   return async (requester, namespace) => {
     try {
-      const review = await api.createSubjectAccessReview({
+      const review = await client.request<{ status?: { allowed?: boolean } }>({
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SubjectAccessReview',

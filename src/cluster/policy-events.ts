@@ -1,5 +1,7 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { formatCodedError, type CodedError } from '../errors.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
+
+const eventsPath = (namespace: string) => `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
 
 export interface PolicyEventTarget {
   namespace: string;
@@ -14,14 +16,16 @@ export interface PolicyEventTarget {
  * `kubectl get events` list a Warning event with every bad field's path. Failing to record the event is
  * logged by the caller, never fatal: the log line and the metric already carry the refusal.
  */
-export function createPolicyEventRecorder(kubeConfig: KubeConfig, target: PolicyEventTarget, now: () => Date = () => new Date()) {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+export function createPolicyEventRecorder(client: KubeApiClient, target: PolicyEventTarget, now: () => Date = () => new Date()) {
   return async (errors: CodedError[]): Promise<void> => {
     const at = now();
     const message = `policy refused, the last good policy stays in force: ${errors.map(formatCodedError).join('; ')}`.slice(0, 1024);
-    await core.createNamespacedEvent({
-      namespace: target.namespace,
+    await client.request({
+      method: 'POST',
+      path: eventsPath(target.namespace),
       body: {
+        apiVersion: 'v1',
+        kind: 'Event',
         metadata: { generateName: `${target.configMapName}.`, namespace: target.namespace },
         involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: target.configMapName, namespace: target.namespace },
         type: 'Warning',
@@ -30,8 +34,8 @@ export function createPolicyEventRecorder(kubeConfig: KubeConfig, target: Policy
         source: { component: 'sandbox-admission' },
         reportingComponent: 'sandbox-admission',
         reportingInstance: target.reportingInstance,
-        firstTimestamp: at,
-        lastTimestamp: at,
+        firstTimestamp: at.toISOString(),
+        lastTimestamp: at.toISOString(),
         count: 1,
       },
     });
@@ -51,16 +55,18 @@ export interface InvolvedObject {
  * takes Events about cluster-scoped objects only in the `default` namespace (or none), as client-go records them.
  */
 export function createClusterObjectEventRecorder(
-  kubeConfig: KubeConfig,
+  client: KubeApiClient,
   reportingInstance: string,
   now: () => Date = () => new Date(),
 ): (involved: InvolvedObject, event: { type: 'Normal' | 'Warning'; reason: string; message: string }) => Promise<void> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
   return async (involved, event) => {
     const at = now();
-    await core.createNamespacedEvent({
-      namespace: 'default',
+    await client.request({
+      method: 'POST',
+      path: eventsPath('default'),
       body: {
+        apiVersion: 'v1',
+        kind: 'Event',
         metadata: { generateName: `${involved.name}.`, namespace: 'default' },
         involvedObject: involved,
         type: event.type,
@@ -69,8 +75,8 @@ export function createClusterObjectEventRecorder(
         source: { component: 'sandbox-admission' },
         reportingComponent: 'sandbox-admission',
         reportingInstance,
-        firstTimestamp: at,
-        lastTimestamp: at,
+        firstTimestamp: at.toISOString(),
+        lastTimestamp: at.toISOString(),
         count: 1,
       },
     });

@@ -4,8 +4,8 @@
  * election hands in `leadership`); a new leader rewrites nothing that is already right, and sends an Event only
  * when it changes the Accepted condition, so a change of leader repeats no Event.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { formatCodedError } from '../errors.ts';
+import { apiErrorCode, type KubeApiClient } from '../kube/api-client.ts';
 import {
   SANDBOX_POLICY_GROUP as group,
   SANDBOX_POLICY_KIND,
@@ -170,8 +170,7 @@ export function createSandboxPolicyStatusWriter(options: SandboxPolicyStatusOpti
         await one(object, inForce);
       } catch (error) {
         // A conflict means a newer object is on its way: its watch event reconciles again.
-        const code = (error as { code?: unknown }).code;
-        if (code !== 409)
+        if (apiErrorCode(error) !== 409)
           options.log.warn({ name: object.metadata?.name, err: describe(error) }, 'could not write the SandboxPolicy status');
       }
     }
@@ -199,14 +198,11 @@ export function createSandboxPolicyStatusWriter(options: SandboxPolicyStatusOpti
 }
 
 /** Status writes through the status subresource, with the object's resourceVersion: a stale write is refused. */
-export function writeSandboxPolicyStatus(kubeConfig: KubeConfig): SandboxPolicyStatusOptions['writeStatus'] {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+export function writeSandboxPolicyStatus(client: KubeApiClient): SandboxPolicyStatusOptions['writeStatus'] {
   return async (object, status) => {
-    await custom.replaceClusterCustomObjectStatus({
-      group,
-      version,
-      plural,
-      name: object.metadata?.name ?? '',
+    await client.request({
+      method: 'PUT',
+      path: `/apis/${group}/${version}/${plural}/${encodeURIComponent(object.metadata?.name ?? '')}/status`,
       body: { apiVersion: `${group}/${version}`, kind: SANDBOX_POLICY_KIND, metadata: object.metadata, spec: object.spec, status },
     });
   };

@@ -1,9 +1,10 @@
 /**
- * The calls a reconciler of generated objects makes, through client-node's generic object API: list by label,
- * server-side apply under one field manager (forced: the generator's fields are its own), replace, delete.
- * Errors are thrown (client-node ApiException, with the HTTP code).
+ * The calls a reconciler of generated objects makes, as plain REST: list by label, server-side apply under one field
+ * manager (forced: the generator's fields are its own), replace, delete. Errors are thrown (KubeApiError, with the
+ * HTTP code). The kinds it can write are those of src/kube/resource-paths.ts.
  */
-import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { apiErrorCode, type KubeApiClient, type KubeList } from '../kube/api-client.ts';
+import { resourcePath } from '../kube/resource-paths.ts';
 
 /** The field manager of every write sandbox-admission makes to generated objects: `managedFields` shows it. */
 export const FIELD_MANAGER = 'sandbox-admission';
@@ -28,38 +29,67 @@ export interface LiveObject {
   [key: string]: unknown;
 }
 
+/** What the writer sends: an object that names its own apiVersion, kind and name (the rest is sent as it is). */
+export interface WritableObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
 export interface ObjectWriter {
   list(apiVersion: string, kind: string, labelSelector: string, namespace?: string): Promise<LiveObject[]>;
   /** Server-side apply, forced, under FIELD_MANAGER: creates or updates; unchanged content writes nothing. */
-  apply(object: KubernetesObject): Promise<LiveObject>;
+  apply(object: WritableObject): Promise<LiveObject>;
   /** Replace (PUT) conditional on object.metadata.resourceVersion. */
-  replace(object: KubernetesObject): Promise<LiveObject>;
+  replace(object: WritableObject): Promise<LiveObject>;
   delete(object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void>;
 }
 
-export function createObjectWriter(kubeConfig: KubeConfig): ObjectWriter {
-  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+/** Objects per list request: a page of generated policies or reports stays small. */
+const LIST_PAGE_SIZE = 500;
+
+export function createObjectWriter(client: KubeApiClient): ObjectWriter {
+  const objectPath = (object: WritableObject): string => {
+    const { apiVersion, kind } = object;
+    const name = object.metadata?.name;
+    if (!apiVersion || !kind || !name)
+      throw new Error(`cannot write an object without apiVersion, kind and metadata.name (${apiVersion} ${kind} ${name})`);
+    return resourcePath(apiVersion, kind, object.metadata?.namespace, name);
+  };
   return {
     list: async (apiVersion, kind, labelSelector, namespace) => {
+      const path = resourcePath(apiVersion, kind, namespace);
       const items: LiveObject[] = [];
       let token: string | undefined;
       do {
-        const page = await api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector, 500, token);
+        const page = await client.request<KubeList<LiveObject>>({
+          method: 'GET',
+          path,
+          query: { labelSelector, limit: LIST_PAGE_SIZE, continue: token },
+        });
         // List items carry no apiVersion/kind; the caller asked for these.
-        for (const item of page.items) items.push({ ...(item as LiveObject), apiVersion, kind });
-        token = page.metadata?._continue || undefined;
+        for (const item of page.items) items.push({ ...item, apiVersion, kind });
+        token = page.metadata?.continue || undefined;
       } while (token);
       return items;
     },
     apply: async (object) =>
-      (await api.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply)) as LiveObject,
-    replace: async (object) => (await api.replace(object, undefined, undefined, FIELD_MANAGER)) as LiveObject,
+      client.request<LiveObject>({
+        method: 'PATCH',
+        path: objectPath(object),
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        contentType: 'application/apply-patch+yaml',
+        // JSON is YAML: the apply content type takes either.
+        body: object,
+      }),
+    replace: async (object) =>
+      client.request<LiveObject>({ method: 'PUT', path: objectPath(object), query: { fieldManager: FIELD_MANAGER }, body: object }),
     delete: async (object) => {
       try {
-        await api.delete(object as KubernetesObject);
+        await client.request({ method: 'DELETE', path: objectPath(object) });
       } catch (error) {
         // Already gone is what we wanted.
-        if ((error as { code?: unknown }).code !== 404) throw error;
+        if (apiErrorCode(error) !== 404) throw error;
       }
     },
   };

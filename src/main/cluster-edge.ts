@@ -14,6 +14,8 @@ import { createClusterObjectEventRecorder, createPolicyEventRecorder } from '../
 import { createCrdPolicyStore, type CrdPolicyStore } from '../cluster/sandbox-policy-store.ts';
 import { createSandboxPolicyStatusWriter, writeSandboxPolicyStatus } from '../cluster/sandbox-policy-status.ts';
 import { createObjectWriter } from '../cluster/server-side-apply.ts';
+import type { KubeApiClient } from '../kube/api-client.ts';
+import { createClientNodeAdapter } from '../kube/client-node-adapter.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import { SANDBOX_POLICY_GROUP, SANDBOX_POLICY_KIND, SANDBOX_POLICY_VERSION } from '../policy/sandbox-policy-crd.ts';
@@ -37,6 +39,14 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
+/**
+ * TEMPORARY (issue 15): the writers' client, over client-node's KubeConfig until kube-core's light client lands;
+ * the merge builds it from kube-core's kubeconfig loader instead.
+ */
+export function createApiClient(kubeConfig: KubeConfig): KubeApiClient {
+  return createClientNodeAdapter(kubeConfig);
+}
+
 export interface ConnectedCluster {
   deps: Omit<WebhookDeps, 'logger' | 'metrics' | 'tls'>;
   stop(): Promise<void>;
@@ -45,6 +55,7 @@ export interface ConnectedCluster {
 /** Start the informer caches (resolves once both have synced, and the SandboxPolicy is loaded) and build the webhook's cluster-side deps. */
 export async function connectCluster(
   clusterConfig: KubeConfig,
+  client: KubeApiClient,
   options: ServeOptions,
   logger: Logger,
   metrics: Metrics,
@@ -55,8 +66,8 @@ export async function connectCluster(
   const crdPolicy = options.policySource === 'crd' ? await startCrdPolicy(options, clusterConfig, logger) : undefined;
   const auditIntervalMs = parseDuration(options.auditInterval);
   const managedKinds = parseManagedPolicyKinds(options.manageAdmissionPolicies);
-  const leader = createLeader(clusterConfig, options, logger);
-  const writer = createObjectWriter(clusterConfig);
+  const leader = createLeader(client, options, logger);
+  const writer = createObjectWriter(client);
   const publishReports = options.policyReports
     ? createPolicyReportPublisher({
         writer,
@@ -70,11 +81,11 @@ export async function connectCluster(
     deps: {
       cluster: {
         ...cluster,
-        mayWeakenNamespace: createNamespaceWeakeningAuthorizer(clusterConfig, logger.child({ component: 'namespace-guard' })),
+        mayWeakenNamespace: createNamespaceWeakeningAuthorizer(client, logger.child({ component: 'namespace-guard' })),
       },
       readiness: crdPolicy ? withSandboxPolicy(cluster.readiness, crdPolicy) : cluster.readiness,
       generatedPolicies: {
-        list: listGeneratedPolicies(clusterConfig),
+        list: listGeneratedPolicies(client),
         intervalMs: parseDuration(options.admissionPolicyCheckInterval),
       },
       leader,
@@ -85,12 +96,12 @@ export async function connectCluster(
         ? {
             policyStore: crdPolicy,
             createPolicyStatus: (stale: () => readonly string[]) => {
-              const recordEvent = createClusterObjectEventRecorder(clusterConfig, process.env.POD_NAME ?? 'sandbox-admission');
+              const recordEvent = createClusterObjectEventRecorder(client, process.env.POD_NAME ?? 'sandbox-admission');
               const writer = createSandboxPolicyStatusWriter({
                 store: crdPolicy,
                 stale,
                 leadership: leader,
-                writeStatus: writeSandboxPolicyStatus(clusterConfig),
+                writeStatus: writeSandboxPolicyStatus(client),
                 recordEvent: (object, event) =>
                   recordEvent(
                     {
@@ -108,7 +119,7 @@ export async function connectCluster(
             },
           }
         : {
-            reportPolicyRefusal: createPolicyEventRecorder(clusterConfig, {
+            reportPolicyRefusal: createPolicyEventRecorder(client, {
               namespace: options.webhookNamespace,
               configMapName: options.policyConfigmap,
               reportingInstance: process.env.POD_NAME ?? 'sandbox-admission',
@@ -118,7 +129,7 @@ export async function connectCluster(
         ? {
             createAudit: (policy: PolicyStore) =>
               createAuditScanner({
-                kubeConfig: clusterConfig,
+                client,
                 policy: policy.current,
                 metrics,
                 log: logger.child({ component: 'audit' }),
@@ -170,9 +181,9 @@ function withSandboxPolicy(readiness: ClusterFacts['readiness'], store: CrdPolic
 }
 
 /** The election of the one replica that writes (generated admission policies, PolicyReports). */
-function createLeader(kubeConfig: KubeConfig, options: ServeOptions, logger: Logger): LeaderElector {
+function createLeader(client: KubeApiClient, options: ServeOptions, logger: Logger): LeaderElector {
   return createLeaderElector({
-    store: createKubernetesLeaseStore(kubeConfig, { namespace: options.webhookNamespace, name: options.leaderElectionLease }),
+    store: createKubernetesLeaseStore(client, { namespace: options.webhookNamespace, name: options.leaderElectionLease }),
     identity: options.leaderElectionIdentity || process.env.POD_NAME || `${hostname()}_${process.pid}`,
     timing: {
       leaseDurationMs: parseDuration(options.leaderElectionLeaseDuration),

@@ -92,8 +92,10 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   // The Kubernetes client is loaded only then (main/cluster-edge.ts says why).
   const edge = useCluster || mode === 'self-managed' ? await import('./cluster-edge.ts') : undefined;
   const kubeConfig = edge?.loadKubeConfig(options.kubeconfig);
-  const certificates = await startCertificateSource({ ...options, devCertsDir: DEV_CERTS_DIR }, { mode, kubeConfig, logger, metrics });
-  const cluster = edge && kubeConfig && useCluster ? await edge.connectCluster(kubeConfig, options, logger, metrics) : undefined;
+  const client = edge && kubeConfig ? edge.createApiClient(kubeConfig) : undefined;
+  const certificates = await startCertificateSource({ ...options, devCertsDir: DEV_CERTS_DIR }, { mode, client, logger, metrics });
+  const cluster =
+    edge && kubeConfig && client && useCluster ? await edge.connectCluster(kubeConfig, client, options, logger, metrics) : undefined;
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const webhook = await startWebhook(
     {

@@ -1,6 +1,5 @@
-import type { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { decodeCaBundle, encodeCaBundle, isSameBundle } from './ca-bundle.ts';
-import { readStatusCode } from './certificate-secret-store.ts';
+import { apiErrorCode, type KubeApiClient } from '../kube/api-client.ts';
 
 /**
  * Puts the CA bundle into `clientConfig.caBundle` of every webhook of the webhook's own
@@ -37,16 +36,17 @@ export type PublisherLog = {
   error(data: object, message: string): void;
 };
 
-export type WebhookConfigurationClient = Pick<
-  AdmissionregistrationV1Api,
-  | 'readMutatingWebhookConfiguration'
-  | 'patchMutatingWebhookConfiguration'
-  | 'readValidatingWebhookConfiguration'
-  | 'patchValidatingWebhookConfiguration'
->;
+/** What the publisher reads of a webhook configuration. */
+interface WebhookConfigurationObject {
+  metadata?: { resourceVersion?: string };
+  webhooks?: Array<{ name: string; clientConfig?: { caBundle?: string } }>;
+}
+
+const configurationPath = (ref: WebhookConfigurationRef): string =>
+  `/apis/admissionregistration.k8s.io/v1/${ref.kind === 'MutatingWebhookConfiguration' ? 'mutating' : 'validating'}webhookconfigurations/${encodeURIComponent(ref.name)}`;
 
 export type CaBundlePublisherOptions = {
-  client: WebhookConfigurationClient;
+  client: KubeApiClient;
   configurations: readonly WebhookConfigurationRef[];
   log: PublisherLog;
   /** Called once per configuration that was patched or failed, for metrics. */
@@ -77,23 +77,19 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
 
   const read = async (ref: WebhookConfigurationRef): Promise<WebhookConfigurationView | undefined> => {
     try {
-      const config =
-        ref.kind === 'MutatingWebhookConfiguration'
-          ? await client.readMutatingWebhookConfiguration({ name: ref.name })
-          : await client.readValidatingWebhookConfiguration({ name: ref.name });
+      const config = await client.request<WebhookConfigurationObject>({ method: 'GET', path: configurationPath(ref) });
       return {
         resourceVersion: config.metadata?.resourceVersion,
-        webhooks: (config.webhooks ?? []).map((webhook) => ({ name: webhook.name, caBundle: webhook.clientConfig.caBundle })),
+        webhooks: (config.webhooks ?? []).map((webhook) => ({ name: webhook.name, caBundle: webhook.clientConfig?.caBundle })),
       };
     } catch (error) {
-      if (readStatusCode(error) === 404) return undefined;
+      if (apiErrorCode(error) === 404) return undefined;
       throw error;
     }
   };
 
   const patch = async (ref: WebhookConfigurationRef, body: JsonPatchOperation[]): Promise<void> => {
-    if (ref.kind === 'MutatingWebhookConfiguration') await client.patchMutatingWebhookConfiguration({ name: ref.name, body });
-    else await client.patchValidatingWebhookConfiguration({ name: ref.name, body });
+    await client.request({ method: 'PATCH', path: configurationPath(ref), contentType: 'application/json-patch+json', body });
   };
 
   const publishOne = async (ref: WebhookConfigurationRef, bundlePem: string): Promise<ConfigurationReport> => {
@@ -110,7 +106,7 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
         lastError = error;
         // A failed `test` (someone wrote in between) comes back from kube-apiserver as 422 Invalid; 409 for good
         // measure. Read again and retry; anything else is final.
-        const status = readStatusCode(error);
+        const status = apiErrorCode(error);
         if (status !== 409 && status !== 422) break;
       }
     }
@@ -142,7 +138,7 @@ export function createCaBundlePublisher(options: CaBundlePublisherOptions): CaBu
 }
 
 function describeError(error: unknown): string {
-  const status = readStatusCode(error);
+  const status = apiErrorCode(error);
   const body = (error as { body?: unknown } | null)?.body;
   if (typeof body === 'string') {
     try {

@@ -1,4 +1,4 @@
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { apiErrorCode, type KubeApiClient } from '../kube/api-client.ts';
 import type { CertificateMaterial } from './certificate-state.ts';
 
 /**
@@ -16,12 +16,29 @@ export const changedAtAnnotation = 'sandbox-admission.io/certificates-changed-at
 // write that lacks tls.crt or tls.key. ca.key is one extra key, which the type allows.
 export const secretType = 'kubernetes.io/tls';
 
+/** The Secret as the API server sends it (data base64-encoded). */
+export interface SecretObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  type?: string;
+  data?: Record<string, string>;
+  [key: string]: unknown;
+}
+
 export type SecretSnapshot = {
   material: Partial<CertificateMaterial>;
   changedAt: Date | undefined;
   resourceVersion: string;
   /** The object as read, so an update keeps its labels, annotations and type. */
-  object: V1Secret;
+  object: SecretObject;
 };
 
 export type CreateOutcome = { kind: 'created' | 'adopted'; snapshot: SecretSnapshot };
@@ -38,20 +55,20 @@ export type CertificateSecretStore = {
   update(previous: SecretSnapshot, material: CertificateMaterial, changedAt: Date): Promise<UpdateOutcome>;
 };
 
-export type SecretClient = Pick<CoreV1Api, 'readNamespacedSecret' | 'createNamespacedSecret' | 'replaceNamespacedSecret'>;
-
 export function createCertificateSecretStore(options: {
-  client: SecretClient;
+  client: KubeApiClient;
   namespace: string;
   name: string;
   labels?: Record<string, string>;
 }): CertificateSecretStore {
   const { client, namespace, name } = options;
+  const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+  const path = `${collection}/${encodeURIComponent(name)}`;
   const read = async (): Promise<SecretSnapshot | undefined> => {
     try {
-      return decodeSecret(await client.readNamespacedSecret({ namespace, name }));
+      return decodeSecret(await client.request<SecretObject>({ method: 'GET', path }));
     } catch (error) {
-      if (readStatusCode(error) === 404) return undefined;
+      if (apiErrorCode(error) === 404) return undefined;
       throw error;
     }
   };
@@ -60,7 +77,7 @@ export function createCertificateSecretStore(options: {
     name,
     read,
     create: async (material, changedAt) => {
-      const body: V1Secret = {
+      const body: SecretObject = {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name, namespace, labels: { ...options.labels }, annotations: { [changedAtAnnotation]: changedAt.toISOString() } },
@@ -68,9 +85,9 @@ export function createCertificateSecretStore(options: {
         data: encodeSecretData(material),
       };
       try {
-        return { kind: 'created', snapshot: decodeSecret(await client.createNamespacedSecret({ namespace, body })) };
+        return { kind: 'created', snapshot: decodeSecret(await client.request<SecretObject>({ method: 'POST', path: collection, body })) };
       } catch (error) {
-        if (readStatusCode(error) !== 409) throw error;
+        if (apiErrorCode(error) !== 409) throw error;
       }
       const winner = await read();
       // Created and deleted again between our two calls: rare enough to leave to the next reconcile.
@@ -78,7 +95,7 @@ export function createCertificateSecretStore(options: {
       return { kind: 'adopted', snapshot: winner };
     },
     update: async (previous, material, changedAt) => {
-      const body: V1Secret = {
+      const body: SecretObject = {
         ...previous.object,
         metadata: {
           ...previous.object.metadata,
@@ -91,9 +108,9 @@ export function createCertificateSecretStore(options: {
         data: { ...previous.object.data, ...encodeSecretData(material) },
       };
       try {
-        return { kind: 'updated', snapshot: decodeSecret(await client.replaceNamespacedSecret({ namespace, name, body })) };
+        return { kind: 'updated', snapshot: decodeSecret(await client.request<SecretObject>({ method: 'PUT', path, body })) };
       } catch (error) {
-        const status = readStatusCode(error);
+        const status = apiErrorCode(error);
         if (status !== 409 && status !== 404) throw error;
       }
       return { kind: 'conflict', current: await read() };
@@ -109,7 +126,7 @@ export function encodeSecretData(material: CertificateMaterial): Record<string, 
   return data;
 }
 
-export function decodeSecret(secret: V1Secret): SecretSnapshot {
+export function decodeSecret(secret: SecretObject): SecretSnapshot {
   const material: Partial<CertificateMaterial> = {};
   for (const [field, key] of Object.entries(secretDataKeys) as Array<[keyof CertificateMaterial, string]>) {
     const value = secret.data?.[key];
@@ -123,10 +140,4 @@ export function decodeSecret(secret: V1Secret): SecretSnapshot {
     resourceVersion: secret.metadata?.resourceVersion ?? '',
     object: secret,
   };
-}
-
-/** The HTTP status of a client-node ApiException (or anything shaped like one). */
-export function readStatusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { KubeApiClient } from '../kube/api-client.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { WebhookConfigurationRef } from './ca-bundle-publisher.ts';
 import { createFileTlsSource } from './file-tls-source.ts';
@@ -9,7 +9,7 @@ import type { TlsMaterial, TlsSource } from './tls-source.ts';
 // Where the server gets its serving certificate: dev files in certs/, mounted files (cert-manager), or a Secret it
 // manages itself. Each is one CertificateSource: hot-swappable material, healthy() for readiness, close().
 // Only the files source is loaded with this module: dev certificates and the self-managed flow import
-// certificate issuing (node-forge) and the Kubernetes client when chosen, so serving from files loads neither.
+// certificate issuing (node-forge) and the Secret/webhook configuration writers when chosen, so serving from files loads neither.
 
 export type CertificateMode = 'dev' | 'files' | 'self-managed';
 
@@ -66,16 +66,16 @@ export function resolveCertificateMode(
   );
 }
 
-/** Choose the source (resolveCertificateMode) and start it; self-managed needs the cluster's kubeConfig. */
+/** Choose the source (resolveCertificateMode) and start it; self-managed needs the cluster's client. */
 export async function startCertificateSource(
   options: CertificateSourceOptions,
-  context: { mode: CertificateMode; kubeConfig: KubeConfig | undefined; logger: Logger; metrics: Metrics; now?: () => Date },
+  context: { mode: CertificateMode; client: KubeApiClient | undefined; logger: Logger; metrics: Metrics; now?: () => Date },
 ): Promise<CertificateSource> {
-  const { mode, kubeConfig, logger, metrics } = context;
+  const { mode, client, logger, metrics } = context;
   const now = context.now ?? (() => new Date());
   const started =
-    kubeConfig !== undefined && mode === 'self-managed'
-      ? await startClusterCertificates(options, kubeConfig, logger, metrics)
+    client !== undefined && mode === 'self-managed'
+      ? await startClusterCertificates(options, client, logger, metrics)
       : await startFileCertificates(options, mode, logger);
   return { current: started.current, healthy: () => isCertificateValid(started.current(), now()), close: started.close };
 }
@@ -113,19 +113,17 @@ async function startFileCertificates(options: CertificateSourceOptions, mode: Ce
 /** Self-managed: CA and serving certificate in a Secret, CA published into the webhook configurations, renewed. */
 async function startClusterCertificates(
   options: CertificateSourceOptions,
-  kubeConfig: KubeConfig,
+  client: KubeApiClient,
   logger: Logger,
   metrics: Metrics,
 ): Promise<StartedSource> {
   const [
-    { AdmissionregistrationV1Api, CoreV1Api },
     { createCaBundlePublisher },
     { createCertificateSecretStore },
     { buildServiceDnsNames },
     rotation,
     { startSelfManagedCertificates },
   ] = await Promise.all([
-    import('@kubernetes/client-node'),
     import('./ca-bundle-publisher.ts'),
     import('./certificate-secret-store.ts'),
     import('./certificate-state.ts'),
@@ -143,13 +141,13 @@ async function startClusterCertificates(
   );
   const certificates = await startSelfManagedCertificates({
     store: createCertificateSecretStore({
-      client: kubeConfig.makeApiClient(CoreV1Api),
+      client,
       namespace,
       name: options.tlsSecret,
       labels: { 'app.kubernetes.io/name': 'sandbox-admission', 'app.kubernetes.io/component': 'webhook-certificates' },
     }),
     publisher: createCaBundlePublisher({
-      client: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
+      client,
       configurations,
       log,
       onResult: (ref, result) => metrics.caBundlePublications.inc({ kind: ref.kind, result }),

@@ -1,16 +1,16 @@
-// An in-memory stand-in for the few API calls self-managed certificates make, with the API server's
-// semantics that matter here: resourceVersion preconditions (409), AlreadyExists (409), NotFound (404), JSON
+// An in-memory stand-in for the few REST calls self-managed certificates make, behind the shared fake
+// KubeApiClient, with the API server's semantics that matter here: resourceVersion preconditions (409), AlreadyExists (409), NotFound (404), JSON
 // patches whose failed `test` is refused (422). The e2e suite runs the same code against a real kube-apiserver.
 import type { V1MutatingWebhookConfiguration, V1Secret, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import fastJsonPatch from 'fast-json-patch';
-import type { WebhookConfigurationClient } from '../../../src/tls/ca-bundle-publisher.ts';
-import type { SecretClient } from '../../../src/tls/certificate-secret-store.ts';
+import type { ApiRequest } from '../../../src/kube/api-client.ts';
+import { createFakeKubeApiClient, type FakeKubeApiClient, kubeApiError } from '../../unit/helpers/fake-kube-api-client.ts';
 
 type Configuration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
 
 export type FakeKubernetes = {
-  secrets: SecretClient;
-  webhooks: WebhookConfigurationClient;
+  /** Serves the Secrets under /api/v1/namespaces/<ns>/secrets and the two webhook configuration collections. */
+  client: FakeKubeApiClient;
   secret(namespace: string, name: string): V1Secret | undefined;
   putSecret(secret: V1Secret): void;
   deleteSecret(namespace: string, name: string): void;
@@ -21,12 +21,7 @@ export type FakeKubernetes = {
   counts: { secretWrites: number; patches: number };
 };
 
-export function apiError(code: number, message: string): Error {
-  return Object.assign(new Error(`HTTP-Code: ${code} Message: ${message}`), {
-    code,
-    body: JSON.stringify({ kind: 'Status', code, message }),
-  });
-}
+export const apiError = (code: number, message: string): Error => kubeApiError(code, message);
 
 export function createFakeKubernetes(): FakeKubernetes {
   let version = 100;
@@ -35,17 +30,14 @@ export function createFakeKubernetes(): FakeKubernetes {
   const configurations = new Map<string, Configuration>();
   const counts = { secretWrites: 0, patches: 0 };
   let patchFailure: number | undefined;
-  // Every call yields to the event loop first, like a network round trip, so concurrent callers interleave.
-  const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+  // The shared fake client yields to the event loop before each answer, so concurrent callers interleave.
   const readConfiguration = async (kind: 'mutating' | 'validating', name: string): Promise<Configuration> => {
-    await tick();
     const config = configurations.get(`${kind}/${name}`);
     if (config === undefined) throw apiError(404, `${kind}webhookconfigurations "${name}" not found`);
     return structuredClone(config);
   };
   const patchConfiguration = async (kind: 'mutating' | 'validating', name: string, body: unknown): Promise<Configuration> => {
-    await tick();
     if (patchFailure !== undefined) throw apiError(patchFailure, 'patch refused by the fake');
     const config = configurations.get(`${kind}/${name}`);
     if (config === undefined) throw apiError(404, 'not found');
@@ -61,46 +53,58 @@ export function createFakeKubernetes(): FakeKubernetes {
     return structuredClone(patched);
   };
 
+  const readSecret = async (namespace: string, name: string): Promise<V1Secret> => {
+    const secret = secrets.get(`${namespace}/${name}`);
+    if (secret === undefined) throw apiError(404, `secrets "${name}" not found`);
+    return structuredClone(secret);
+  };
+  const createSecret = async (namespace: string, body: V1Secret): Promise<V1Secret> => {
+    const key = `${namespace}/${body.metadata?.name ?? ''}`;
+    if (secrets.has(key)) throw apiError(409, `secrets "${body.metadata?.name ?? ''}" already exists`);
+    const stored = { ...structuredClone(body), metadata: { ...body.metadata, namespace, resourceVersion: nextVersion() } };
+    secrets.set(key, stored);
+    counts.secretWrites++;
+    return structuredClone(stored);
+  };
+  const replaceSecret = async (namespace: string, name: string, body: V1Secret): Promise<V1Secret> => {
+    const current = secrets.get(`${namespace}/${name}`);
+    if (current === undefined) throw apiError(404, `secrets "${name}" not found`);
+    if (body.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
+      throw apiError(
+        409,
+        `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    const stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: nextVersion() } };
+    secrets.set(`${namespace}/${name}`, stored);
+    counts.secretWrites++;
+    return structuredClone(stored);
+  };
+  const route = (request: ApiRequest): Promise<unknown> => {
+    const { method, path } = request;
+    const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(path);
+    if (secret) {
+      const [, namespace, name] = secret as unknown as [string, string, string | undefined];
+      if (method === 'POST' && name === undefined) return createSecret(namespace, request.body as V1Secret);
+      if (method === 'GET' && name !== undefined) return readSecret(namespace, name);
+      if (method === 'PUT' && name !== undefined) return replaceSecret(namespace, name, request.body as V1Secret);
+    }
+    const config = /^\/apis\/admissionregistration\.k8s\.io\/v1\/(mutating|validating)webhookconfigurations\/([^/]+)$/.exec(path);
+    if (config) {
+      const [, kind, name] = config as unknown as [string, 'mutating' | 'validating', string];
+      if (method === 'GET') return readConfiguration(kind, name);
+      if (method === 'PATCH') {
+        // The API server takes a JSON patch only with its own content type (415 otherwise).
+        if (request.contentType !== 'application/json-patch+json') throw apiError(415, `unsupported patch type ${request.contentType}`);
+        return patchConfiguration(kind, name, request.body);
+      }
+    }
+    throw apiError(405, `the fake Kubernetes does not serve ${method} ${path}`);
+  };
+
   return {
     counts,
-    secrets: {
-      readNamespacedSecret: async ({ namespace, name }) => {
-        await tick();
-        const secret = secrets.get(`${namespace}/${name}`);
-        if (secret === undefined) throw apiError(404, `secrets "${name}" not found`);
-        return structuredClone(secret);
-      },
-      createNamespacedSecret: async ({ namespace, body }) => {
-        await tick();
-        const key = `${namespace}/${body.metadata?.name ?? ''}`;
-        if (secrets.has(key)) throw apiError(409, `secrets "${body.metadata?.name ?? ''}" already exists`);
-        const stored = { ...structuredClone(body), metadata: { ...body.metadata, namespace, resourceVersion: nextVersion() } };
-        secrets.set(key, stored);
-        counts.secretWrites++;
-        return structuredClone(stored);
-      },
-      replaceNamespacedSecret: async ({ namespace, name, body }) => {
-        await tick();
-        const current = secrets.get(`${namespace}/${name}`);
-        if (current === undefined) throw apiError(404, `secrets "${name}" not found`);
-        if (body.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
-          throw apiError(
-            409,
-            `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-          );
-        }
-        const stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: nextVersion() } };
-        secrets.set(`${namespace}/${name}`, stored);
-        counts.secretWrites++;
-        return structuredClone(stored);
-      },
-    },
-    webhooks: {
-      readMutatingWebhookConfiguration: async ({ name }) => readConfiguration('mutating', name),
-      readValidatingWebhookConfiguration: async ({ name }) => readConfiguration('validating', name),
-      patchMutatingWebhookConfiguration: async ({ name, body }) => patchConfiguration('mutating', name, body),
-      patchValidatingWebhookConfiguration: async ({ name, body }) => patchConfiguration('validating', name, body),
-    },
+    client: createFakeKubeApiClient((request) => route(request)),
     secret: (namespace, name) => {
       const secret = secrets.get(`${namespace}/${name}`);
       return secret === undefined ? undefined : structuredClone(secret);

@@ -87,8 +87,8 @@ async function startReplica(
   const record = (level: string) => (data: object, msg: string) => void logs.push({ ...data, level, msg });
   const log = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
   const certificates = await startSelfManagedCertificates({
-    store: createCertificateSecretStore({ client: fake.secrets, namespace, name: secretName }),
-    publisher: createCaBundlePublisher({ client: fake.webhooks, configurations, log }),
+    store: createCertificateSecretStore({ client: fake.client, namespace, name: secretName }),
+    publisher: createCaBundlePublisher({ client: fake.client, configurations, log }),
     issuance: {
       caName: 'sandbox-admission-ca',
       commonName: 'sandbox-admission.webhooks.svc',

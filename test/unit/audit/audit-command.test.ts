@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { formatAuditTable, runAudit, type AuditCommandOptions, type AuditReport } from '../../../src/cli/audit-command.ts';
-import { fakeApis, fakePod, sampleCluster, type FakeApis } from './fake-apis.ts';
+import { kubeApiError } from '../helpers/fake-kube-api-client.ts';
+import { ALL_PODS_PATH, fakeApis, fakePod, sampleCluster, type FakeApis } from './fake-apis.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-audit-'));
 const POLICY_PATH = join(dir, 'policy.yaml');
@@ -36,7 +37,7 @@ async function audit(
     { policy: POLICY_PATH, output: 'json', webhookNamespace: 'sandbox-admission', ...overrides },
     (t) => (out += t),
     (t) => (err += t),
-    { apis },
+    { client: apis },
   );
   return { code, out, err };
 }
@@ -105,7 +106,7 @@ describe('sandbox-admission audit', () => {
     const apis = fakeApis(sampleCluster());
     await audit({ chunkSize: '4' }, apis);
     assert.deepEqual(
-      apis.calls.filter((c) => c.method === 'listPodForAllNamespaces').map((c) => [c.params.limit, c.params._continue]),
+      apis.requestsTo(ALL_PODS_PATH).map((r) => [r.query?.limit, r.query?.continue]),
       [
         [4, undefined],
         [4, '4'],
@@ -122,11 +123,8 @@ describe('sandbox-admission audit', () => {
 
     const apis = fakeApis(sampleCluster());
     apis.failNext(
-      'listPodForAllNamespaces',
-      Object.assign(new Error('HTTP-Code: 403'), {
-        code: 403,
-        body: JSON.stringify({ message: 'pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope' }),
-      }),
+      ALL_PODS_PATH,
+      kubeApiError(403, 'pods is forbidden: User "dev" cannot list resource "pods" in API group "" at the cluster scope'),
     );
     const forbidden = await audit({}, apis);
     assert.equal(forbidden.code, 2);
@@ -146,7 +144,7 @@ describe('sandbox-admission audit', () => {
         { output: 'json', webhookNamespace: 'sandbox-admission' },
         (t) => (out += t),
         (t) => (err += t),
-        { apis: fakeApis(sampleCluster()), readConfigMapPolicy: read },
+        { client: fakeApis(sampleCluster()), readConfigMapPolicy: read },
       );
       return { code, out, err };
     };
@@ -173,5 +171,42 @@ describe('sandbox-admission audit', () => {
     const noKey = await run(async () => undefined);
     assert.equal(noKey.code, 2);
     assert.match(noKey.err, /has no key policy\.yaml/);
+  });
+
+  test('without --policy or a reader: the ConfigMap is one GET through the client; a 404 is a policy read error', async () => {
+    const { readFileSync } = await import('node:fs');
+    const path = '/api/v1/namespaces/sandbox-admission/configmaps/sandbox-admission-policy';
+    const apis = fakeApis(sampleCluster());
+    const request = apis.request;
+    const configMapReads: unknown[] = [];
+    apis.request = async <T>(sent: Parameters<typeof request>[0]): Promise<T> => {
+      if (sent.path !== path) return request<T>(sent);
+      configMapReads.push(sent);
+      return { data: { 'policy.yaml': readFileSync(POLICY_PATH, 'utf8') } } as T;
+    };
+    let err = '';
+    const code = await runAudit(
+      { output: 'json', webhookNamespace: 'sandbox-admission' },
+      () => undefined,
+      (t) => (err += t),
+      { client: apis },
+    );
+    assert.equal(code, 1, err);
+    assert.deepEqual(configMapReads, [{ method: 'GET', path }]);
+
+    const missing = fakeApis(sampleCluster());
+    missing.failNext(path, kubeApiError(404, 'configmaps "sandbox-admission-policy" not found'));
+    let missingErr = '';
+    assert.equal(
+      await runAudit(
+        { output: 'json', webhookNamespace: 'sandbox-admission' },
+        () => undefined,
+        (t) => (missingErr += t),
+        { client: missing },
+      ),
+      2,
+    );
+    assert.deepEqual(missing.requests, [{ method: 'GET', path }]);
+    assert.match(missingErr, /POLICY_READ: cannot read it: API server answered 404: configmaps "sandbox-admission-policy" not found/);
   });
 });

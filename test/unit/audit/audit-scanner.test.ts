@@ -1,10 +1,10 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createAuditScanner, type AuditScannerLog } from '../../../src/audit/audit-scanner.ts';
 import { createMetrics, type Metrics } from '../../../src/observe/metrics.ts';
 import { policyWithRules, UNTRUSTED_TO_GVISOR } from '../../helpers/policy.ts';
-import { fakeApis, fakePod, sampleCluster, type FakeApis } from './fake-apis.ts';
+import { kubeApiError } from '../helpers/fake-kube-api-client.ts';
+import { ALL_PODS_PATH, fakeApis, fakePod, NAMESPACES_PATH, sampleCluster, type FakeApis } from './fake-apis.ts';
 
 const POLICY = policyWithRules(UNTRUSTED_TO_GVISOR, '  namespaceLabels: {enabled: true}\n');
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -22,11 +22,10 @@ function scannerWith(apis: FakeApis, extra: { intervalMs?: number; initialDelayM
   const metrics = extra.metrics ?? createMetrics();
   const log = recordingLog();
   const scanner = createAuditScanner({
-    kubeConfig: new KubeConfig(),
+    client: apis,
     policy: () => POLICY,
     metrics,
     log,
-    apis,
     now: () => NOW,
     pageSize: 2,
     ...extra,
@@ -36,7 +35,7 @@ function scannerWith(apis: FakeApis, extra: { intervalMs?: number; initialDelayM
 
 /** Each scan starts with a first page of namespaces. */
 function scansStarted(apis: FakeApis): number {
-  return apis.calls.filter((c) => c.method === 'listNamespace' && c.params._continue === undefined).length;
+  return apis.requestsTo(NAMESPACES_PATH).filter((r) => r.query?.continue === undefined).length;
 }
 
 async function gauge(metrics: Metrics, name: string): Promise<Record<string, number>> {
@@ -99,10 +98,7 @@ describe('createAuditScanner', () => {
     const apis = fakeApis(sampleCluster());
     const { scanner, metrics, log } = scannerWith(apis);
     await scanner.scan();
-    apis.failNext(
-      'listPodForAllNamespaces',
-      Object.assign(new Error('HTTP-Code: 403'), { code: 403, body: JSON.stringify({ message: 'pods is forbidden' }) }),
-    );
+    apis.failNext(ALL_PODS_PATH, kubeApiError(403, 'pods is forbidden'));
     assert.equal(await scanner.scan(), undefined);
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), { 'result=success': 1, 'result=failure': 1 });
     assert.equal((await gauge(metrics, 'sandbox_admission_audit_pods'))['state=findings'], 3);
@@ -115,13 +111,12 @@ describe('createAuditScanner', () => {
   test('a policy getter that throws is a failed scan too', async () => {
     const metrics = createMetrics();
     const scanner = createAuditScanner({
-      kubeConfig: new KubeConfig(),
+      client: fakeApis(sampleCluster()),
       policy: () => {
         throw new Error('no policy');
       },
       metrics,
       log: recordingLog(),
-      apis: fakeApis(sampleCluster()),
     });
     assert.equal(await scanner.scan(), undefined);
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), { 'result=failure': 1 });
@@ -170,7 +165,7 @@ describe('createAuditScanner', () => {
     release();
     await stopped;
     assert.equal(await running, undefined);
-    assert.equal(apis.calls.filter((c) => c.method === 'listPodForAllNamespaces').length, 1);
+    assert.equal(apis.requestsTo(ALL_PODS_PATH).length, 1);
     assert.deepEqual(await gauge(metrics, 'sandbox_admission_audit_scans_total'), {});
   });
 });

@@ -1,7 +1,8 @@
-// An in-memory stand-in for the few list/get calls an audit makes, paginating like the API server
-// (limit + continue) and recording every call so tests can check the queries.
+// A small cluster behind the shared fake KubeApiClient: the few list/get paths an audit reads, paginated like the
+// API server (limit + continue); the client records every request so tests can check paths and queries.
 import type { V1Namespace, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
-import type { AuditApis } from '../../../src/audit/list-cluster-state.ts';
+import type { ApiRequest } from '../../../src/kube/api-client.ts';
+import { createFakeKubeApiClient, type FakeKubeApiClient, kubeApiError, pageOf } from '../helpers/fake-kube-api-client.ts';
 
 export interface FakeCluster {
   namespaces: V1Namespace[];
@@ -9,83 +10,51 @@ export interface FakeCluster {
   pods: V1Pod[];
 }
 
-export interface FakeCall {
-  method: string;
-  params: Record<string, unknown>;
-}
-
-export interface FakeApis extends AuditApis {
-  calls: FakeCall[];
-  /** Make the next calls to `method` fail with this error (client-node ApiException shape). */
-  failNext(method: string, error: unknown): void;
-  /** Hold pod list calls until the returned function is called. */
+export interface FakeApis extends FakeKubeApiClient {
+  /** Hold pod list requests until the returned function is called. */
   holdPodLists(): () => void;
+  /** The requests to one path (e.g. `/api/v1/pods`). */
+  requestsTo(path: string): FakeKubeApiClient['requests'];
 }
 
-export function fakeApis(cluster: FakeCluster): FakeApis {
-  const calls: FakeCall[] = [];
-  const failures = new Map<string, unknown>();
-  let hold: Promise<void> | undefined;
+export const ALL_PODS_PATH = '/api/v1/pods';
+export const NAMESPACES_PATH = '/api/v1/namespaces';
+export const RUNTIME_CLASSES_PATH = '/apis/node.k8s.io/v1/runtimeclasses';
 
-  const record = (method: string, params: Record<string, unknown> = {}) => {
-    calls.push({ method, params });
-    const failure = failures.get(method);
-    if (failure !== undefined) {
-      failures.delete(method);
-      throw failure;
-    }
-  };
-  function page<T>(items: T[], params: { limit?: number; _continue?: string }): { items: T[]; metadata: { _continue?: string } } {
-    const start = params._continue ? Number(params._continue) : 0;
-    const end = params.limit ? start + params.limit : items.length;
-    return { items: items.slice(start, end), metadata: end < items.length ? { _continue: String(end) } : {} };
-  }
-  const activePods = (params: { fieldSelector?: string }) =>
-    params.fieldSelector === 'status.phase!=Succeeded,status.phase!=Failed'
+/** `ignoreFieldSelector`: answer like a server (or proxy) that drops the phase selector. */
+export function fakeApis(cluster: FakeCluster, options: { ignoreFieldSelector?: boolean } = {}): FakeApis {
+  let hold: Promise<void> | undefined;
+  const activePods = (query: ApiRequest['query']) =>
+    !options.ignoreFieldSelector && query?.fieldSelector === 'status.phase!=Succeeded,status.phase!=Failed'
       ? cluster.pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed')
       : cluster.pods;
-
-  const apis: AuditApis = {
-    core: {
-      listPodForAllNamespaces: async (params = {}) => {
-        record('listPodForAllNamespaces', { ...params });
-        await hold;
-        return page(activePods(params), params);
-      },
-      listNamespacedPod: async (params) => {
-        record('listNamespacedPod', { ...params });
-        await hold;
-        return page(
-          activePods(params).filter((p) => p.metadata?.namespace === params.namespace),
-          params,
-        );
-      },
-      listNamespace: async (params = {}) => {
-        record('listNamespace', { ...params });
-        return page(cluster.namespaces, params);
-      },
-      readNamespace: async (params) => {
-        record('readNamespace', { ...params });
-        const ns = cluster.namespaces.find((n) => n.metadata?.name === params.name);
-        if (!ns)
-          throw Object.assign(new Error('HTTP-Code: 404'), {
-            code: 404,
-            body: JSON.stringify({ message: `namespaces "${params.name}" not found` }),
-          });
-        return ns;
-      },
-    },
-    node: {
-      listRuntimeClass: async (params = {}) => {
-        record('listRuntimeClass', { ...params });
-        return page(cluster.runtimeClasses, params);
-      },
-    },
-  };
-  return {
-    ...apis,
-    calls,
-    failNext: (method, error) => failures.set(method, error),
+  const client = createFakeKubeApiClient(async (request) => {
+    if (request.method !== 'GET') throw new Error(`the audit fake answers GET only, got ${request.method} ${request.path}`);
+    const { path, query } = request;
+    if (path === ALL_PODS_PATH) {
+      await hold;
+      return pageOf(activePods(query), query);
+    }
+    const namespacedPods = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(path);
+    if (namespacedPods) {
+      await hold;
+      return pageOf(
+        activePods(query).filter((p) => p.metadata?.namespace === namespacedPods[1]),
+        query,
+      );
+    }
+    if (path === NAMESPACES_PATH) return pageOf(cluster.namespaces, query);
+    const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path);
+    if (namespace) {
+      const found = cluster.namespaces.find((n) => n.metadata?.name === namespace[1]);
+      if (!found) throw kubeApiError(404, `namespaces "${namespace[1]}" not found`);
+      return found;
+    }
+    if (path === RUNTIME_CLASSES_PATH) return pageOf(cluster.runtimeClasses, query);
+    throw kubeApiError(404, `the audit fake has no ${path}`);
+  });
+  return Object.assign(client, {
+    requestsTo: (path: string) => client.requests.filter((r) => r.path === path),
     holdPodLists: () => {
       let release!: () => void;
       hold = new Promise((resolve) => (release = resolve));
@@ -94,13 +63,12 @@ export function fakeApis(cluster: FakeCluster): FakeApis {
         release();
       };
     },
-  };
+  });
 }
 
 export function fakeNamespace(name: string, labels: Record<string, string> = {}): V1Namespace {
   return { metadata: { name, labels } };
 }
-
 export function fakePod(
   namespace: string,
   name: string,

@@ -4,6 +4,7 @@ import type { AuditEntry } from '../../../src/audit/audit-pods.ts';
 import { createPolicyReportPublisher } from '../../../src/audit/policy-report-publisher.ts';
 import { buildPolicyReports } from '../../../src/audit/policy-reports.ts';
 import type { LiveObject, ObjectWriter } from '../../../src/cluster/server-side-apply.ts';
+import { kubeApiError } from '../helpers/fake-kube-api-client.ts';
 
 const entry = (namespace: string, pod: string, mode: AuditEntry['mode'], finding = true): AuditEntry => ({
   namespace,
@@ -75,7 +76,7 @@ describe('createPolicyReportPublisher', () => {
       undefined,
     );
     writer.list = async () => {
-      throw Object.assign(new Error('not found'), { code: 404 });
+      throw kubeApiError(404, 'the server could not find the requested resource');
     };
     const publish = createPolicyReportPublisher({
       writer,

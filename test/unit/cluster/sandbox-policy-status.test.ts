@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Leadership } from '../../../src/cluster/leadership.ts';
-import { createSandboxPolicyStatusWriter, type SandboxPolicyStatus, type StatusEvent } from '../../../src/cluster/sandbox-policy-status.ts';
+import {
+  createSandboxPolicyStatusWriter,
+  type SandboxPolicyStatus,
+  type StatusEvent,
+  writeSandboxPolicyStatus,
+} from '../../../src/cluster/sandbox-policy-status.ts';
 import type { InForce, Refusal, SandboxPolicyObject } from '../../../src/cluster/sandbox-policy-store.ts';
+import { createFakeKubeApiClient, kubeApiError } from '../helpers/fake-kube-api-client.ts';
 
 const IN_FORCE: InForce = { name: 'default', uid: 'u1', generation: 2, digest: '0123456789abcdef', rules: 3, mode: 'enforce,warn' };
 const object = (name: string, generation: number, status?: SandboxPolicyStatus): SandboxPolicyObject => ({
@@ -124,5 +130,50 @@ describe('SandboxPolicy status', () => {
     const next = harness({ objects: h.writes.map((w) => object(w.name, w.status.observedGeneration, w.status)) });
     await next.writer.reconcile();
     assert.deepEqual([next.writes.length, next.events.length], [0, 0]);
+  });
+});
+
+describe('writeSandboxPolicyStatus', () => {
+  test('PUTs the object with its resourceVersion and the new status to the status subresource; a stale write is refused (409)', async () => {
+    const client = createFakeKubeApiClient((request) => request.body);
+    const write = writeSandboxPolicyStatus(client);
+    const status: SandboxPolicyStatus = { observedGeneration: 2, conditions: [] };
+    const live = { ...object('default', 2), metadata: { name: 'default', uid: 'u1', generation: 2, resourceVersion: '41' } };
+    await write(live, status);
+    const path = '/apis/sandbox-admission.io/v1alpha1/sandboxpolicies/default/status';
+    assert.deepEqual(client.requests, [
+      {
+        method: 'PUT',
+        path,
+        body: { apiVersion: 'sandbox-admission.io/v1alpha1', kind: 'SandboxPolicy', metadata: live.metadata, spec: { rules: [] }, status },
+      },
+    ]);
+    client.failNext(path, kubeApiError(409, 'the object has been modified'));
+    await assert.rejects(write(live, status), { code: 409 });
+  });
+});
+
+describe('SandboxPolicy status write failures', () => {
+  test('a 409 (a newer object is on its way) is left to the next watch event; any other failure is logged', async () => {
+    for (const [code, warned] of [
+      [409, 0],
+      [500, 1],
+    ] as const) {
+      const warnings: string[] = [];
+      const writer = createSandboxPolicyStatusWriter({
+        store: { name: 'default', objects: () => [object('default', 2)], inForce: () => IN_FORCE, refusal: () => undefined },
+        stale: () => [],
+        leadership: { isLeader: () => true, onChange: () => undefined },
+        writeStatus: writeSandboxPolicyStatus(
+          createFakeKubeApiClient(() => {
+            throw kubeApiError(code, 'refused');
+          }),
+        ),
+        recordEvent: async () => undefined,
+        log: { info: () => undefined, warn: (_d, m) => warnings.push(m) },
+      });
+      await writer.reconcile();
+      assert.equal(warnings.length, warned, `HTTP ${code}`);
+    }
   });
 });
