@@ -1,5 +1,5 @@
-import type { V1Namespace, V1Pod, V1RuntimeClass } from '@kubernetes/client-node';
-import { toRuntimeClassFacts } from '../cluster/cluster-facts.ts';
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { type RuntimeClassObject, toRuntimeClassFacts } from '../cluster/cluster-facts.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import { apiErrorCode, type KubeApiClient, type KubeList, type QueryValue } from '../kube/api-client.ts';
 
@@ -92,7 +92,7 @@ export async function listRuntimeClassFacts(
   const classes = new Map<string, RuntimeClassFacts>();
   let token: string | undefined;
   do {
-    const page = await listPage<V1RuntimeClass>(client, '/apis/node.k8s.io/v1/runtimeclasses', {
+    const page = await listPage<RuntimeClassObject>(client, '/apis/node.k8s.io/v1/runtimeclasses', {
       limit: options.pageSize ?? DEFAULT_PAGE_SIZE,
       continue: token,
     });

@@ -7,7 +7,9 @@ import { auditCluster } from '../audit/cluster-audit.ts';
 import { describeApiError, DEFAULT_PAGE_SIZE } from '../audit/list-cluster-state.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { createClientNodeAdapter } from '../kube/client-node-adapter.ts';
+import { createHttpsClient } from '../kube/https-client.ts';
+import { loadClusterConnection } from '../kube/kube-config.ts';
+import { readPackageVersion } from '../main/paths.ts';
 import { loadPolicyFile } from '../policy/file-store.ts';
 import { formatTable } from './table.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
@@ -75,7 +77,7 @@ export async function runAudit(
       warn(`sandbox-admission: ${kc.error}\n`);
       return 2;
     }
-    client = createCliApiClient(kc.value);
+    client = await createCliApiClient(options.kubeconfig, options.context);
   }
   const readConfigMapPolicy =
     deps.readConfigMapPolicy ?? (() => readPolicyConfigMap(client, { namespace: options.webhookNamespace, name: configMapName }));
@@ -113,9 +115,16 @@ export async function readPolicyConfigMap(
   return found.data?.[POLICY_CONFIGMAP_KEY];
 }
 
-/** TEMPORARY (issue 15): the CLI's client over client-node until kube-core's client lands; the merge replaces it. */
-export function createCliApiClient(kubeConfig: KubeConfig): KubeApiClient {
-  return createClientNodeAdapter(kubeConfig);
+/**
+ * The CLI's API client, from the same kubeconfig loadKubeConfig has checked (same file, same context), through the
+ * serving process's own client (src/kube/).
+ */
+export async function createCliApiClient(path: string | undefined, context: string | undefined): Promise<KubeApiClient> {
+  const connection = await loadClusterConnection({
+    ...(path !== undefined ? { path } : {}),
+    ...(context !== undefined ? { context } : {}),
+  });
+  return createHttpsClient(connection, { userAgent: `sandbox-admission/${readPackageVersion()}` });
 }
 
 const HEADERS = ['NAMESPACE', 'POD', 'RULE', 'MODE', 'RUNTIME', 'FINDING'] as const;
@@ -170,7 +179,8 @@ async function loadClusterPolicy(
 
 /**
  * The kubeconfig as kubectl finds it: --kubeconfig, else KUBECONFIG's files, ~/.kube/config, or the in-cluster
- * service account. Every way it can be missing or broken is one line that says what to do.
+ * service account. Every way it can be missing or broken is one line that says what to do. (A check only, through
+ * @kubernetes/client-node's parser, whose errors these messages name; the requests go through createCliApiClient.)
  */
 export function loadKubeConfig(
   path: string | undefined,

@@ -47,7 +47,7 @@ export async function runPolicyMigrate(
           errOut(`sandbox-admission: ${kc.error}\n`);
           return 2;
         }
-        api = createCliApiClient(kc.value);
+        api = await createCliApiClient(options.kubeconfig, options.context);
       }
       text = await readPolicyConfigMap(api, { namespace: options.webhookNamespace, name: options.policyConfigmap });
     }

@@ -1,7 +1,17 @@
-import { CoreV1Api, NodeV1Api, type KubeConfig, type V1Namespace, type V1RuntimeClass } from '@kubernetes/client-node';
+import type { KubeApiClient, KubeObject } from '../kube/api-client.ts';
+import { apiErrorCode } from '../kube/api-client.ts';
 import type { RuntimeClassFacts } from '../k8s/runtime-class.ts';
 import type { Toleration } from '../k8s/pod.ts';
 import { createSyncedInformer, type InformerLog } from './synced-informer.ts';
+
+/** The fields of a RuntimeClass the webhook reads (node.k8s.io/v1). */
+export interface RuntimeClassObject extends KubeObject {
+  handler: string;
+  scheduling?: { nodeSelector?: Record<string, string>; tolerations?: unknown[] };
+  overhead?: { podFixed?: Record<string, string | number> };
+}
+
+type Labels = Readonly<Record<string, string>>;
 
 export interface ClusterFacts {
   namespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined> | Readonly<Record<string, string>> | undefined;
@@ -15,32 +25,33 @@ export interface ClusterFacts {
  * Namespaces and RuntimeClasses from informer caches: one in-memory read per request, never an API call
  * on the hot path, except one GET for a namespace the cache has not seen yet (created a moment ago).
  */
-export function createClusterFacts(kubeConfig: KubeConfig, log: InformerLog): ClusterFacts {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const node = kubeConfig.makeApiClient(NodeV1Api);
-  const namespaces = createSyncedInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), {
+export function createClusterFacts(client: KubeApiClient, log: InformerLog): ClusterFacts {
+  // A namespace is kept as its labels alone: 10,000 whole namespaces are mostly managedFields nobody reads here.
+  const namespaces = createSyncedInformer<KubeObject, Labels>(client, '/api/v1/namespaces', {
     resource: 'namespaces',
     log,
+    transform: (ns) => ns.metadata?.labels ?? {},
   });
-  const classes = createSyncedInformer<V1RuntimeClass>(kubeConfig, '/apis/node.k8s.io/v1/runtimeclasses', () => node.listRuntimeClass(), {
+  const classes = createSyncedInformer<RuntimeClassObject, RuntimeClassFacts>(client, '/apis/node.k8s.io/v1/runtimeclasses', {
     resource: 'runtimeclasses',
     log,
+    transform: toRuntimeClassFacts,
   });
 
   // Rebuilt on change, not per request: requests read a finished map.
   let classMap: ReadonlyMap<string, RuntimeClassFacts> = new Map();
   classes.onChange(() => {
-    classMap = new Map(classes.cache.list().map((rc) => [rc.metadata?.name ?? '', toRuntimeClassFacts(rc)]));
+    classMap = new Map(classes.cache.list().map((rc) => [rc.name, rc]));
   });
 
   return {
     namespaceLabels: (name) => {
       const cached = namespaces.cache.get(name);
-      if (cached) return cached.metadata?.labels ?? {};
-      return core.readNamespace({ name }).then(
+      if (cached) return cached;
+      return client.request<KubeObject>({ method: 'GET', path: `/api/v1/namespaces/${encodeURIComponent(name)}` }).then(
         (ns) => ns.metadata?.labels ?? {},
         (error: unknown) => {
-          if ((error as { code?: number }).code === 404) return undefined;
+          if (apiErrorCode(error) === 404) return undefined;
           // Deciding without the namespace's labels could skip a namespace policy: fail the review instead.
           throw new Error(`cannot read namespace ${name}: ${(error as Error).message}`);
         },
@@ -60,7 +71,7 @@ export function createClusterFacts(kubeConfig: KubeConfig, log: InformerLog): Cl
   };
 }
 
-export function toRuntimeClassFacts(rc: V1RuntimeClass): RuntimeClassFacts {
+export function toRuntimeClassFacts(rc: RuntimeClassObject): RuntimeClassFacts {
   const facts: RuntimeClassFacts = { name: rc.metadata?.name ?? '', handler: rc.handler };
   if (rc.scheduling?.nodeSelector) facts.nodeSelector = rc.scheduling.nodeSelector;
   if (rc.scheduling?.tolerations) facts.tolerations = rc.scheduling.tolerations as Toleration[];

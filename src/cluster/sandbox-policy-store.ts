@@ -4,7 +4,7 @@
  * sandbox-policy-crd.ts) leaves the last good policy in force; so does deleting the object. Other SandboxPolicies
  * are watched too, only so that their status can say they are not in force.
  */
-import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubeApiClient, KubeObject } from '../kube/api-client.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import { parsePolicyObject } from '../policy/parse.ts';
 import { policyDigest } from '../policy/policy-digest.ts';
@@ -15,9 +15,9 @@ import {
   SANDBOX_POLICY_VERSION as version,
 } from '../policy/sandbox-policy-crd.ts';
 import type { Policy, PolicyDocument } from '../policy/types.ts';
-import { createSyncedInformer, type InformerFactory, type InformerLog } from './synced-informer.ts';
+import { createSyncedInformer, type InformerLog } from './synced-informer.ts';
 
-export interface SandboxPolicyObject extends KubernetesObject {
+export interface SandboxPolicyObject extends KubeObject {
   spec?: unknown;
   status?: Record<string, unknown>;
 }
@@ -54,11 +54,12 @@ export interface CrdPolicyStore extends ReloadingPolicyStore {
 }
 
 export interface CrdPolicyStoreOptions {
-  kubeConfig: KubeConfig;
+  client: KubeApiClient;
   webhookNamespace: string;
   name: string;
   log: InformerLog & { error(data: object, message: string): void };
-  makeInformer?: InformerFactory;
+  /** First wait after a failed list or watch (tests shorten it). */
+  retryMs?: number;
 }
 
 const PATH = `/apis/${group}/${version}/${plural}`;
@@ -75,13 +76,12 @@ export function rulesMode(document: PolicyDocument): string {
 }
 
 export function createCrdPolicyStore(options: CrdPolicyStoreOptions): CrdPolicyStore {
-  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
-  const informer = createSyncedInformer<SandboxPolicyObject>(
-    options.kubeConfig,
-    PATH,
-    async () => (await custom.listClusterCustomObject({ group, version, plural })) as KubernetesListObject<SandboxPolicyObject>,
-    { resource: plural, log: options.log, ...(options.makeInformer ? { makeInformer: options.makeInformer } : {}) },
-  );
+  const informer = createSyncedInformer<SandboxPolicyObject, SandboxPolicyObject>(options.client, PATH, {
+    resource: plural,
+    log: options.log,
+    transform: (object) => object,
+    ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}),
+  });
   const source = `${plural}/${options.name}`;
   let loaded: { policy: Policy; document: PolicyDocument; inForce: InForce } | undefined;
   let refused: Refusal | undefined;

@@ -34,8 +34,15 @@ export interface KubeApiClient {
   /**
    * A watch (`watch=true` is added): events one by one as the server sends them, ending when it closes the stream.
    * Rejects (or throws from the iterator) with KubeApiError on a non-2xx answer; aborting `signal` ends it.
+   * `onConnected` is called once the server has accepted the watch, before any event (a quiet resource may send
+   * none for minutes).
    */
-  watch<T = unknown>(path: string, query: Readonly<Record<string, QueryValue>>, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
+  watch<T = unknown>(
+    path: string,
+    query: Readonly<Record<string, QueryValue>>,
+    signal: AbortSignal,
+    onConnected?: () => void,
+  ): AsyncIterable<WatchEvent<T>>;
 }
 
 /** A non-2xx answer: `code` is the HTTP status (the shape the callers test: `error.code === 404`). */

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createAuditScanner, DEFAULT_AUDIT_INITIAL_DELAY_MS } from '../audit/audit-scanner.ts';
 import { createPolicyReportPublisher } from '../audit/policy-report-publisher.ts';
@@ -15,36 +14,28 @@ import { createCrdPolicyStore, type CrdPolicyStore } from '../cluster/sandbox-po
 import { createSandboxPolicyStatusWriter, writeSandboxPolicyStatus } from '../cluster/sandbox-policy-status.ts';
 import { createObjectWriter } from '../cluster/server-side-apply.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { createClientNodeAdapter } from '../kube/client-node-adapter.ts';
+import { createHttpsClient } from '../kube/https-client.ts';
+import { loadClusterConnection } from '../kube/kube-config.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import { SANDBOX_POLICY_GROUP, SANDBOX_POLICY_KIND, SANDBOX_POLICY_VERSION } from '../policy/sandbox-policy-crd.ts';
 import { parseDuration } from './duration.ts';
+import { readPackageVersion } from './paths.ts';
 import type { ServeOptions } from './serve.ts';
 import type { WebhookDeps } from './webhook.ts';
 
 /**
- * Everything the webhook reads from or writes to the cluster, wired from one KubeConfig: the informer caches, the
+ * Everything the webhook reads from or writes to the cluster, wired from one API client: the informer caches, the
  * SandboxPolicy source and status, the Lease election and what only the leader writes (generated admission
  * policies, PolicyReports), the audit. serve.ts imports this module only in cluster mode (or for self-managed
- * certificates): @kubernetes/client-node is the largest thing the process loads (about 900 modules, 85 MiB of
- * RSS and most of a second of CPU at start), and a webhook serving from files with --namespace-labels never needs it.
+ * certificates). The client is the project's own (src/kube/), not @kubernetes/client-node: loading that costs
+ * about 85 MiB of RSS and most of a second of CPU at start, more than the rest of the webhook.
  */
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  // KUBECONFIG, ~/.kube/config or the in-cluster service account, as kubectl would.
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
-/**
- * TEMPORARY (issue 15): the writers' client, over client-node's KubeConfig until kube-core's light client lands;
- * the merge builds it from kube-core's kubeconfig loader instead.
- */
-export function createApiClient(kubeConfig: KubeConfig): KubeApiClient {
-  return createClientNodeAdapter(kubeConfig);
+/** The API client of the serving process: the cluster connection found as kubectl finds it (kube/kube-config.ts). */
+export async function createKubeApiClient(kubeconfigPath: string | undefined): Promise<KubeApiClient> {
+  const connection = await loadClusterConnection(kubeconfigPath ? { path: kubeconfigPath } : {});
+  return createHttpsClient(connection, { userAgent: `sandbox-admission/${readPackageVersion()}` });
 }
 
 export interface ConnectedCluster {
@@ -54,16 +45,15 @@ export interface ConnectedCluster {
 
 /** Start the informer caches (resolves once both have synced, and the SandboxPolicy is loaded) and build the webhook's cluster-side deps. */
 export async function connectCluster(
-  clusterConfig: KubeConfig,
   client: KubeApiClient,
   options: ServeOptions,
   logger: Logger,
   metrics: Metrics,
 ): Promise<ConnectedCluster> {
-  const cluster = createClusterFacts(clusterConfig, logger);
+  const cluster = createClusterFacts(client, logger);
   // Start the caches before listening; /readyz stays false until both have synced.
   await cluster.start();
-  const crdPolicy = options.policySource === 'crd' ? await startCrdPolicy(options, clusterConfig, logger) : undefined;
+  const crdPolicy = options.policySource === 'crd' ? await startCrdPolicy(options, client, logger) : undefined;
   const auditIntervalMs = parseDuration(options.auditInterval);
   const managedKinds = parseManagedPolicyKinds(options.manageAdmissionPolicies);
   const leader = createLeader(client, options, logger);
@@ -146,10 +136,9 @@ export async function connectCluster(
 }
 
 /** --policy-source=crd: the SandboxPolicy from the API, loaded before the server listens (none valid: exit). */
-async function startCrdPolicy(options: ServeOptions, kubeConfig: KubeConfig | undefined, logger: Logger): Promise<CrdPolicyStore> {
-  if (!kubeConfig) throw new Error('--policy-source=crd reads the SandboxPolicy from the API: add --cluster or --kubeconfig');
+async function startCrdPolicy(options: ServeOptions, client: KubeApiClient, logger: Logger): Promise<CrdPolicyStore> {
   const store = createCrdPolicyStore({
-    kubeConfig,
+    client,
     webhookNamespace: options.webhookNamespace,
     name: options.policyName,
     log: logger.child({ component: 'sandbox-policy' }),

@@ -89,13 +89,11 @@ async function startServing(options: ServeOptions, logger: Logger): Promise<void
   if (!useCluster && options.manageAdmissionPolicies.some((k) => k !== 'none'))
     throw new Error('--manage-admission-policies needs --cluster or --kubeconfig');
   // Self-managed certificates need the API even without --cluster (then from KUBECONFIG or in-cluster config).
-  // The Kubernetes client is loaded only then (main/cluster-edge.ts says why).
+  // The cluster edge is loaded only then.
   const edge = useCluster || mode === 'self-managed' ? await import('./cluster-edge.ts') : undefined;
-  const kubeConfig = edge?.loadKubeConfig(options.kubeconfig);
-  const client = edge && kubeConfig ? edge.createApiClient(kubeConfig) : undefined;
+  const client = edge ? await edge.createKubeApiClient(options.kubeconfig) : undefined;
   const certificates = await startCertificateSource({ ...options, devCertsDir: DEV_CERTS_DIR }, { mode, client, logger, metrics });
-  const cluster =
-    edge && kubeConfig && client && useCluster ? await edge.connectCluster(kubeConfig, client, options, logger, metrics) : undefined;
+  const cluster = edge && client && useCluster ? await edge.connectCluster(client, options, logger, metrics) : undefined;
   const host = options.host ?? (options.dev ? '127.0.0.1' : '0.0.0.0');
   const webhook = await startWebhook(
     {

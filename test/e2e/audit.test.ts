@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AuditEntry } from '../../src/audit/audit-pods.ts';
 import { createAuditScanner } from '../../src/audit/audit-scanner.ts';
-import { createClientNodeAdapter } from '../../src/kube/client-node-adapter.ts';
+import { productApiClient } from './harness/api-client.ts';
 import type { AuditReport } from '../../src/cli/audit-command.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { loadPolicyFile } from '../../src/policy/file-store.ts';
@@ -225,7 +225,7 @@ describe('audit of what already runs, against a real kube-apiserver', { skip: bi
     };
     // The real client (TEMPORARY adapter until kube-core's lands, issue 15), with the pod list requests counted:
     // 10 active pods in pages of 3 is 4 requests.
-    const client = createClientNodeAdapter(cluster.kubeConfig);
+    const client = await productApiClient(cluster.kubeconfigPath);
     const continues: Array<string | undefined> = [];
     const request = client.request.bind(client);
     client.request = (sent) => {

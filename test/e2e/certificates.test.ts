@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import type { KubeApiClient } from '../../src/kube/api-client.ts';
-import { createClientNodeAdapter } from '../../src/kube/client-node-adapter.ts';
+import { productApiClient } from './harness/api-client.ts';
 import { createCaBundlePublisher, type WebhookConfigurationRef } from '../../src/tls/ca-bundle-publisher.ts';
 import { decodeCaBundle, listBundleFingerprints } from '../../src/tls/ca-bundle.ts';
 import { createCertificateSecretStore } from '../../src/tls/certificate-secret-store.ts';
@@ -53,7 +53,7 @@ describe('self-managed certificates behind a real kube-apiserver', { skip: bins.
       core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
       admission = cluster.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
       // TEMPORARY (issue 15): the merge builds this from kube-core's client.
-      apiClient = createClientNodeAdapter(cluster.kubeConfig);
+      apiClient = await productApiClient(cluster.kubeconfigPath);
       await createNamespace(cluster.kubeConfig, NS);
       // Only the `rotation` configurations select this namespace.
       await createNamespace(cluster.kubeConfig, PROBE_NS, { [PROBE_LABEL]: 'rotation' });

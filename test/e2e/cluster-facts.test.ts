@@ -4,7 +4,8 @@ import * as k8s from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClusterFacts, type ClusterFacts } from '../../src/cluster/cluster-facts.ts';
-import { impersonating, waitFor } from './harness/api-assertions.ts';
+import { productApiClient } from './harness/api-client.ts';
+import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
 
@@ -27,7 +28,7 @@ describe('namespace and RuntimeClass caches against a real API server', { skip: 
   });
 
   it('stays not ready while it may not list, and becomes ready once RBAC allows it, without a restart', async () => {
-    facts = createClusterFacts(impersonating(cluster.kubeConfig, 'cache-user'), quiet);
+    facts = createClusterFacts(await productApiClient(cluster.kubeconfigPath, { impersonate: 'cache-user' }), quiet);
     await facts.start();
     assert.deepEqual(facts.readiness(), { ready: false, detail: { namespacesSynced: false, runtimeClassesSynced: false } });
 

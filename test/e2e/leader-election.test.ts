@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLeaderElector, type LeaderElector, type LeaseStore } from '../../src/cluster/leader-election.ts';
 import { createKubernetesLeaseStore } from '../../src/cluster/lease-store.ts';
-import { createClientNodeAdapter } from '../../src/kube/client-node-adapter.ts';
+import { productApiClient } from './harness/api-client.ts';
 import { waitFor } from './harness/api-assertions.ts';
 import { resolveBinaries } from './harness/binaries.ts';
 import { createNamespace, startCluster, type Cluster } from './harness/cluster.ts';
@@ -29,7 +29,7 @@ describe('leader election on a coordination.k8s.io Lease', { skip: bins.skip ?? 
       await applyManifestRbac(cluster.kubeConfig);
       const sa = serviceAccountKubeConfig(cluster.kubeConfig, cluster.dir);
       // TEMPORARY (issue 15): the merge builds the client from kube-core's loader.
-      store = createKubernetesLeaseStore(createClientNodeAdapter(sa.kubeConfig), { namespace: NAMESPACE, name: 'sandbox-admission' });
+      store = createKubernetesLeaseStore(await productApiClient(sa.path), { namespace: NAMESPACE, name: 'sandbox-admission' });
       coordination = cluster.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
     },
     { timeout: 300_000 },

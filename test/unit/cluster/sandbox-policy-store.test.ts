@@ -1,38 +1,24 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createCrdPolicyStore, type SandboxPolicyObject } from '../../../src/cluster/sandbox-policy-store.ts';
-import type { InformerFactory } from '../../../src/cluster/synced-informer.ts';
 import type { PolicyReloadEvent } from '../../../src/policy/policy-store.ts';
+import { createFakeKubeApiClient, createWatchChannel } from '../helpers/fake-kube-api-client.ts';
 
-/** The informer's contract as the store uses it: a cache by name, and add/update/delete callbacks. */
-function fakeInformer(initial: SandboxPolicyObject[]) {
-  const objects = new Map(initial.map((o) => [o.metadata!.name!, o]));
-  const handlers = new Map<string, Array<(o: unknown) => void>>();
-  const informer = {
-    start: async () => undefined,
-    stop: async () => undefined,
-    on: (event: string, cb: (o: unknown) => void) => handlers.set(event, [...(handlers.get(event) ?? []), cb]),
-    off: () => undefined,
-    get: (name: string) => objects.get(name),
-    list: () => [...objects.values()],
-  };
-  const factory = (() => informer) as unknown as InformerFactory;
+/** The API as the store's list and watch see it: the objects listed first, then each change as a watch event. */
+function fakeApi(initial: SandboxPolicyObject[]) {
+  const watch = createWatchChannel();
+  const client = createFakeKubeApiClient(
+    () => ({ items: initial, metadata: { resourceVersion: '1' } }),
+    (_path, _query, signal, onConnected) => watch.stream(signal, onConnected),
+  );
   return {
-    factory,
-    put: (o: SandboxPolicyObject) => {
-      objects.set(o.metadata!.name!, o);
-      for (const h of handlers.get('update') ?? []) h(o);
-    },
-    remove: (name: string) => {
-      const o = objects.get(name);
-      objects.delete(name);
-      for (const h of handlers.get('delete') ?? []) h(o);
-    },
+    client,
+    put: (o: SandboxPolicyObject) => watch.push({ type: 'MODIFIED', object: o }),
+    remove: (name: string) => watch.push({ type: 'DELETED', object: { metadata: { name } } }),
   };
 }
 
-const sbp = (name: string, generation: number, spec: unknown, uid = `uid-${name}`): SandboxPolicyObject & KubernetesObject => ({
+const sbp = (name: string, generation: number, spec: unknown, uid = `uid-${name}`): SandboxPolicyObject => ({
   apiVersion: 'sandbox-admission.io/v1alpha1',
   kind: 'SandboxPolicy',
   metadata: { name, generation, uid, resourceVersion: String(generation), managedFields: [] } as never,
@@ -45,14 +31,13 @@ const GOOD = {
 const TWO_CLASSES = { profiles: { other: { runtimeClassName: 'gvisor' } }, rules: [] };
 
 function store(initial: SandboxPolicyObject[]) {
-  const informer = fakeInformer(initial);
+  const informer = fakeApi(initial);
   const warnings: string[] = [];
   const s = createCrdPolicyStore({
-    kubeConfig: { makeApiClient: () => ({}) } as unknown as KubeConfig,
+    client: informer.client,
     webhookNamespace: 'sandbox-admission',
     name: 'default',
     log: { info: () => undefined, warn: (_d, m) => warnings.push(m), error: () => undefined },
-    makeInformer: informer.factory,
   });
   const events: PolicyReloadEvent[] = [];
   s.onReload((e) => events.push(e));
@@ -84,7 +69,7 @@ describe('the SandboxPolicy store', () => {
     const { s, informer, events } = store([sbp('default', 1, GOOD)]);
     await s.start();
     const digest = s.policyDigest();
-    informer.put(sbp('default', 2, TWO_CLASSES));
+    await informer.put(sbp('default', 2, TWO_CLASSES));
     assert.deepEqual(
       events.map((e) => [e.result, e.generation]),
       [
@@ -98,9 +83,9 @@ describe('the SandboxPolicy store', () => {
       s.refusal()?.errors.map((e) => e.path),
       ['spec.profiles.other.runtimeClassName'],
     );
-    informer.put({ ...sbp('default', 2, TWO_CLASSES), status: { observedGeneration: 2 } });
+    await informer.put({ ...sbp('default', 2, TWO_CLASSES), status: { observedGeneration: 2 } });
     assert.equal(events.length, 2, 'the same generation is not checked again');
-    informer.put(sbp('default', 3, { rules: [] }));
+    await informer.put(sbp('default', 3, { rules: [] }));
     assert.deepEqual(events.at(-1), { result: 'success', path: 'sandboxpolicies/default', generation: 3 });
     assert.equal(s.refusal(), undefined);
     assert.notEqual(s.policyDigest(), digest);
@@ -109,12 +94,12 @@ describe('the SandboxPolicy store', () => {
   test('deleting the object keeps the last good policy, and says so once', async () => {
     const { s, informer, warnings } = store([sbp('default', 1, GOOD)]);
     await s.start();
-    informer.remove('default');
-    informer.remove('default');
+    await informer.remove('default');
+    await informer.remove('default');
     assert.equal(s.current().rules.length, 1);
     assert.deepEqual(warnings, ['the SandboxPolicy in force was deleted; the last good policy stays in force']);
     // Recreated (a new uid, generation 1 again): a new policy.
-    informer.put(sbp('default', 1, { rules: [] }, 'uid-new'));
+    await informer.put(sbp('default', 1, { rules: [] }, 'uid-new'));
     assert.equal(s.current().rules.length, 0);
   });
 });

@@ -9,10 +9,63 @@ export interface FakeKubeApiClient extends KubeApiClient {
   requests: Array<Omit<ApiRequest, 'signal'>>;
   /** Answer the next request to `path` (any method) with this error instead of the handler. */
   failNext(path: string, error: unknown): void;
+  /** Every watch started, in order. */
+  watches: Array<{ path: string; query: Record<string, QueryValue> }>;
 }
 
-export function createFakeKubeApiClient(handler: FakeHandler = () => undefined): FakeKubeApiClient {
+/**
+ * A watch stream the test feeds: events pushed are delivered in order; end() closes it as a server ending the
+ * watch does, fail() breaks it as a dropped connection does; aborting the signal ends it. `settled()` waits until
+ * the consumer has handled what was pushed.
+ */
+export interface WatchChannel {
+  /** The stream of one watch; it reports itself connected as soon as it is read. */
+  stream(signal: AbortSignal, onConnected?: () => void): AsyncIterable<WatchEvent>;
+  push(event: WatchEvent): Promise<void>;
+  end(): Promise<void>;
+  fail(error: Error): Promise<void>;
+}
+
+export function createWatchChannel(): WatchChannel {
+  const queue: Array<WatchEvent | { end: true } | { error: Error }> = [];
+  let notify: (() => void) | undefined;
+  const settled = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const put = (item: (typeof queue)[number]) => {
+    queue.push(item);
+    notify?.();
+    return settled();
+  };
+  return {
+    async *stream(signal, onConnected) {
+      onConnected?.();
+      const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      while (!signal.aborted) {
+        const item = queue.shift();
+        if (!item) {
+          await Promise.race([new Promise<void>((resolve) => (notify = resolve)), aborted]);
+          continue;
+        }
+        if ('end' in item) return;
+        if ('error' in item) throw item.error;
+        yield item;
+      }
+    },
+    push: (event) => put(event),
+    end: () => put({ end: true }),
+    fail: (error) => put({ error }),
+  };
+}
+
+export type FakeWatchHandler = (
+  path: string,
+  query: Readonly<Record<string, QueryValue>>,
+  signal: AbortSignal,
+  onConnected?: () => void,
+) => AsyncIterable<WatchEvent>;
+
+export function createFakeKubeApiClient(handler: FakeHandler = () => undefined, watchHandler?: FakeWatchHandler): FakeKubeApiClient {
   const requests: FakeKubeApiClient['requests'] = [];
+  const watches: FakeKubeApiClient['watches'] = [];
   const failures = new Map<string, unknown>();
   return {
     requests,
@@ -29,9 +82,17 @@ export function createFakeKubeApiClient(handler: FakeHandler = () => undefined):
       }
       return structuredClone(await handler(request)) as T;
     },
-    watch: <T>(_path: string, _query: Readonly<Record<string, QueryValue>>, _signal: AbortSignal): AsyncIterable<WatchEvent<T>> => {
-      throw new Error('the fake KubeApiClient does not watch');
+    watch: <T>(
+      path: string,
+      query: Readonly<Record<string, QueryValue>>,
+      signal: AbortSignal,
+      onConnected?: () => void,
+    ): AsyncIterable<WatchEvent<T>> => {
+      if (!watchHandler) throw new Error('this fake KubeApiClient was given no watch handler');
+      watches.push({ path, query: { ...query } });
+      return watchHandler(path, query, signal, onConnected) as AsyncIterable<WatchEvent<T>>;
     },
+    watches,
   };
 }
 
