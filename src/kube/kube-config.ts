@@ -47,7 +47,7 @@ export class KubeConfigError extends Error {
   override name = 'KubeConfigError';
 }
 
-export function loadClusterConnection(options: LoadConnectionOptions = {}): Promise<ClusterConnection> | ClusterConnection {
+export async function loadClusterConnection(options: LoadConnectionOptions = {}): Promise<ClusterConnection> {
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
   if (options.path) return fromKubeconfigFiles([resolve(options.path)], options.context, now);
