@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 /**
  * A loopback stand-in for the list/watch part of the Kubernetes API that the webhook's cluster mode reads at start:
  * namespaces (N of them, 10 labels each, as a namespace of a large multi-tenant cluster carries), RuntimeClasses,
- * and the generated admission policies of the drift check (none). Lists are one page, as the informers ask for;
+ * and the generated admission policies of the drift check (none). Lists are paged when the client asks (limit);
  * watches are held open without events; the watch and list requests are timed, so that the benchmark can report
  * cache sync apart from start-up. HTTPS on 127.0.0.1 with the benchmark's serving certificate (client-node refuses
  * plain HTTP unless TLS verification is off, which the webhook never does). Anything else answers 404 with a Status.
@@ -44,32 +44,36 @@ const runtimeClasses = [
 ];
 
 export async function startFakeApiServer(options: { namespaces: number; certFile: string; keyFile: string }): Promise<FakeApiServer> {
-  const namespaceList = JSON.stringify({
-    kind: 'NamespaceList',
-    apiVersion: 'v1',
-    metadata: { resourceVersion: '50000' },
-    items: Array.from({ length: options.namespaces }, (_, i) => namespaceObject(i)),
-  });
-  const lists: Record<string, string> = {
-    '/api/v1/namespaces': namespaceList,
-    '/apis/node.k8s.io/v1/runtimeclasses': JSON.stringify({
+  // Items as JSON text, pages built per request: `limit` and `continue` (an offset here) are honoured as the API
+  // server honours them, so a client that pages gets pages and one that does not gets everything at once.
+  const lists: Record<string, { kind: string; apiVersion: string; items: string[] }> = {
+    '/api/v1/namespaces': {
+      kind: 'NamespaceList',
+      apiVersion: 'v1',
+      items: Array.from({ length: options.namespaces }, (_, i) => JSON.stringify(namespaceObject(i))),
+    },
+    '/apis/node.k8s.io/v1/runtimeclasses': {
       kind: 'RuntimeClassList',
       apiVersion: 'node.k8s.io/v1',
-      metadata: { resourceVersion: '50000' },
-      items: runtimeClasses,
-    }),
-    '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies': JSON.stringify({
+      items: runtimeClasses.map((rc) => JSON.stringify(rc)),
+    },
+    '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies': {
       kind: 'ValidatingAdmissionPolicyList',
       apiVersion: 'admissionregistration.k8s.io/v1',
-      metadata: { resourceVersion: '50000' },
       items: [],
-    }),
-    '/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies': JSON.stringify({
+    },
+    '/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies': {
       kind: 'MutatingAdmissionPolicyList',
       apiVersion: 'admissionregistration.k8s.io/v1',
-      metadata: { resourceVersion: '50000' },
       items: [],
-    }),
+    },
+  };
+  const page = (list: (typeof lists)[string], query: URLSearchParams): string => {
+    const start = Number(query.get('continue') ?? 0);
+    const limit = Number(query.get('limit') ?? 0);
+    const end = limit > 0 ? Math.min(start + limit, list.items.length) : list.items.length;
+    const metadata = { resourceVersion: '50000', ...(end < list.items.length ? { continue: String(end) } : {}) };
+    return `{"kind":"${list.kind}","apiVersion":"${list.apiVersion}","metadata":${JSON.stringify(metadata)},"items":[${list.items.slice(start, end).join(',')}]}`;
   };
   let firstListAt: number | undefined;
   const watchesAt = new Map<string, number>();
@@ -89,7 +93,7 @@ export async function startFakeApiServer(options: { namespaces: number; certFile
     }
     if (list !== undefined) {
       firstListAt ??= performance.now();
-      response.writeHead(200, { 'content-type': 'application/json' }).end(list);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(page(list, url.searchParams));
       return;
     }
     response.writeHead(404, { 'content-type': 'application/json' }).end(

@@ -1,12 +1,14 @@
 // Issue 15: what `serve` loads is what it pays for in memory and start-up. The heaviest packages stay out of the
 // serving process unless it needs them: @kubernetes/client-node (about 85 MiB of RSS when loaded) is never loaded
-// by a webhook that serves from files, and node-forge (certificate generation) only for self-managed certificates.
+// by serve at all (in cluster mode it talks to the API through src/kube/), and node-forge (certificate generation)
+// only for self-managed certificates.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startFakeApiServer, writeKubeconfig, type FakeApiServer } from '../../../bench/fake-apiserver.ts';
 import { startProcess } from '../../e2e/harness/process.ts';
 import { createLoopbackServing } from '../../helpers/certificates.ts';
 import { waitForLog } from '../../helpers/serve-process.ts';
@@ -38,14 +40,21 @@ const packageOf = (url: string): string | undefined => /\/node_modules\/((?:@[^/
 describe('serve loads only what its mode needs', () => {
   let dir: string;
   let tlsArgs: string[];
-  before(() => {
+  let api: FakeApiServer;
+  let caPem: string;
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-modules-'));
-    const { serving } = createLoopbackServing('modules-ca');
+    const { ca, serving } = createLoopbackServing('modules-ca');
+    caPem = ca.certPem;
     writeFileSync(join(dir, 'tls.crt'), serving.certPem);
     writeFileSync(join(dir, 'tls.key'), serving.keyPem, { mode: 0o600 });
     tlsArgs = ['--certificates', 'files', '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key')];
+    api = await startFakeApiServer({ namespaces: 50, certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') });
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    await api?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('from files (no cluster): no Kubernetes client, no certificate generation', async () => {
     const modules = await modulesLoadedBy(dir, 'files', [
@@ -59,6 +68,37 @@ describe('serve loads only what its mode needs', () => {
     ]);
     const packages = new Set(modules.map(packageOf).filter((p) => p !== undefined));
     assert.ok(packages.has('fastify'), `the module log works (fastify seen): ${[...packages].join(', ')}`);
+    for (const heavy of ['@kubernetes/client-node', 'node-forge', 'undici', 'ws'])
+      assert.ok(
+        !packages.has(heavy),
+        `${heavy} was loaded: ${modules
+          .filter((m) => packageOf(m) === heavy)
+          .slice(0, 3)
+          .join(', ')}`,
+      );
+  });
+
+  it('in cluster mode (--kubeconfig, informers, election, drift check): still no Kubernetes client package', async () => {
+    const kubeconfig = join(dir, 'kubeconfig.json');
+    writeKubeconfig(kubeconfig, api.url, caPem);
+    const modules = await modulesLoadedBy(dir, 'cluster', [
+      ...tlsArgs,
+      '--kubeconfig',
+      kubeconfig,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--audit-interval',
+      '0',
+      '--policy',
+      join(REPO, 'manifests/base/policy.yaml'),
+    ]);
+    const packages = new Set(modules.map(packageOf).filter((p) => p !== undefined));
+    assert.ok(
+      api.requests().some((r) => r.startsWith('GET /api/v1/namespaces?')),
+      `it listed namespaces: ${api.requests().join(', ')}`,
+    );
     for (const heavy of ['@kubernetes/client-node', 'node-forge', 'undici', 'ws'])
       assert.ok(
         !packages.has(heavy),
