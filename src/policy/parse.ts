@@ -1,17 +1,17 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { escapePointerToken } from '../util/json-pointer.ts';
 import type { CodedError } from '../errors.ts';
 import { err, ok, type Result } from '../util/result.ts';
 import { compilePolicy } from './compile.ts';
 import { findNearestKey } from './did-you-mean.ts';
-import { policySchema } from './schema.ts';
+import { validate as generatedValidate } from './policy-validator.generated.ts';
 import { checkPolicySemantics } from './semantics.ts';
 import { findSourcePosition, parseFieldPath } from './source-position.ts';
 import type { Policy, PolicyDocument } from './types.ts';
 
-const validateDocument = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(policySchema);
+// Compiled ahead of time from policySchema (policy-validator-source.ts says why).
+const validateDocument = generatedValidate as unknown as ValidateFunction;
 
 export interface ParseOptions {
   /** The webhook's own namespace, always exempt so the webhook can never block its own pods. */
