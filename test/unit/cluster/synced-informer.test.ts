@@ -115,9 +115,7 @@ describe('createSyncedInformer (list, then watch)', () => {
       (_path, query, signal, onConnected) => {
         watchCalls++;
         if (query.resourceVersion === '5')
-          return (async function* () {
-            throw kubeApiError(410, 'too old resource version: 5 (40)');
-          })();
+          return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(kubeApiError(410, 'too old resource version: 5 (40)')) }) };
         return idle.stream(signal, onConnected);
       },
     );
