@@ -108,7 +108,17 @@ export function createSyncedInformer<T extends KubeObject, S>(
       abort.signal,
       markSynced,
     );
-    for await (const event of events as AsyncIterable<WatchEvent<T>>) {
+    try {
+      await applyEvents(events);
+    } catch (error) {
+      // The server may refuse the watch itself with 410 Gone rather than send an ERROR event: list again either way.
+      if (apiErrorCode(error) === 410) throw new ExpiredError((error as Error).message);
+      throw error;
+    }
+  };
+
+  const applyEvents = async (events: AsyncIterable<WatchEvent<T>>): Promise<void> => {
+    for await (const event of events) {
       if (event.type === 'ERROR') {
         const status = event.object as { code?: number; message?: string };
         if (status.code === 410) throw new ExpiredError(status.message ?? 'resourceVersion expired');

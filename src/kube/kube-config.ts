@@ -70,7 +70,15 @@ function fromServiceAccount(env: NodeJS.ProcessEnv, dir: string, now: () => numb
     throw new KubeConfigError(
       `no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not in a cluster (KUBERNETES_SERVICE_HOST/PORT and ${tokenFile})`,
     );
-  const ca = readFileSync(join(dir, 'ca.crt'));
+  const caFile = join(dir, 'ca.crt');
+  let ca: Buffer;
+  try {
+    ca = readFileSync(caFile);
+  } catch (cause) {
+    throw new KubeConfigError(
+      `in-cluster service account: cannot read the cluster CA ${caFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+    );
+  }
   const token = rereadingToken(tokenFile, now);
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -87,7 +87,7 @@ describe('createSyncedInformer (list, then watch)', () => {
     await informer.stop();
   });
 
-  it('lists again when the watch says its resourceVersion expired (410 event or answer)', async () => {
+  it('lists again when the watch says its resourceVersion expired (an ERROR event with code 410)', async () => {
     const first = createWatchChannel();
     let names = ['a'];
     const client = fakeApi(
@@ -103,6 +103,30 @@ describe('createSyncedInformer (list, then watch)', () => {
     assert.deepEqual(informer.cache.list().length, 2);
     assert.equal(informer.cache.get('a'), undefined, 'the relist replaced the cache');
     assert.equal(client.watches.at(-1)!.query.resourceVersion, '50');
+    await informer.stop();
+  });
+
+  it('lists again when the server refuses the watch itself with 410 Gone, instead of watching that version again', async () => {
+    let names = ['a'];
+    let watchCalls = 0;
+    const idle = createWatchChannel();
+    const client = createFakeKubeApiClient(
+      () => ({ items: names.map((n, i) => ns(n, String(i))), metadata: { resourceVersion: names.length === 1 ? '5' : '50' } }),
+      (_path, query, signal, onConnected) => {
+        watchCalls++;
+        if (query.resourceVersion === '5')
+          return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(kubeApiError(410, 'too old resource version: 5 (40)')) }) };
+        return idle.stream(signal, onConnected);
+      },
+    );
+    const informer = labelsInformer(client as ReturnType<typeof fakeApi>);
+    await informer.start();
+    names = ['b', 'c'];
+    await sleep(50);
+    assert.equal(client.watches.at(-1)!.query.resourceVersion, '50', 'watched from the new list, not from 5 again');
+    assert.equal(watchCalls, 2);
+    assert.deepEqual(informer.cache.list().length, 2);
+    assert.equal(informer.synced(), true);
     await informer.stop();
   });
 

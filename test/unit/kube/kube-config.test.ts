@@ -133,6 +133,12 @@ describe('loadClusterConnection', () => {
   });
 
   it('says what is wrong, naming the file and the entry', async () => {
+    const tokenOnlyServiceAccount = () => {
+      const sa = join(dir, 'sa-without-ca');
+      mkdirSync(sa, { recursive: true });
+      writeFileSync(join(sa, 'token'), 'sa-token');
+      return sa;
+    };
     const cases: Array<[string, Parameters<typeof loadClusterConnection>[0], RegExp]> = [
       [
         'nothing anywhere',
@@ -171,6 +177,15 @@ describe('loadClusterConnection', () => {
         'certificate without key',
         { path: write('halfcert.yaml', kubeconfig({ users: [{ name: 'dev', user: { 'client-certificate-data': b64('C') } }] })) },
         /a client certificate without a key/,
+      ],
+      [
+        'in-cluster without its CA',
+        {
+          env: { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' },
+          home: join(dir, 'nowhere'),
+          serviceAccountDir: tokenOnlyServiceAccount(),
+        },
+        /in-cluster service account: cannot read the cluster CA .*ca\.crt: ENOENT/,
       ],
     ];
     for (const [name, options, message] of cases) {
