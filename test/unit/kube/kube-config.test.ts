@@ -132,6 +132,28 @@ describe('loadClusterConnection', () => {
     assert.deepEqual([String(o.ca), o.headers.Authorization], ['CLUSTER CA', 'Bearer sa-token']);
   });
 
+  it('an exec credential plugin is run through @kubernetes/client-node, its token sent as the bearer', async () => {
+    const plugin = join(dir, 'credential-plugin.sh');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}'\n`,
+      { mode: 0o755 },
+    );
+    const path = write(
+      'exec.yaml',
+      kubeconfig({
+        users: [
+          { name: 'dev', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } } },
+        ],
+      }),
+    );
+    const c = await load({ path });
+    assert.match(c.source, /credentials from its plugin/);
+    const o = await c.requestOptions();
+    assert.equal(o.headers.Authorization, 'Bearer from-plugin');
+    assert.equal(String(o.ca), 'CA PEM');
+  });
+
   it('says what is wrong, naming the file and the entry', async () => {
     const tokenOnlyServiceAccount = () => {
       const sa = join(dir, 'sa-without-ca');
