@@ -14,7 +14,8 @@ export const POLICY_VALIDATOR_OPTIONS = { allErrors: true, strict: true, allowUn
 export function buildPolicyValidatorSource(): string {
   const ajv = new Ajv2020({ ...POLICY_VALIDATOR_OPTIONS, code: { source: true, esm: true, lines: true } });
   const validate = ajv.compile(policySchema);
-  const code = standalone.default(ajv, validate)
+  const code = standalone
+    .default(ajv, validate)
     // ajv's ESM output still require()s its runtime helpers; the module is ESM, so import them.
     .replace('const func1 = require("ajv/dist/runtime/ucs2length").default;', '')
     .replace('const func0 = require("ajv/dist/runtime/equal").default;', '');
