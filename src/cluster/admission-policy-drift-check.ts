@@ -5,6 +5,7 @@
  * Finds the generated policies by the generator's labels and compares their policy-digest annotation with the
  * digest of the policy in force. None in the cluster is no finding (the base flavour ships none).
  */
+import { createCoalescedRun } from '../util/coalesced-run.ts';
 
 export interface GeneratedPolicy {
   name: string;
@@ -47,8 +48,6 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
   let stale: string[] = [];
   let known = false;
   let lastError: string | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
   let timer: NodeJS.Timeout | undefined;
   let recheck: NodeJS.Timeout | undefined;
   let active = false;
@@ -102,21 +101,7 @@ export function createAdmissionPolicyDriftCheck(options: AdmissionPolicyDriftChe
     options.onChecked?.();
   };
 
-  async function check(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await once().catch(() => undefined);
-      } while (again);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  }
+  const check = createCoalescedRun(() => once().catch(() => undefined));
 
   return {
     stale: () => stale,

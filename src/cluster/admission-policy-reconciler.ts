@@ -8,6 +8,7 @@
 import { MAP_LABELS } from '../admission-policies/mutating-admission-policy.ts';
 import { VAP_LABELS } from '../admission-policies/validating-admission-policy.ts';
 import { foreignSpecFields, formatLabelSelector, type LiveObject, type ObjectWriter, type WritableObject } from './server-side-apply.ts';
+import { createCoalescedRun } from '../util/coalesced-run.ts';
 
 /** Which generated policies the install keeps in sync (--manage-admission-policies). */
 export type ManagedPolicyKind = 'validating' | 'mutating';
@@ -77,7 +78,6 @@ export interface AdmissionPolicyReconciler {
 export function createAdmissionPolicyReconciler(options: AdmissionPolicyReconcilerOptions): AdmissionPolicyReconciler {
   const { writer, log } = options;
   let running: Promise<ReconcileResult | undefined> | undefined;
-  let again = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastError: string | undefined;
@@ -189,21 +189,9 @@ export function createAdmissionPolicyReconciler(options: AdmissionPolicyReconcil
     }
   };
 
+  const coalesced = createCoalescedRun(run, () => !stopped);
   const reconcile = (): Promise<ReconcileResult | undefined> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      let result: ReconcileResult | undefined;
-      do {
-        again = false;
-        result = await run();
-      } while (again && !stopped);
-      return result;
-    })().finally(() => {
-      running = undefined;
-    });
+    running = coalesced();
     return running;
   };
 

@@ -14,6 +14,7 @@ import {
 } from '../policy/sandbox-policy-crd.ts';
 import type { Leadership } from './leadership.ts';
 import type { CrdPolicyStore, InForce, Refusal, SandboxPolicyObject } from './sandbox-policy-store.ts';
+import { createCoalescedRun } from '../util/coalesced-run.ts';
 
 export interface Condition {
   type: 'Accepted' | 'Ready';
@@ -116,8 +117,6 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export function createSandboxPolicyStatusWriter(options: SandboxPolicyStatusOptions): SandboxPolicyStatusWriter {
   const now = options.now ?? (() => new Date());
-  let running: Promise<void> | undefined;
-  let again = false;
 
   const one = async (object: SandboxPolicyObject, inForce: InForce): Promise<void> => {
     const verdict = desiredStatus(object, options.store.name, inForce, options.store.refusal(), options.stale());
@@ -176,21 +175,7 @@ export function createSandboxPolicyStatusWriter(options: SandboxPolicyStatusOpti
     }
   };
 
-  const reconcile = async (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await once().catch(() => undefined);
-      } while (again);
-    })().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
+  const reconcile = createCoalescedRun(() => once().catch(() => undefined));
   options.leadership.onChange((leader) => {
     if (leader) void reconcile();
   });
