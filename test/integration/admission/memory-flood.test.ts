@@ -1,6 +1,6 @@
 // Issue 10, item 2, shown: 64 concurrent maximum-size reviews against the real `serve` process, whose heap is
 // capped as in the Deployment (NODE_OPTIONS), while small pod reviews keep arriving. The process must stay up, its peak RSS
-// (VmHWM) stay under 384 MiB (well inside the Deployment's 512Mi limit), and every small review be answered within the pod webhooks' timeout (5 s), most of
+// (VmHWM) stay under 320 MiB (well inside the Deployment's 384Mi limit), and every small review be answered within the pod webhooks' timeout (5 s), most of
 // them served (a 503 while the event loop lags is a fast refusal the API server retries). Large reviews are served
 // or shed unread (429, or a closed connection for a large body); the API server's client retries both kinds.
 //
@@ -23,8 +23,8 @@ import { buildSmallReview, postReview, type Answer } from '../../helpers/flood.t
 import { createLoopbackServing } from '../../helpers/certificates.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-/** Stricter than the Deployment's 512Mi: this flood must not come near it. */
-const MEMORY_LIMIT_MIB = 384;
+/** Stricter than the Deployment's 384Mi: this flood must not come near it. */
+const MEMORY_LIMIT_MIB = 320;
 const POD_WEBHOOK_TIMEOUT_MS = 5000;
 const CONCURRENT = 64;
 const { ca, serving } = createLoopbackServing('flood-ca');
