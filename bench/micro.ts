@@ -120,7 +120,10 @@ export async function runMicro(options: MicroOptions): Promise<MicroReport> {
   // The first import loads the YAML parser and the policy schema's precompiled validator: a start-up cost.
   const importStart = nowNs();
   const { parsePolicy } = await import('../src/policy/parse.ts');
-  oneOff.push({ name: 'first import of src/policy/parse.ts (yaml and the precompiled schema validator)', ms: Number(nowNs() - importStart) / 1e6 });
+  oneOff.push({
+    name: 'first import of src/policy/parse.ts (yaml and the precompiled schema validator)',
+    ms: Number(nowNs() - importStart) / 1e6,
+  });
 
   const exampleText = readFileSync(EXAMPLE_POLICY_FILE, 'utf8');
   const generatedText = generatedPolicyYaml(200);
