@@ -333,7 +333,10 @@ if (!options['skip-load']) {
     }
     reports.push(webhook);
     log('== (c) baseline: bare fastify HTTPS, body parsed by fastify, allowed: true with the request uid');
+    // The same V8 flags as the webhook (the Deployment's heap), so that the comparison is of the code alone: a
+    // capped old space collects more often under 1 MiB bodies, whichever server parses them.
     const baselineArgs = [
+      ...webhookNodeFlags.split(/\s+/).filter(Boolean),
       BASELINE_SERVER,
       '--host',
       '127.0.0.1',
@@ -729,7 +732,7 @@ function renderSummary(): string {
   );
   if (webhookNodeFlags)
     out.push(
-      `- the webhook's Node ran with ${webhookNodeFlags}${options['webhook-node-flags'] ? '' : " (the Deployment's NODE_OPTIONS heap flags)"}`,
+      `- the webhook's and the baselines' Node ran with ${webhookNodeFlags}${options['webhook-node-flags'] ? '' : " (the Deployment's NODE_OPTIONS heap flags)"}`,
     );
   if (options.profile) out.push("- the webhook ran under --cpu-prof: its numbers are lower than an unprofiled run's");
   out.push(
