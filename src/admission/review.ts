@@ -51,7 +51,7 @@ export function decodeReview(body: unknown): Result<AdmissionRequest, CodedError
   const request = body.request;
   if (!isPlainObject(request)) return err({ code: 'REVIEW_NO_REQUEST', path: 'request', message: 'the review has no request object' });
   if (typeof request.uid !== 'string' || request.uid === '') {
-    return err({ code: 'REVIEW_NO_UID', path: 'request.uid', message: 'request.uid must be a non-empty string' });
+    return err({ code: 'REVIEW_NO_UID', path: 'request.uid', message: 'must be a non-empty string' });
   }
   const bad = (path: string, expected: string): Result<never, CodedError> =>
     err({ code: 'REVIEW_BAD_FIELD', path: `request.${path}`, message: `must be ${expected}` });

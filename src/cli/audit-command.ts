@@ -7,9 +7,7 @@ import { auditCluster } from '../audit/cluster-audit.ts';
 import { describeApiError, DEFAULT_PAGE_SIZE } from '../audit/list-cluster-state.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { createHttpsClient } from '../kube/https-client.ts';
-import { loadClusterConnection } from '../kube/kube-config.ts';
-import { readPackageVersion } from '../main/paths.ts';
+import { connectKubeApi } from '../kube/connect.ts';
 import { loadPolicyFile } from '../policy/file-store.ts';
 import { formatTable } from './table.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';
@@ -119,12 +117,8 @@ export async function readPolicyConfigMap(
  * The CLI's API client, from the same kubeconfig loadKubeConfig has checked (same file, same context), through the
  * serving process's own client (src/kube/).
  */
-export async function createCliApiClient(path: string | undefined, context: string | undefined): Promise<KubeApiClient> {
-  const connection = await loadClusterConnection({
-    ...(path !== undefined ? { path } : {}),
-    ...(context !== undefined ? { context } : {}),
-  });
-  return createHttpsClient(connection, { userAgent: `sandbox-admission/${readPackageVersion()}` });
+export function createCliApiClient(path: string | undefined, context: string | undefined): Promise<KubeApiClient> {
+  return connectKubeApi({ ...(path !== undefined ? { path } : {}), ...(context !== undefined ? { context } : {}) });
 }
 
 const HEADERS = ['NAMESPACE', 'POD', 'RULE', 'MODE', 'RUNTIME', 'FINDING'] as const;

@@ -3,7 +3,7 @@
  * manager (forced: the generator's fields are its own), replace, delete. Errors are thrown (KubeApiError, with the
  * HTTP code). The kinds it can write are those of src/kube/resource-paths.ts.
  */
-import { apiErrorCode, type KubeApiClient, type KubeList } from '../kube/api-client.ts';
+import { apiErrorCode, type KubeApiClient, type KubeList, type KubeObject, type ObjectMeta } from '../kube/api-client.ts';
 import { resourcePath } from '../kube/resource-paths.ts';
 
 /** The field manager of every write sandbox-admission makes to generated objects: `managedFields` shows it. */
@@ -15,18 +15,8 @@ export interface ManagedFieldsEntry {
   fieldsV1?: unknown;
 }
 
-export interface LiveObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    managedFields?: ManagedFieldsEntry[];
-  };
-  [key: string]: unknown;
+export interface LiveObject extends KubeObject {
+  metadata?: ObjectMeta & { managedFields?: ManagedFieldsEntry[] };
 }
 
 /** What the writer sends: an object that names its own apiVersion, kind and name (the rest is sent as it is). */

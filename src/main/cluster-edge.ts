@@ -14,13 +14,11 @@ import { createCrdPolicyStore, type CrdPolicyStore } from '../cluster/sandbox-po
 import { createSandboxPolicyStatusWriter, writeSandboxPolicyStatus } from '../cluster/sandbox-policy-status.ts';
 import { createObjectWriter } from '../cluster/server-side-apply.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { createHttpsClient } from '../kube/https-client.ts';
-import { loadClusterConnection } from '../kube/kube-config.ts';
+import { connectKubeApi } from '../kube/connect.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import { SANDBOX_POLICY_GROUP, SANDBOX_POLICY_KIND, SANDBOX_POLICY_VERSION } from '../policy/sandbox-policy-crd.ts';
 import { parseDuration } from './duration.ts';
-import { readPackageVersion } from './paths.ts';
 import type { ServeOptions } from './serve.ts';
 import type { WebhookDeps } from './webhook.ts';
 
@@ -33,9 +31,8 @@ import type { WebhookDeps } from './webhook.ts';
  */
 
 /** The API client of the serving process: the cluster connection found as kubectl finds it (kube/kube-config.ts). */
-export async function createKubeApiClient(kubeconfigPath: string | undefined): Promise<KubeApiClient> {
-  const connection = await loadClusterConnection(kubeconfigPath ? { path: kubeconfigPath } : {});
-  return createHttpsClient(connection, { userAgent: `sandbox-admission/${readPackageVersion()}` });
+export function createKubeApiClient(kubeconfigPath: string | undefined): Promise<KubeApiClient> {
+  return connectKubeApi(kubeconfigPath ? { path: kubeconfigPath } : {});
 }
 
 export interface ConnectedCluster {

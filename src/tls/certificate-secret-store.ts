@@ -1,4 +1,4 @@
-import { apiErrorCode, type KubeApiClient } from '../kube/api-client.ts';
+import { apiErrorCode, type KubeApiClient, type KubeObject } from '../kube/api-client.ts';
 import type { CertificateMaterial } from './certificate-state.ts';
 
 /**
@@ -17,20 +17,9 @@ export const changedAtAnnotation = 'sandbox-admission.io/certificates-changed-at
 export const secretType = 'kubernetes.io/tls';
 
 /** The Secret as the API server sends it (data base64-encoded). */
-export interface SecretObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [key: string]: unknown;
-  };
+export interface SecretObject extends KubeObject {
   type?: string;
   data?: Record<string, string>;
-  [key: string]: unknown;
 }
 
 export type SecretSnapshot = {

@@ -37,6 +37,20 @@ async function modulesLoadedBy(dir: string, name: string, args: readonly string[
 
 const packageOf = (url: string): string | undefined => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
 
+/** The module log saw the server's own stack (fastify), and none of the packages serve must not load. */
+function assertNoHeavyPackages(modules: readonly string[]): void {
+  const packages = new Set(modules.map(packageOf).filter((p) => p !== undefined));
+  assert.ok(packages.has('fastify'), `the module log works (fastify seen): ${[...packages].join(', ')}`);
+  for (const heavy of ['@kubernetes/client-node', 'node-forge', 'undici', 'ws'])
+    assert.ok(
+      !packages.has(heavy),
+      `${heavy} was loaded: ${modules
+        .filter((m) => packageOf(m) === heavy)
+        .slice(0, 3)
+        .join(', ')}`,
+    );
+}
+
 describe('serve loads only what its mode needs', () => {
   let dir: string;
   let tlsArgs: string[];
@@ -66,16 +80,7 @@ describe('serve loads only what its mode needs', () => {
       '--policy',
       join(REPO, 'manifests/base/policy.yaml'),
     ]);
-    const packages = new Set(modules.map(packageOf).filter((p) => p !== undefined));
-    assert.ok(packages.has('fastify'), `the module log works (fastify seen): ${[...packages].join(', ')}`);
-    for (const heavy of ['@kubernetes/client-node', 'node-forge', 'undici', 'ws'])
-      assert.ok(
-        !packages.has(heavy),
-        `${heavy} was loaded: ${modules
-          .filter((m) => packageOf(m) === heavy)
-          .slice(0, 3)
-          .join(', ')}`,
-      );
+    assertNoHeavyPackages(modules);
   });
 
   it('in cluster mode (--kubeconfig, informers, election, drift check): still no Kubernetes client package', async () => {
@@ -94,18 +99,10 @@ describe('serve loads only what its mode needs', () => {
       '--policy',
       join(REPO, 'manifests/base/policy.yaml'),
     ]);
-    const packages = new Set(modules.map(packageOf).filter((p) => p !== undefined));
     assert.ok(
       api.requests().some((r) => r.startsWith('GET /api/v1/namespaces?')),
       `it listed namespaces: ${api.requests().join(', ')}`,
     );
-    for (const heavy of ['@kubernetes/client-node', 'node-forge', 'undici', 'ws'])
-      assert.ok(
-        !packages.has(heavy),
-        `${heavy} was loaded: ${modules
-          .filter((m) => packageOf(m) === heavy)
-          .slice(0, 3)
-          .join(', ')}`,
-      );
+    assertNoHeavyPackages(modules);
   });
 });
