@@ -7,7 +7,7 @@ import { auditCluster } from '../audit/cluster-audit.ts';
 import { describeApiError, DEFAULT_PAGE_SIZE } from '../audit/list-cluster-state.ts';
 import { formatCodedError, type CodedError } from '../errors.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { connectKubeApi } from '../kube/connect.ts';
+import { connectKubeApi } from '../main/connect-kube-api.ts';
 import { loadPolicyFile } from '../policy/file-store.ts';
 import { formatTable } from './table.ts';
 import { parsePolicyDocument } from '../policy/parse.ts';

@@ -14,7 +14,7 @@ import { createCrdPolicyStore, type CrdPolicyStore } from '../cluster/sandbox-po
 import { createSandboxPolicyStatusWriter, writeSandboxPolicyStatus } from '../cluster/sandbox-policy-status.ts';
 import { createObjectWriter } from '../cluster/server-side-apply.ts';
 import type { KubeApiClient } from '../kube/api-client.ts';
-import { connectKubeApi } from '../kube/connect.ts';
+import { connectKubeApi } from './connect-kube-api.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import { SANDBOX_POLICY_GROUP, SANDBOX_POLICY_KIND, SANDBOX_POLICY_VERSION } from '../policy/sandbox-policy-crd.ts';
