@@ -213,11 +213,25 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
     observe(lease);
     lastRenewAt = clock.now();
     setLeading(true, takeover ? 'acquired the Lease' : 'renewed');
-    // A renew that hangs must not keep us leading: step down at the deadline whatever the request does.
+    armRenewDeadline();
+  };
+
+  // A renew that hangs must not keep us leading: step down at the deadline whatever the request does. Node may run
+  // a timer a millisecond before Date.now() says it is due (libuv's loop clock is not the wall clock), so a timer
+  // that finds the deadline not yet passed arms itself again for the rest; giving up there would leave the
+  // listeners believing we lead, past the point where another replica may take over.
+  const armRenewDeadline = (): void => {
     clock.clearTimeout(deadlineTimer);
-    deadlineTimer = clock.setTimeout(() => {
-      if (leading && clock.now() - lastRenewAt >= timing.renewDeadlineMs) setLeading(false, 'renew deadline passed');
-    }, timing.renewDeadlineMs);
+    const remaining = lastRenewAt + timing.renewDeadlineMs - clock.now();
+    deadlineTimer = clock.setTimeout(
+      () => {
+        deadlineTimer = undefined;
+        if (!leading) return;
+        if (clock.now() - lastRenewAt >= timing.renewDeadlineMs) setLeading(false, 'renew deadline passed');
+        else armRenewDeadline();
+      },
+      Math.max(1, remaining),
+    );
   };
 
   /** One round; resolves to the delay before the next (earlier than a retry period when a held Lease expires sooner). */
@@ -276,27 +290,40 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
       const wasLeading = leading;
       setLeading(false, 'stopping');
       // A round stuck on an unanswered request is not waited for past the renew deadline.
-      let waited: unknown;
-      await Promise.race([
-        inFlight,
-        new Promise<void>((resolve) => {
-          waited = clock.setTimeout(resolve, timing.renewDeadlineMs);
-        }),
-      ]);
-      clock.clearTimeout(waited);
+      await withinRenewDeadline(inFlight);
       if (!wasLeading) return;
-      try {
+      const release = async (): Promise<void> => {
         const current = await store.get();
         if (current && current.record.holderIdentity === identity) {
           await store.update(releasedRecord(current.record, clock.now()), current.resourceVersion);
           log.info({ identity }, 'released the Lease');
         }
-      } catch (error) {
-        // Not released: the others take over when it expires instead.
-        log.warn({ identity, error: describeLeaseError(error) }, 'could not release the Lease');
-      }
+      };
+      // Nor is a release to an API server that does not answer: the others take over when it expires instead.
+      const released = release().then(
+        () => true,
+        (error: unknown) => {
+          log.warn({ identity, error: describeLeaseError(error) }, 'could not release the Lease');
+          return true;
+        },
+      );
+      if (!(await withinRenewDeadline(released)))
+        log.warn({ identity }, 'could not release the Lease: no answer within the renew deadline');
     },
   };
+
+  /** true when `work` settled within the renew deadline, false when the deadline came first. */
+  async function withinRenewDeadline(work: Promise<unknown> | undefined): Promise<boolean> {
+    let timer: unknown;
+    const deadline = new Promise<false>((resolve) => {
+      timer = clock.setTimeout(() => resolve(false), timing.renewDeadlineMs);
+    });
+    try {
+      return await Promise.race([work === undefined ? true : work.then(() => true), deadline]);
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  }
 }
 
 function isConflict(error: unknown): boolean {

@@ -56,6 +56,8 @@ describe('leader election on a coordination.k8s.io Lease', { skip: bins.skip ?? 
       update: (r, v) => (frozen ? new Promise(() => undefined) : store.update(r, v)),
     };
     const a = candidate('a', freezable);
+    const heardByA: boolean[] = [];
+    a.onChange((leading) => heardByA.push(leading));
     a.start();
     await waitFor(async () => a.isLeader(), 10_000, 50);
     const b = candidate('b');
@@ -86,6 +88,7 @@ describe('leader election on a coordination.k8s.io Lease', { skip: bins.skip ?? 
     process.stderr.write(`[leader-election] takeover ${takeoverMs} ms after the leader stopped renewing\n`);
     assert.ok(takeoverMs <= TIMING.leaseDurationMs + 2 * TIMING.retryPeriodMs + 500, `took ${takeoverMs} ms`);
     assert.equal(a.isLeader(), false, 'the frozen leader stepped down at its renew deadline');
+    assert.deepEqual(heardByA, [true, false], "the frozen leader's listeners (its writers) heard it step down");
     const next = [b, c].find((e) => e.isLeader())!;
     const other = next === b ? c : b;
     const taken = await lease();

@@ -11,8 +11,11 @@ import {
   type StoredLease,
 } from '../../../src/cluster/leader-election.ts';
 
-/** Timers that fire only when the test advances the time; promises settle between timers. */
-function createFakeClock(start = 1_000_000): Clock & { advance(ms: number): Promise<void> } {
+/**
+ * Timers that fire only when the test advances the time; promises settle between timers. `earlyMs`: timers run that
+ * much before they are due, as Node's may by Date.now() (libuv's loop clock is not the wall clock).
+ */
+function createFakeClock(start = 1_000_000, earlyMs = 0): Clock & { advance(ms: number): Promise<void> } {
   let now = start;
   let nextId = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
@@ -23,7 +26,7 @@ function createFakeClock(start = 1_000_000): Clock & { advance(ms: number): Prom
     now: () => now,
     setTimeout: (fn, ms) => {
       const id = ++nextId;
-      timers.set(id, { at: now + ms, fn });
+      timers.set(id, { at: now + Math.max(Math.min(ms, 1), ms - earlyMs), fn });
       return id;
     },
     clearTimeout: (handle) => {
@@ -257,6 +260,57 @@ describe('createLeaderElector', () => {
     await clock.advance(0);
     hang = true;
     await clock.advance(TIMING.renewDeadlineMs);
+    assert.equal(elector.isLeader(), false);
+  });
+
+  it('tells its listeners at the renew deadline when a renew never answers, even when its timer runs a millisecond early', async () => {
+    const clock = createFakeClock(1_000_000, 1);
+    const server = createLeaseServer();
+    let hang = false;
+    const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+    const store: LeaseStore = {
+      get: () => (hang ? never() : server.store.get()),
+      create: (r) => (hang ? never() : server.store.create(r)),
+      update: (r, v) => (hang ? never() : server.store.update(r, v)),
+    };
+    const elector = createLeaderElector({ store, identity: 'a', timing: TIMING, clock, log: quiet });
+    const changes: boolean[] = [];
+    elector.onChange((leading) => changes.push(leading));
+    elector.start();
+    await clock.advance(0);
+    const renewedAt = clock.now();
+    hang = true;
+    await clock.advance(TIMING.renewDeadlineMs + 1);
+    assert.deepEqual(changes, [true, false], 'the listeners heard it stop leading');
+    assert.ok(clock.now() - renewedAt <= TIMING.renewDeadlineMs + 1);
+    // Its store still answers nothing: stop() neither waits for the stuck round nor for a release past the deadline.
+    let stopped = false;
+    const stopping = elector.stop().then(() => {
+      stopped = true;
+    });
+    await clock.advance(TIMING.renewDeadlineMs + 1);
+    assert.equal(stopped, true, 'stop() resolved');
+    await stopping;
+  });
+
+  it('stop() of a leader whose API server stops answering resolves within two renew deadlines', async () => {
+    const clock = createFakeClock();
+    const server = createLeaseServer();
+    let hang = false;
+    const store: LeaseStore = {
+      ...server.store,
+      get: () => (hang ? new Promise(() => undefined) : server.store.get()),
+    };
+    const elector = createLeaderElector({ store, identity: 'a', timing: TIMING, clock, log: quiet });
+    elector.start();
+    await clock.advance(0);
+    hang = true;
+    let stopped = false;
+    void elector.stop().then(() => {
+      stopped = true;
+    });
+    await clock.advance(2 * TIMING.renewDeadlineMs);
+    assert.equal(stopped, true);
     assert.equal(elector.isLeader(), false);
   });
 
