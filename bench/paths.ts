@@ -10,5 +10,5 @@ export const UNTRUSTED_REVIEW_FILE = join(REPO_ROOT, 'examples', 'untrusted-pod-
 export const WEBHOOK_CONFIGURATION_FILE = join(REPO_ROOT, 'manifests', 'base', 'mutating-webhook.yaml');
 export const DEPLOYMENT_FILE = join(REPO_ROOT, 'manifests', 'base', 'deployment.yaml');
 
-/** What the image runs (Dockerfile ENTRYPOINT): the compiled CLI, built by `npm run build` (tsconfig.build.json). */
+/** What the image runs (Dockerfile ENTRYPOINT): the bundled CLI, built by `npm run build` (tools/bundle.ts). */
 export const WEBHOOK_DIST_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
