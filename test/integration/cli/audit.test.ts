@@ -1,13 +1,13 @@
 // `sandbox-admission audit` through the binary where no cluster is needed: every way the kubeconfig can be
 // missing or wrong is one line that says what to do, exit 2. (Against a real API server: test/e2e/audit.test.ts.)
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isOneLine, REPO_ROOT, runBinary } from '../../helpers/cli.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-audit-cli-'));
+const dir = makeTempDir('sandbox-admission-audit-cli-');
 const POLICY = join(REPO_ROOT, 'manifests/base/policy.yaml');
 const kubeconfig = (name: string, text: string): string => {
   writeFileSync(join(dir, name), text);

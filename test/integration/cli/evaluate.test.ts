@@ -1,14 +1,14 @@
 // `sandbox-admission evaluate` as a CI job runs it: the real binary, its stdout, stderr and exit code.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import type { Evaluation } from '../../../src/cli/evaluate.ts';
 import { isOneLine, runBinary } from '../../helpers/cli.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-evaluate-'));
+const dir = makeTempDir('sandbox-admission-evaluate-');
 const file = (name: string, text: string): string => {
   const path = join(dir, name);
   mkdirSync(join(path, '..'), { recursive: true });

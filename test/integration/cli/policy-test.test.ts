@@ -1,7 +1,6 @@
 // `sandbox-admission test` and `render schema` through the binary, and the example policy's own test file (CI runs it here).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -9,8 +8,9 @@ import { parse } from 'yaml';
 import { policyTestSchema } from '../../../src/cli/policy-test.ts';
 import { policySchema } from '../../../src/policy/schema.ts';
 import { isOneLine, REPO_ROOT, runBinary } from '../../helpers/cli.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-policy-test-'));
+const dir = makeTempDir('sandbox-admission-policy-test-');
 const write = (name: string, text: string): string => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);

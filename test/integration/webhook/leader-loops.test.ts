@@ -3,8 +3,7 @@
 // writer before the Lease is released. The elector and the API are in-memory stand-ins (the real ones are proven
 // against kube-apiserver in test/e2e/leader-elected-writers.test.ts); the policy file, store and server are real.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { LeaderElector } from '../../../src/cluster/leader-election.ts';
@@ -15,6 +14,7 @@ import { createMetrics } from '../../../src/observe/metrics.ts';
 import { POLICY_DIGEST_ANNOTATION } from '../../../src/policy/policy-digest.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { createLoopbackServing } from '../../helpers/certificates.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const { serving } = createLoopbackServing('it-ca', 1);
 const POLICY = readFileSync(new URL('../../../manifests/base/policy.yaml', import.meta.url), 'utf8');
@@ -76,7 +76,7 @@ const until = async (check: () => boolean, ms = 5000) => {
 
 describe('startWebhook with a leader elector', () => {
   it('runs the audit while leading only, repairs the generated policies after a policy edit, and stops writers before the Lease', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'leader-loops-it-'));
+    const dir = makeTempDir('leader-loops-it-');
     const policyPath = join(dir, 'policy.yaml');
     writeFileSync(policyPath, POLICY);
     const { elector, set, events } = createElector();

@@ -1,8 +1,7 @@
 // The real pipeline over real HTTPS: startWebhook with a policy file, the real review handler and decision,
 // generated certificates, and a client that verifies the CA. Nothing is faked but the cluster (static facts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +15,7 @@ import { untrustedPod } from '../../helpers/pods.ts';
 import { decodePatch, podReview } from '../../helpers/reviews.ts';
 import { sendHttps } from '../admission/https-client.ts';
 import { createLoopbackServing } from '../../helpers/certificates.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const { ca, serving } = createLoopbackServing('it-ca', 1);
 const EXAMPLE_REVIEW = JSON.parse(readFileSync(new URL('../../../examples/untrusted-pod-review.json', import.meta.url), 'utf8')) as {
@@ -30,7 +30,7 @@ describe('the webhook over HTTPS, real pipeline end to end', () => {
   const lines: Array<Record<string, unknown>> = [];
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'webhook-it-'));
+    const dir = makeTempDir('webhook-it-');
     policyPath = join(dir, 'policy.yaml');
     writeFileSync(policyPath, POLICY);
     const destination = new Writable({

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { formatAuditTable, runAudit, type AuditCommandOptions, type AuditReport } from '../../../src/cli/audit-command.ts';
 import { kubeApiError } from '../helpers/fake-kube-api-client.ts';
 import { ALL_PODS_PATH, fakeApis, fakePod, sampleCluster, type FakeApis } from './fake-apis.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'sandbox-admission-audit-'));
+const dir = makeTempDir('sandbox-admission-audit-');
 const POLICY_PATH = join(dir, 'policy.yaml');
 writeFileSync(
   POLICY_PATH,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { expectKataAnswer, findKataLogProblems, readKataPort } from '../../../bench/kata-webhook.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 test('the port comes from the patched copy’s logrus ready line, and only from a bound loopback address', () => {
   assert.equal(readKataPort('time="2026-12-01T23:21:27Z" level=info msg="Listening on 127.0.0.1:42245"'), 42245);
@@ -13,7 +13,7 @@ test('the port comes from the patched copy’s logrus ready line, and only from 
 });
 
 test('its log problems are logrus errors, Go panics and its own error exits, not its per-pod chatter', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'kata-log-')), 'kata-webhook.log');
+  const file = join(makeTempDir('kata-log-'), 'kata-webhook.log');
   const head = 'setting runtime to kata:  team-a web\ntime="t" level=debug msg="Webhook mutating review finished"\n';
   const tail = [
     'time="t" level=error msg="admission review error"',

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { runEvaluate, type EvaluateCommandOptions } from '../../../src/cli/evaluate-command.ts';
 import type { Evaluation } from '../../../src/cli/evaluate.ts';
 import { EXAMPLE_POLICY_PATH } from '../../../src/main/paths.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const MIXED = fileURLToPath(new URL('../../fixtures/manifests/mixed.yaml', import.meta.url));
 
@@ -73,7 +73,7 @@ describe('sandbox-admission evaluate', () => {
 
   test('exit code 1 when something would be rejected, 0 when all is admitted', () => {
     assert.equal(evaluate().code, 1);
-    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const dir = makeTempDir('eval-');
     const ok = join(dir, 'ok.yaml');
     writeFileSync(
       ok,
@@ -92,7 +92,7 @@ describe('sandbox-admission evaluate', () => {
   });
 
   test('a broken document is reported and the rest still evaluated (exit 2)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const dir = makeTempDir('eval-');
     const file = join(dir, 'broken.yaml');
     writeFileSync(
       file,
@@ -107,7 +107,7 @@ describe('sandbox-admission evaluate', () => {
   });
 
   test('a bad policy is refused with the field path, exit 2', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const dir = makeTempDir('eval-');
     const policy = join(dir, 'policy.yaml');
     writeFileSync(
       policy,
@@ -124,7 +124,7 @@ describe('sandbox-admission evaluate', () => {
   });
 
   test('a Pod without a spec and an unresolvable alias are reported per document; the rest is still evaluated', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eval-'));
+    const dir = makeTempDir('eval-');
     const file = join(dir, 'odd.yaml');
     writeFileSync(
       file,

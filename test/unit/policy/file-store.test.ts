@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createFilePolicyStore, type PolicyReloadEvent } from '../../../src/policy/file-store.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const policyText = (rule: string) =>
   `apiVersion: sandbox-admission.io/v1alpha1\nkind: SandboxPolicy\nspec:\n  rules:\n    - {name: ${rule}, action: sandbox, runtime: gvisor}\n`;
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'policy-'));
+  const dir = makeTempDir('policy-');
   const path = join(dir, 'policy.yaml');
   writeFileSync(path, policyText('first'));
   const events: PolicyReloadEvent[] = [];
@@ -61,7 +61,7 @@ test('a file replaced by rename (how editors and kubelet write) is picked up by 
 });
 
 test('an invalid policy at start-up throws with the problems attached', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'policy-'));
+  const dir = makeTempDir('policy-');
   const path = join(dir, 'policy.yaml');
   writeFileSync(path, 'kind: Nope\n');
   assert.throws(

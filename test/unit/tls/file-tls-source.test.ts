@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createFileTlsSource } from '../../../src/tls/file-tls-source.ts';
 import type { TlsMaterial } from '../../../src/tls/tls-source.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'file-tls-'));
+  const dir = makeTempDir('file-tls-');
   const paths = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
   const write = (cert: string, key: string) => {
     writeFileSync(paths.certFile, cert);
