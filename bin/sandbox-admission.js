@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when the package was built (the container image), else the TypeScript sources
-// directly (Node strips the types), so a clone needs no build step.
+// Runs the TypeScript sources directly when they are there (a clone: Node strips the types, so it needs no build
+// step, and a dist/ left by an earlier `npm run build` can never run stale code in place of src/), else the bundle
+// (a package without its sources).
 // Kept to syntax every Node that can load an ES module parses (no top-level await), so that an old Node
 // gets one line saying what to do instead of a SyntaxError or an unknown-extension stack trace.
 import { existsSync, readFileSync } from 'fs';
@@ -16,8 +17,8 @@ if (!satisfiesMinimum(process.versions.node, wanted)) {
   );
   process.exit(2);
 }
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
-import(existsSync(compiled) ? compiled.href : new URL('../src/cli/main.ts', import.meta.url).href).then((cli) => cli.runCli(process.argv));
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+import(existsSync(sources) ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href).then((cli) => cli.runCli(process.argv));
 
 /** `26.1.0` against `>=26.0.0` (the only form engines uses here). */
 function satisfiesMinimum(version, range) {
