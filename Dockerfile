@@ -21,8 +21,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json ./
 COPY src ./src
 COPY tools/bundle.ts ./tools/
+# The bundle's V8 code cache is written for the uid the image runs as (USER below; Node keeps one per uid).
 RUN npx tsc --noEmit -p tsconfig.json \
- && npm run build \
+ && SANDBOX_ADMISSION_CACHE_UID=65532 npm run build \
  && node dist/cli/main.js serve --help >/dev/null
 
 # ---- production dependencies only, from the same lockfile, in a clean stage

@@ -2,7 +2,10 @@
 // CLI commands, the cluster edge, certificate generation) in its own chunk beside it. One module instead of the ~600
 // files fastify, pino, prom-client, yaml and ours load one by one is most of what start-up costs (bench/PROFILE.md).
 // Type checking is `npm run typecheck`; esbuild only strips the types.
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -37,3 +40,41 @@ const result = await build({
 });
 // Which package each byte came from, for anyone asking why the bundle is the size it is.
 writeFileSync(`${root}dist/meta.json`, JSON.stringify(result.metafile));
+
+// V8's code cache for every chunk, read by src/cli/compile-cache.ts at run time: importing a chunk compiles it, and
+// Node writes the cache when the process exits. It is valid for this Node version and these files at this path
+// (the image builds it where it runs it, /app/dist); anything else is a cache miss and compiles as usual.
+// Chunks that statically import a package left in node_modules (the CLI's audit imports @kubernetes/client-node)
+// are left out: importing them would cache that whole package, which serve never loads.
+const outputs = result.metafile.outputs;
+const loadsPackage = (file: string, seen = new Set<string>()): boolean => {
+  if (seen.has(file)) return false;
+  seen.add(file);
+  return (outputs[file]?.imports ?? []).some(
+    (i) => i.kind === 'import-statement' && (i.external ? !isBuiltin(i.path) : loadsPackage(i.path, seen)),
+  );
+};
+const chunks = Object.keys(outputs)
+  .filter((f) => f.endsWith('.js') && !loadsPackage(f))
+  .map((f) => basename(f));
+// Node keeps one cache per uid: the image's build sets SANDBOX_ADMISSION_CACHE_UID to the uid it runs as (65532),
+// and the cache is written by a child running as that user (root may start one), then handed back to the builder.
+const cacheDir = `${root}dist/compile-cache`;
+const cacheUid = process.env.SANDBOX_ADMISSION_CACHE_UID ? Number(process.env.SANDBOX_ADMISSION_CACHE_UID) : undefined;
+mkdirSync(cacheDir);
+if (cacheUid !== undefined) chownSync(cacheDir, cacheUid, cacheUid);
+const warm = spawnSync(
+  process.execPath,
+  ['--input-type=module', '-e', `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(`${outdir}/`)} + f);`],
+  {
+    env: { ...process.env, NODE_COMPILE_CACHE: cacheDir },
+    encoding: 'utf8',
+    ...(cacheUid !== undefined ? { uid: cacheUid, gid: cacheUid } : {}),
+  },
+);
+if (warm.status !== 0) throw new Error(`writing the compile cache failed:\n${warm.stderr}${warm.error ?? ''}`);
+// Owned by the builder and readable by all (Node writes 0600), never writable by the user the server runs as.
+for (const path of [cacheDir, ...readdirSync(cacheDir, { recursive: true }).map((p) => join(cacheDir, String(p)))]) {
+  chownSync(path, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+  chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+}

@@ -7,6 +7,7 @@ import { parseDuration } from '../main/duration.ts';
 import type { ServeOptions } from '../main/serve.ts';
 import { DEFAULT_SANDBOX_POLICY_NAME } from '../policy/sandbox-policy-crd.ts';
 import { EXAMPLE_POLICY_PATH } from '../main/paths.ts';
+import { useShippedCompileCache } from './compile-cache.ts';
 import { formatVersion } from './version.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -351,6 +352,7 @@ export function formatUsageError(text: string): string {
 }
 
 export async function runCli(argv: readonly string[]): Promise<void> {
+  useShippedCompileCache();
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (error) {
