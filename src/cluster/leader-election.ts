@@ -300,13 +300,9 @@ export function createLeaderElector(options: LeaderElectorOptions): LeaderElecto
         }
       };
       // Nor is a release to an API server that does not answer: the others take over when it expires instead.
-      const released = release().then(
-        () => true,
-        (error: unknown) => {
-          log.warn({ identity, error: describeLeaseError(error) }, 'could not release the Lease');
-          return true;
-        },
-      );
+      const released = release().catch((error: unknown) => {
+        log.warn({ identity, error: describeLeaseError(error) }, 'could not release the Lease');
+      });
       if (!(await withinRenewDeadline(released)))
         log.warn({ identity }, 'could not release the Lease: no answer within the renew deadline');
     },

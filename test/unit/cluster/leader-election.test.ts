@@ -247,39 +247,44 @@ describe('createLeaderElector', () => {
     assert.equal(electors[0]!.isLeader(), true);
   });
 
-  it('steps down at the renew deadline even when a renew never answers', async () => {
-    const clock = createFakeClock();
+  /** One candidate on its own Lease; after hang(), none of its calls is ever answered (an API server gone silent). */
+  function hangingCandidate(clock: ReturnType<typeof createFakeClock>) {
     const server = createLeaseServer();
-    let hang = false;
+    let hung = false;
+    const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
     const store: LeaseStore = {
-      ...server.store,
-      get: () => (hang ? new Promise(() => undefined) : server.store.get()),
+      get: () => (hung ? never() : server.store.get()),
+      create: (r) => (hung ? never() : server.store.create(r)),
+      update: (r, v) => (hung ? never() : server.store.update(r, v)),
     };
     const elector = createLeaderElector({ store, identity: 'a', timing: TIMING, clock, log: quiet });
+    return {
+      elector,
+      hang: () => {
+        hung = true;
+      },
+    };
+  }
+
+  it('steps down at the renew deadline even when a renew never answers', async () => {
+    const clock = createFakeClock();
+    const { elector, hang } = hangingCandidate(clock);
     elector.start();
     await clock.advance(0);
-    hang = true;
+    hang();
     await clock.advance(TIMING.renewDeadlineMs);
     assert.equal(elector.isLeader(), false);
   });
 
   it('tells its listeners at the renew deadline when a renew never answers, even when its timer runs a millisecond early', async () => {
     const clock = createFakeClock(1_000_000, 1);
-    const server = createLeaseServer();
-    let hang = false;
-    const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
-    const store: LeaseStore = {
-      get: () => (hang ? never() : server.store.get()),
-      create: (r) => (hang ? never() : server.store.create(r)),
-      update: (r, v) => (hang ? never() : server.store.update(r, v)),
-    };
-    const elector = createLeaderElector({ store, identity: 'a', timing: TIMING, clock, log: quiet });
+    const { elector, hang } = hangingCandidate(clock);
     const changes: boolean[] = [];
     elector.onChange((leading) => changes.push(leading));
     elector.start();
     await clock.advance(0);
     const renewedAt = clock.now();
-    hang = true;
+    hang();
     await clock.advance(TIMING.renewDeadlineMs + 1);
     assert.deepEqual(changes, [true, false], 'the listeners heard it stop leading');
     assert.ok(clock.now() - renewedAt <= TIMING.renewDeadlineMs + 1);
@@ -295,16 +300,10 @@ describe('createLeaderElector', () => {
 
   it('stop() of a leader whose API server stops answering resolves within two renew deadlines', async () => {
     const clock = createFakeClock();
-    const server = createLeaseServer();
-    let hang = false;
-    const store: LeaseStore = {
-      ...server.store,
-      get: () => (hang ? new Promise(() => undefined) : server.store.get()),
-    };
-    const elector = createLeaderElector({ store, identity: 'a', timing: TIMING, clock, log: quiet });
+    const { elector, hang } = hangingCandidate(clock);
     elector.start();
     await clock.advance(0);
-    hang = true;
+    hang();
     let stopped = false;
     void elector.stop().then(() => {
       stopped = true;
