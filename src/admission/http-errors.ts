@@ -9,6 +9,7 @@ const shedMessages: Readonly<Record<ShedReason, string>> = {
   'large-bodies-in-flight': 'too many large admission requests in flight; retry',
   'event-loop-delay': 'the webhook is overloaded (event loop delay); retry',
   'heap-used': 'the webhook is short of memory; retry',
+  'shutting-down': 'the webhook is shutting down; retry',
 };
 
 /** 429 when the client sent more than the server takes at once, 503 when the process itself is under pressure. */
@@ -32,6 +33,28 @@ export function buildInternalError(): HttpError {
   return { status: 500, code: 'INTERNAL_ERROR', message: 'internal error while handling the request' };
 }
 
+export function buildBodyTooLargeError(bodyLimitBytes: number): HttpError {
+  return { status: 413, code: 'BODY_TOO_LARGE', message: `request body is larger than ${bodyLimitBytes} bytes` };
+}
+
+export function buildEmptyBodyError(): HttpError {
+  return { status: 400, code: 'EMPTY_BODY', message: 'request body is empty' };
+}
+
+export function buildMalformedJsonError(): HttpError {
+  return { status: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
+}
+
+export function buildContentLengthMismatchError(): HttpError {
+  return { status: 400, code: 'INVALID_CONTENT_LENGTH', message: 'request body size does not match Content-Length' };
+}
+
+/** The body stream failed (the client went away mid-body): Node's message ("aborted") is fixed and safe. */
+export function buildBodyStreamError(error: unknown): HttpError {
+  const { message } = (error ?? {}) as { message?: unknown };
+  return { status: 400, code: 'BAD_REQUEST', message: typeof message === 'string' ? message : 'bad request' };
+}
+
 /**
  * Translate an error fastify raised before or around a handler (body parsing, limits) into our reply.
  * Anything that is not a client error becomes a 500.
@@ -40,15 +63,15 @@ export function buildHttpError(error: unknown, bodyLimitBytes: number): HttpErro
   const { code, statusCode, message } = (error ?? {}) as { code?: unknown; statusCode?: unknown; message?: unknown };
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, code: 'BODY_TOO_LARGE', message: `request body is larger than ${bodyLimitBytes} bytes` };
+      return buildBodyTooLargeError(bodyLimitBytes);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return buildUnsupportedMediaTypeError();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, code: 'EMPTY_BODY', message: 'request body is empty' };
+      return buildEmptyBodyError();
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' };
+      return buildMalformedJsonError();
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, code: 'INVALID_CONTENT_LENGTH', message: 'request body size does not match Content-Length' };
+      return buildContentLengthMismatchError();
   }
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     // Fastify's own client errors (bad URL, aborted body...) have safe, fixed messages.

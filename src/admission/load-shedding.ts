@@ -37,7 +37,7 @@ export function defaultLoadLimits(): LoadLimits {
   };
 }
 
-export type ShedReason = 'requests-in-flight' | 'large-bodies-in-flight' | 'event-loop-delay' | 'heap-used';
+export type ShedReason = 'requests-in-flight' | 'large-bodies-in-flight' | 'event-loop-delay' | 'heap-used' | 'shutting-down';
 
 export type Admission = { ok: true; release(): void } | { ok: false; reason: ShedReason };
 
@@ -58,7 +58,7 @@ export function createInFlightGate(
   return {
     admit(contentLength) {
       if (requests >= limits.maxRequests) return { ok: false, reason: 'requests-in-flight' };
-      // Over the body limit: fastify answers 413 without reading the body, so it takes no body budget.
+      // Over the body limit: the request is answered 413 without reading the body, so it takes no body budget.
       const declared = contentLength === undefined ? bodyLimitBytes : contentLength > bodyLimitBytes ? 0 : contentLength;
       const large = declared > limits.largeBodyThresholdBytes ? declared : 0;
       if (large > 0 && largeBodyBytes + large > limits.maxLargeBodyBytes) return { ok: false, reason: 'large-bodies-in-flight' };
@@ -81,7 +81,7 @@ export function createInFlightGate(
   };
 }
 
-/** Content-Length as a number, undefined when absent or unreadable (fastify refuses the latter itself). */
+/** Content-Length as a number, undefined when absent or unreadable (Node's HTTP parser refuses the latter itself). */
 export function parseContentLength(header: string | undefined): number | undefined {
   if (header === undefined || !/^\d+$/.test(header)) return undefined;
   return Number(header);

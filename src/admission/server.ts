@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fastify } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { Metrics } from '../observe/metrics.ts';
 import { bindTlsSource } from '../tls/tls-source.ts';
 import { serverTlsSettings } from '../tls/tls-settings.ts';
@@ -12,10 +13,11 @@ import type { ClientAuth } from './client-auth.ts';
 import { type ConnectionDrain, trackConnections } from './connection-drain.ts';
 import { buildHttpError, buildNotFoundError } from './http-errors.ts';
 import { defaultLoadLimits, type LoadLimits } from './load-shedding.ts';
+import { registerHealthRoutes, sendError } from './health-routes.ts';
+import type { ReadinessCheck } from './health-routes.ts';
 import { createLogController } from './log-controller.ts';
+import { createReviewLane } from './review-lane.ts';
 import type { ReviewHandler } from './review-outcome.ts';
-import { registerAdmissionRoutes, registerHealthRoutes, sendError } from './routes.ts';
-import type { ReadinessCheck } from './routes.ts';
 
 export type AdmissionServer = FastifyInstance<HttpsServer, IncomingMessage, ServerResponse, FastifyBaseLogger>;
 
@@ -29,7 +31,7 @@ export type ServerTimeouts = {
 };
 
 export type ServerOptions = {
-  logger: FastifyBaseLogger;
+  logger: Logger;
   metrics: Metrics;
   handleReview: ReviewHandler;
   readiness: ReadinessCheck;
@@ -62,62 +64,90 @@ export const defaultTimeouts: ServerTimeouts = {
   headersMs: 10_000,
 };
 
-/** The HTTPS admission server, routes registered, not listening: call `listen` (tests may `inject`). */
+/**
+ * The HTTPS admission server, not listening: call `listen`. Reviews take their own lane on the node:https server
+ * (review-lane.ts); fastify serves the health probes, /metrics and the 404s.
+ */
 export function buildServer(options: ServerOptions): AdmissionServer {
   const bodyLimitBytes = options.bodyLimitBytes ?? defaultBodyLimitBytes;
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const initial = options.tls.current();
   // Ask for a client certificate and verify it, without failing the handshake: probes present none (client-auth.ts).
   const clientTls = options.clientAuth ? { ca: options.clientAuth.caPem } : {};
-  const app = fastify({
-    https: {
-      ...serverTlsSettings,
-      ...clientTls,
-      ...(options.clientAuth ? { requestCert: true, rejectUnauthorized: false } : {}),
-      key: initial.key,
-      cert: initial.cert,
-      headersTimeout: timeouts.headersMs,
-    },
-    loggerInstance: options.logger,
-    logController: createLogController(),
-    bodyLimit: bodyLimitBytes,
+  const https: HttpsServerOptions = {
+    ...serverTlsSettings,
+    ...clientTls,
+    ...(options.clientAuth ? { requestCert: true, rejectUnauthorized: false } : {}),
+    key: initial.key,
+    cert: initial.cert,
+    headersTimeout: timeouts.headersMs,
     keepAliveTimeout: timeouts.keepAliveMs,
     requestTimeout: timeouts.requestMs,
+  };
+  const nextRequestId = requestIds();
+  let drain: ConnectionDrain | undefined;
+  const lane = createReviewLane({
+    handleReview: options.handleReview,
+    metrics: options.metrics,
+    logger: options.logger,
+    bodyLimitBytes,
+    loadLimits: { ...defaultLoadLimits(), ...options.loadLimits },
+    ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}),
+    nextRequestId,
+    draining: () => drain?.closing === true,
+  });
+  const app = fastify({
+    // For fastify's own use (the listening address it logs); the server itself is built below.
+    https,
+    serverFactory: (fastifyHandler) =>
+      createHttpsServer(https, (request, response) => {
+        if (!lane.serve(request, response)) fastifyHandler(request, response);
+      }),
+    genReqId: nextRequestId,
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: createLogController(),
+    bodyLimit: bodyLimitBytes,
     // closeGracefully has drained every connection before fastify's own close; one that is left gets a 503.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
-  const drain = trackConnections(app.server);
+  drain = trackConnections(app.server);
   drains.set(app, drain);
+  app.addHook('preClose', (done) => {
+    lane.refuseNew();
+    done();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    lane.stop();
+    done();
+  });
   // While closing, every answer tells the client not to reuse the connection (connection-drain.ts).
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (drain.closing) reply.header('connection', 'close');
+    if (drain?.closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  // Reviews are JSON only; without this, text/plain bodies would reach the handler as strings.
-  app.removeContentTypeParser('text/plain');
   bindTlsSource(app.server, options.tls, options.logger, { ...serverTlsSettings, ...clientTls });
-
-  const loadLimits = { ...defaultLoadLimits(), ...options.loadLimits };
-  registerAdmissionRoutes(app, {
-    handleReview: options.handleReview,
-    metrics: options.metrics,
-    bodyLimitBytes,
-    loadLimits,
-    ...(options.clientAuth ? { clientAuth: options.clientAuth } : {}),
-  });
   registerHealthRoutes(app, { readiness: options.readiness, metrics: options.metrics });
 
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, buildNotFoundError(request.method, request.url));
   });
-  // Admission routes have their own handler; this one covers health, metrics and 404s.
   app.setErrorHandler((error, request, reply) => {
     const httpError = buildHttpError(error, bodyLimitBytes);
     if (httpError.status >= 500) request.log.error({ err: error, url: request.url }, 'request failed');
     sendError(reply, httpError);
   });
   return app;
+}
+
+/** fastify's own request id format (req-1, req-2, ...), one sequence for both lanes. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    // Wraps at the largest small integer, as fastify's does, so the counter never leaves V8's fast path.
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
 }
 
 export async function listen(server: AdmissionServer, options: { host: string; port: number }): Promise<AddressInfo> {

@@ -226,7 +226,7 @@ describe('load shedding: large bodies in flight', () => {
   });
 });
 
-describe('load shedding: process under pressure (@fastify/under-pressure)', () => {
+describe('load shedding: process under pressure (pressure-monitor.ts)', () => {
   const h = holdingHandler();
   let s: Awaited<ReturnType<typeof start>>;
   // A heap limit of one byte: under pressure from the first sample on.

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { closeGracefully, buildServer, listen } from '../../../src/admission/server.ts';
 import type { AdmissionServer } from '../../../src/admission/server.ts';
-import type { ReadinessReport } from '../../../src/admission/routes.ts';
+import type { ReadinessReport } from '../../../src/admission/health-routes.ts';
 import type { ReviewHandler } from '../../../src/admission/review-outcome.ts';
 import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
@@ -231,6 +231,18 @@ describe('admission HTTPS server', () => {
     assert.equal(reply.status, 404);
     assert.equal(JSON.parse(reply.text).code, 'NOT_FOUND');
     assert.equal((await h.call({ path: '/mutate', servername: 'localhost' })).status, 404);
+    for (const path of ['/mutate/', '/mutatex', '/Mutate', '/validate/x']) {
+      const near = await postReview(path, buildReview('near-miss'));
+      assert.equal(near.status, 404, path);
+      assert.equal(JSON.parse(near.text).code, 'NOT_FOUND', path);
+    }
+  });
+
+  it('serves the webhook path with the query the API server adds (?timeout=10s)', async () => {
+    for (const path of ['/mutate?timeout=10s', '/validate?timeout=30s']) {
+      const reply = await postReview(path, buildReview(`query-${path.slice(1, 4)}`));
+      assert.equal(reply.status, 200, path);
+    }
   });
 
   it('reports liveness always and readiness from the readiness check', async () => {
@@ -258,7 +270,7 @@ describe('admission HTTPS server', () => {
       text,
       /sandbox_admission_decisions_total\{endpoint="mutate",resource="pod",rule="untrusted",runtime="gvisor",action="patched",mode="enforce"\} \d+/,
     );
-    assert.match(text, /sandbox_admission_decisions_total\{endpoint="validate",[^}]*\} 1\n/);
+    assert.match(text, /sandbox_admission_decisions_total\{endpoint="validate",[^}]*\} \d+\n/);
     for (const code of ['MALFORMED_JSON', 'EMPTY_BODY', 'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE', 'REVIEW_NO_UID']) {
       assert.match(text, new RegExp(`sandbox_admission_bad_requests_total\\{code="${code}"\\} \\d+`), code);
     }

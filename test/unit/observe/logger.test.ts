@@ -75,6 +75,18 @@ describe('writeInfoLine', () => {
     assert.match(String(ours.chunks[0]), /"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/);
   });
 
+  it('writes the bindings it is given as a child logger would, without making one', () => {
+    const ours = raw();
+    const theirs = raw();
+    const odd = { reqId: 'req-"7"\u2028' };
+    writeInfoLine(createLogger({ level: 'info', destination: ours.destination }), fields, 'admission decision', odd);
+    createLogger({ level: 'info', destination: theirs.destination }).child(odd).info(fields, 'admission decision');
+    assert.equal(withoutTime(ours.chunks[0]), withoutTime(theirs.chunks[0]));
+    const other = raw();
+    writeInfoLine(pino({ level: 'info' }, other.destination), { uid: 'u-3' }, 'm', { reqId: 'req-8' });
+    assert.equal(JSON.parse(String(other.chunks[0]))['reqId'], 'req-8');
+  });
+
   it('writes nothing when info is below the level, and leaves other loggers and error fields to pino', () => {
     const quiet = raw();
     writeInfoLine(createLogger({ level: 'warn', destination: quiet.destination }), fields, 'admission decision');
