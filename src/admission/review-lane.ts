@@ -37,7 +37,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * POST /mutate and /validate, straight on node:https instead of through fastify's request pipeline: the same
- * checks in the same order (client certificate, process pressure, in-flight limits, Content-Type, body limits,
+ * checks in the same order (process pressure, client certificate, in-flight limits, Content-Type, body limits,
  * JSON), the same answers, metrics and log lines, at a fraction of the per-request work (routing, hook runners,
  * request and reply objects, a child logger per request: bench/PROFILE.md). Health, /metrics and every other URL
  * stay fastify's.
@@ -54,7 +54,12 @@ export function createReviewLane(options: ReviewLaneOptions): ReviewLane {
   const serve = (request: IncomingMessage, response: ServerResponse): boolean => {
     const endpoint = reviewEndpoint(request);
     if (endpoint === undefined) return false;
-    new ReviewExchange(options, endpoint, request, response).run(refusing, pressure, gate);
+    const exchange = new ReviewExchange(options, endpoint, request, response);
+    try {
+      exchange.run(refusing, pressure, gate);
+    } catch (error) {
+      exchange.fail(error);
+    }
     return true;
   };
   return {
@@ -99,15 +104,16 @@ class ReviewExchange {
       this.shed('shutting-down');
       return;
     }
-    // An unauthenticated caller takes no slot and learns nothing of the server's load.
-    const refusal = this.options.clientAuth ? checkClientCertificate(this.request.socket as TLSSocket, this.options.clientAuth) : undefined;
-    if (refusal) {
-      this.reject(refusal);
-      return;
-    }
+    // A pressed process refuses before it looks at anything, the caller's certificate included.
     const pressed = pressure.reason();
     if (pressed) {
       this.shed(pressed);
+      return;
+    }
+    // An unauthenticated caller takes no slot and gets no look at the body.
+    const refusal = this.options.clientAuth ? checkClientCertificate(this.request.socket as TLSSocket, this.options.clientAuth) : undefined;
+    if (refusal) {
+      this.reject(refusal);
       return;
     }
     const admission = gate.admit(parseContentLength(this.request.headers['content-length']));
@@ -124,10 +130,23 @@ class ReviewExchange {
     this.review().catch((error: unknown) => this.fail(error));
   }
 
+  /** A 500 for a throw anywhere in the exchange; the webhook's failurePolicy decides the pod. Never throws. */
+  fail(cause: unknown): void {
+    try {
+      this.options.metrics.internalErrors.inc({ endpoint: this.endpoint });
+      this.requestLog().error({ endpoint: this.endpoint, err: cause }, 'admission request failed');
+    } catch {
+      // A cause the logger cannot serialise still gets its 500.
+    }
+    if (this.response.headersSent) this.response.destroy();
+    else this.sendError(buildInternalError(), {});
+  }
+
   private async review(): Promise<void> {
     const body = await readJsonBody(this.request, this.options.bodyLimitBytes);
     if (!body.ok) {
-      this.reject(body.error);
+      // The client may still be sending the rest of a refused body: close rather than read it out (as fastify did).
+      this.reject(body.error, { connection: 'close' });
       return;
     }
     let outcome: ReviewOutcome;
@@ -172,25 +191,13 @@ class ReviewExchange {
     this.sendError(error, closeAfter ? { 'retry-after': '1', connection: 'close' } : { 'retry-after': '1' });
   }
 
-  private reject(error: HttpError): void {
+  private reject(error: HttpError, headers: OutgoingHttpHeaders = {}): void {
     this.options.metrics.badRequests.inc({ code: error.code });
     this.requestLog().warn(
       { endpoint: this.endpoint, status: error.status, code: error.code, reason: error.message },
       'admission request rejected',
     );
-    // The rest of a body refused for its size is read and dropped: closing while the client still writes would
-    // reset the connection, and the client might never read the 413.
-    this.sendError(error, {});
-  }
-
-  private fail(cause: unknown): void {
-    this.options.metrics.internalErrors.inc({ endpoint: this.endpoint });
-    this.requestLog().error({ endpoint: this.endpoint, err: cause }, 'admission request failed');
-    if (this.response.headersSent) {
-      this.response.destroy();
-      return;
-    }
-    this.sendError(buildInternalError(), {});
+    this.sendError(error, headers);
   }
 
   private sendError(error: HttpError, headers: OutgoingHttpHeaders): void {
@@ -202,10 +209,13 @@ class ReviewExchange {
     if (response.headersSent || response.destroyed) return;
     if (this.options.draining()) headers.connection = 'close';
     response.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
-    response.end(text);
-    // Every answer counts, refused and failed ones too: slow parsing of huge bodies shows up here.
-    this.options.metrics.admissionDuration.observe({ endpoint: this.endpoint }, (performance.now() - this.started) / 1000);
+    // Every answer written counts, refused and failed ones too: slow parsing of huge bodies shows up here.
+    response.end(text, this.observeDuration);
   }
+
+  private readonly observeDuration = (): void => {
+    this.options.metrics.admissionDuration.observe({ endpoint: this.endpoint }, (performance.now() - this.started) / 1000);
+  };
 
   /** A child logger only for the rare lines that need one; the decision line passes its binding itself. */
   private requestLog(): Logger {

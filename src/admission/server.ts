@@ -81,8 +81,6 @@ export function buildServer(options: ServerOptions): AdmissionServer {
     key: initial.key,
     cert: initial.cert,
     headersTimeout: timeouts.headersMs,
-    keepAliveTimeout: timeouts.keepAliveMs,
-    requestTimeout: timeouts.requestMs,
   };
   const nextRequestId = requestIds();
   let drain: ConnectionDrain | undefined;
@@ -99,10 +97,15 @@ export function buildServer(options: ServerOptions): AdmissionServer {
   const app = fastify({
     // For fastify's own use (the listening address it logs); the server itself is built below.
     https,
-    serverFactory: (fastifyHandler) =>
-      createHttpsServer(https, (request, response) => {
+    serverFactory: (fastifyHandler) => {
+      const server = createHttpsServer(https, (request, response) => {
         if (!lane.serve(request, response)) fastifyHandler(request, response);
-      }),
+      });
+      // Set after construction, as fastify does: the constructor refuses a requestTimeout under headersTimeout.
+      server.keepAliveTimeout = timeouts.keepAliveMs;
+      server.requestTimeout = timeouts.requestMs;
+      return server;
+    },
     genReqId: nextRequestId,
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: createLogController(),

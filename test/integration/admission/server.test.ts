@@ -169,6 +169,8 @@ describe('admission HTTPS server', () => {
       const reply = await postReview('/mutate', body);
       assert.equal(reply.status, 400, body);
       assert.equal(JSON.parse(reply.text).code, 'MALFORMED_JSON', body);
+      // A refused body may still be arriving: the connection is closed, not read out (as fastify's parser did).
+      assert.equal(reply.headers['connection'], 'close', body);
     }
     const empty = await postReview('/mutate', '');
     assert.equal(empty.status, 400);
@@ -220,10 +222,21 @@ describe('admission HTTPS server', () => {
     assert.equal((await postReview('/mutate', buildReview('after-500'))).status, 200);
   });
 
-  it('sets keep-alive longer than the API server idle timeout and bounds slow requests', () => {
+  it('sets keep-alive longer than the API server idle timeout and bounds slow requests', async () => {
     assert.equal(h.server.server.keepAliveTimeout, 120_000);
     assert.equal(h.server.server.requestTimeout, 30_000);
     assert.equal(h.server.server.headersTimeout, 10_000);
+    // A request timeout under the headers timeout is the caller's choice, not a constructor error.
+    const short = buildServer({
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      handleReview: fakeHandleReview,
+      readiness: () => ({ ready: true }),
+      tls: h.tls,
+      timeouts: { requestMs: 3000 },
+    });
+    assert.equal(short.server.requestTimeout, 3000);
+    await short.close();
   });
 
   it('answers unknown paths with a JSON 404', async () => {
