@@ -53,15 +53,11 @@ export function trackConnections(server: HttpsServer): ConnectionDrain {
     beginClosing: () => {
       closing = true;
     },
-    stopListening: () =>
-      new Promise<void>((resolve) => {
-        if (!server.listening) {
-          resolve();
-          return;
-        }
-        // net.Server's own close: the listening socket only, every accepted connection stays as it is.
-        NetServer.prototype.close.call(server, () => resolve());
-      }),
+    stopListening: async () => {
+      // net.Server's own close: the listening socket only, every accepted connection stays as it is. Its callback
+      // would wait for every connection to end, which is what closeIdle is for: the listener is closed at once.
+      if (server.listening) NetServer.prototype.close.call(server);
+    },
     closeIdle: (idleMs, now = Date.now()) => {
       for (const [socket, state] of connections) {
         if (state.inFlight === 0 && !state.ending && now - state.idleSince >= idleMs) {

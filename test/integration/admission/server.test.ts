@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { closeGracefully, buildServer, listen } from '../../../src/admission/server.ts';
 import type { AdmissionServer } from '../../../src/admission/server.ts';
@@ -342,6 +343,25 @@ describe('certificate rotation', () => {
 });
 
 describe('graceful close', () => {
+  it('closes a kept-alive connection its client leaves open once it has been idle, and finishes', async () => {
+    const h = await startServer();
+    const socket = connect({ host: '127.0.0.1', port: h.port, ca: ca.certPem, servername: 'localhost' });
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    while (!received.includes('\r\n\r\nok')) await new Promise((resolve) => setTimeout(resolve, 10));
+    const started = Date.now();
+    // The client never closes: the server must, after idleCloseMs, and not wait for the deadline.
+    await closeGracefully(h.server, 0, { idleCloseMs: 200, deadlineMs: 20_000 });
+    await closed;
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+
   it('keeps serving during the drain delay, then stops accepting connections', async () => {
     const h = await startServer();
     const closing = closeGracefully(h.server, 300);
