@@ -8,6 +8,7 @@ import {
   buildMalformedJsonError,
   type HttpError,
 } from './http-errors.ts';
+import { parseContentLength } from './load-shedding.ts';
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; error: HttpError };
 
@@ -21,8 +22,7 @@ const jsonOptions = { protoAction: 'error', constructorAction: 'error' } as cons
  * rejects: every failure is a client error to answer with.
  */
 export function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<BodyResult> {
-  const header = request.headers['content-length'];
-  const declared = header === undefined ? undefined : Number(header);
+  const declared = parseContentLength(request.headers['content-length']);
   if (declared !== undefined && declared > limitBytes) return Promise.resolve(refused(buildBodyTooLargeError(limitBytes)));
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

@@ -88,6 +88,8 @@ class ReviewExchange {
   private readonly request: IncomingMessage;
   private readonly response: ServerResponse;
   private readonly requestId: string;
+  /** Content-Length, undefined when chunked: read once for the in-flight gate and a shed's Connection header. */
+  private readonly declaredLength: number | undefined;
   private log: Logger | undefined;
 
   constructor(options: ReviewLaneOptions, endpoint: ReviewEndpoint, request: IncomingMessage, response: ServerResponse) {
@@ -96,6 +98,7 @@ class ReviewExchange {
     this.request = request;
     this.response = response;
     this.requestId = options.nextRequestId();
+    this.declaredLength = parseContentLength(request.headers['content-length']);
   }
 
   /** Everything up to the body runs at once, so a refused request is answered before a byte of its body is read. */
@@ -116,7 +119,7 @@ class ReviewExchange {
       this.reject(refusal);
       return;
     }
-    const admission = gate.admit(parseContentLength(this.request.headers['content-length']));
+    const admission = gate.admit(this.declaredLength);
     if (!admission.ok) {
       this.shed(admission.reason);
       return;
@@ -186,7 +189,7 @@ class ReviewExchange {
     this.options.metrics.shedRequests.inc({ reason });
     // Debug only: a flood would otherwise write one line per refused request.
     if (this.options.logger.isLevelEnabled('debug')) this.requestLog().debug({ url: this.request.url, reason }, 'admission request shed');
-    const declared = parseContentLength(this.request.headers['content-length']);
+    const declared = this.declaredLength;
     const closeAfter = reason === 'shutting-down' || declared === undefined || declared > this.options.loadLimits.largeBodyThresholdBytes;
     this.sendError(error, closeAfter ? { 'retry-after': '1', connection: 'close' } : { 'retry-after': '1' });
   }

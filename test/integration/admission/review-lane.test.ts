@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { connect, type TLSSocket } from 'node:tls';
 import { defaultLoadLimits } from '../../../src/admission/load-shedding.ts';
 import { createReviewLane } from '../../../src/admission/review-lane.ts';
 import { buildServer, listen, type AdmissionServer } from '../../../src/admission/server.ts';
@@ -13,6 +12,7 @@ import { createLogger } from '../../../src/observe/logger.ts';
 import { createMetrics } from '../../../src/observe/metrics.ts';
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { createLoopbackServing } from '../../helpers/certificates.ts';
+import { openRawTlsConnection } from './raw-tls-connection.ts';
 
 const { ca, serving } = createLoopbackServing('lane-ca');
 
@@ -30,20 +30,8 @@ function reviewRequest(uid: string, path = '/mutate'): string {
   return `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-/** Raw HTTP/1.1 over one verified TLS connection, so that requests can be pipelined. */
-function openConnection(port: number): Promise<{ socket: TLSSocket; received(): string; closed: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const socket = connect({ host: '127.0.0.1', port, ca: ca.certPem, servername: 'localhost' }, () => {
-      resolve({ socket, received: () => text, closed });
-    });
-    const closed = new Promise<void>((done) => socket.once('close', () => done()));
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-    });
-    socket.once('error', reject);
-  });
+function openConnection(port: number) {
+  return openRawTlsConnection(port, ca.certPem);
 }
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { closeGracefully, buildServer, listen } from '../../../src/admission/server.ts';
 import type { AdmissionServer } from '../../../src/admission/server.ts';
@@ -13,6 +12,7 @@ import { createCertificateAuthority, createServingCertificate } from '../../../s
 import { createSwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import type { SwappableTlsSource } from '../../../src/tls/tls-source.ts';
 import { sendHttps } from './https-client.ts';
+import { openRawTlsConnection } from './raw-tls-connection.ts';
 import type { HttpsRequest } from './https-client.ts';
 import { createLoopbackServing } from '../../helpers/certificates.ts';
 
@@ -345,16 +345,9 @@ describe('certificate rotation', () => {
 describe('graceful close', () => {
   it('closes a kept-alive connection its client leaves open once it has been idle, and finishes', async () => {
     const h = await startServer();
-    const socket = connect({ host: '127.0.0.1', port: h.port, ca: ca.certPem, servername: 'localhost' });
-    await new Promise((resolve) => socket.once('secureConnect', resolve));
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      received += chunk;
-    });
-    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const { socket, received, closed } = await openRawTlsConnection(h.port, ca.certPem);
     socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    while (!received.includes('\r\n\r\nok')) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (!received().includes('\r\n\r\nok')) await new Promise((resolve) => setTimeout(resolve, 10));
     const started = Date.now();
     // The client never closes: the server must, after idleCloseMs, and not wait for the deadline.
     await closeGracefully(h.server, 0, { idleCloseMs: 200, deadlineMs: 20_000 });
